@@ -1,0 +1,1 @@
+//! Fast.io emulator (placeholder).
