@@ -24,7 +24,14 @@ async fn a_wrong_or_missing_key_gets_401_with_code_10011_but_ping_needs_none() {
     .await;
     assert_eq!((status, code(&v)), (StatusCode::UNAUTHORIZED, 10011), "{v}");
     assert_eq!(v["result"], false);
-    let (status, v) = json(t.http.get(t.url("/upload/limits/")).send().await.expect("send")).await;
+    let (status, v) = json(
+        t.http
+            .get(t.url("/upload/limits/"))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
     assert_eq!((status, code(&v)), (StatusCode::UNAUTHORIZED, 10011));
     let (status, v) = json(t.http.get(t.url("/ping/")).send().await.expect("send")).await;
     assert_eq!((status, &v["result"]), (StatusCode::OK, &Value::Bool(true)));
@@ -38,7 +45,11 @@ async fn an_unknown_path_or_a_missing_trailing_slash_gets_404_with_code_9992() {
     let t = spawn().await;
     for path in ["/no/such/thing/", "/user/auth/check", "/ai/chat/"] {
         let (status, v) = t.get(path).await;
-        assert_eq!((status, code(&v)), (StatusCode::NOT_FOUND, 9992), "{path}: {v}");
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::NOT_FOUND, 9992),
+            "{path}: {v}"
+        );
     }
 }
 
@@ -47,15 +58,33 @@ async fn every_response_carries_the_rate_limit_headers() {
     let t = spawn().await;
     let res = t.http.get(t.url("/ping/")).send().await.expect("send");
     let h = res.headers();
-    assert!(h["x-ve-limit-avail"].to_str().expect("ascii").parse::<u64>().is_ok());
-    assert!(h["x-ve-limit-max"].to_str().expect("ascii").parse::<u64>().is_ok());
-    assert!(h["x-ve-limit-expires"].to_str().expect("ascii").parse::<i64>().is_ok());
+    assert!(
+        h["x-ve-limit-avail"]
+            .to_str()
+            .expect("ascii")
+            .parse::<u64>()
+            .is_ok()
+    );
+    assert!(
+        h["x-ve-limit-max"]
+            .to_str()
+            .expect("ascii")
+            .parse::<u64>()
+            .is_ok()
+    );
+    assert!(
+        h["x-ve-limit-expires"]
+            .to_str()
+            .expect("ascii")
+            .parse::<i64>()
+            .is_ok()
+    );
 }
 
 #[tokio::test]
 async fn the_seeded_workspace_is_listed_and_a_non_member_workspace_gets_10545() {
-    let t = spawn_with(|c| c.faults.not_member_workspaces = vec!["1234567890123456789".into()])
-        .await;
+    let t =
+        spawn_with(|c| c.faults.not_member_workspaces = vec!["1234567890123456789".into()]).await;
     let (status, v) = t.get("/workspaces/all/?limit=100&offset=0").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(v["workspaces"][0]["id"], t.ws.as_str());
@@ -64,7 +93,9 @@ async fn the_seeded_workspace_is_listed_and_a_non_member_workspace_gets_10545() 
     assert_eq!(t.ws.len(), 19);
     let (_, v) = t.get(&format!("/workspace/{}/details/", t.ws)).await;
     assert_eq!(v["workspace"]["name"], "General");
-    let (status, v) = t.get("/workspace/1234567890123456789/storage/root/list/").await;
+    let (status, v) = t
+        .get("/workspace/1234567890123456789/storage/root/list/")
+        .await;
     assert_eq!((status, code(&v)), (StatusCode::UNAUTHORIZED, 10545));
 }
 
@@ -142,7 +173,10 @@ async fn listing_250_items_pages_completely_and_in_order_for_every_sort() {
 async fn a_page_size_other_than_100_250_or_500_gets_400_with_code_1605() {
     let t = spawn().await;
     let (status, v) = t
-        .get(&format!("/workspace/{}/storage/root/list/?page_size=7", t.ws))
+        .get(&format!(
+            "/workspace/{}/storage/root/list/?page_size=7",
+            t.ws
+        ))
         .await;
     assert_eq!((status, code(&v)), (StatusCode::BAD_REQUEST, 1605), "{v}");
 }
@@ -154,11 +188,15 @@ async fn createfolder_is_idempotent_unless_forced_and_delete_moves_to_trash() {
     let (_, a) = t.post_form(&path, &[("name", "Docs")]).await;
     let (_, b) = t.post_form(&path, &[("name", "Docs")]).await;
     assert_eq!(a["node"]["id"], b["node"]["id"]);
-    let (_, c) = t.post_form(&path, &[("name", "Docs"), ("force", "true")]).await;
+    let (_, c) = t
+        .post_form(&path, &[("name", "Docs"), ("force", "true")])
+        .await;
     assert_ne!(a["node"]["id"], c["node"]["id"]);
     assert_eq!(c["node"]["name"], "Docs (2)");
     let id = a["node"]["id"].as_str().expect("id");
-    let (status, _) = t.delete(&format!("/workspace/{}/storage/{id}/delete/", t.ws)).await;
+    let (status, _) = t
+        .delete(&format!("/workspace/{}/storage/{id}/delete/", t.ws))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(t.names("root").await, vec!["Docs (2)"]);
     assert_eq!(t.names("trash").await, vec!["Docs"]);
@@ -182,7 +220,11 @@ async fn the_rate_limit_answers_429_with_headers_and_recovers_after_expiry() {
     let h = res.headers().clone();
     assert_eq!(h["x-ve-limit-avail"], "0");
     assert_eq!(h["x-ve-limit-max"], "3");
-    let expires: i64 = h["x-ve-limit-expires"].to_str().expect("ascii").parse().expect("epoch");
+    let expires: i64 = h["x-ve-limit-expires"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("epoch");
     let (_, v) = json(res).await;
     assert_eq!(code(&v), 10368);
     // Other families have their own bucket.
@@ -212,7 +254,9 @@ async fn injected_5xx_and_nth_request_429_faults_hit_and_then_go_away() {
     t.emu.faults().set_error_rate(0.0);
     assert_eq!(t.get("/ping/").await.0, StatusCode::OK);
 
-    t.emu.faults().fail_nth_with_429("/current/upload/limits/", 2);
+    t.emu
+        .faults()
+        .fail_nth_with_429("/current/upload/limits/", 2);
     assert_eq!(t.get("/upload/limits/").await.0, StatusCode::OK);
     let (status, v) = t.get("/upload/limits/").await;
     assert_eq!((status, code(&v)), (StatusCode::TOO_MANY_REQUESTS, 10368));
@@ -229,14 +273,26 @@ async fn a_file_share_link_downloads_without_any_key_and_quickshare_is_closed() 
     let id = t.create_session("shared.txt", body.len(), "root").await;
     assert_eq!(t.put_chunk(&id, 1, body.clone()).await.0, StatusCode::OK);
     assert_eq!(t.complete(&id).await.0, StatusCode::OK);
-    let node = t.wait_terminal(&id).await["new_file_id"].as_str().expect("id").to_owned();
+    let node = t.wait_terminal(&id).await["new_file_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
 
     let path = format!("/workspace/{}/create/fileshare/", t.ws);
     let (status, v) = t
-        .post_form(&path, &[("node", &node), ("expires", "60"), ("expires_at", "2030-01-01 00:00:00")])
+        .post_form(
+            &path,
+            &[
+                ("node", &node),
+                ("expires", "60"),
+                ("expires_at", "2030-01-01 00:00:00"),
+            ],
+        )
         .await;
     assert_eq!((status, code(&v)), (StatusCode::BAD_REQUEST, 1605));
-    let (status, v) = t.post_form(&path, &[("node", &node), ("expires", "3600")]).await;
+    let (status, v) = t
+        .post_form(&path, &[("node", &node), ("expires", "3600")])
+        .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     let share = &v["fileshare"];
     assert_eq!(share["fileshare"].as_str().map(str::len), Some(19));
@@ -246,11 +302,19 @@ async fn a_file_share_link_downloads_without_any_key_and_quickshare_is_closed() 
     let url = share["web_url"].as_str().expect("web_url");
     let res = reqwest::get(url).await.expect("get");
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.headers()["content-disposition"].to_str().expect("ascii").starts_with("attachment"));
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("attachment")
+    );
     assert_eq!(res.bytes().await.expect("bytes").as_ref(), body.as_slice());
 
     let (status, v) = t
-        .post_form(&format!("/workspace/{}/storage/{node}/quickshare/", t.ws), &[])
+        .post_form(
+            &format!("/workspace/{}/storage/{node}/quickshare/", t.ws),
+            &[],
+        )
         .await;
     assert_eq!((status, code(&v)), (StatusCode::FORBIDDEN, 10756));
 }
@@ -259,12 +323,18 @@ async fn a_file_share_link_downloads_without_any_key_and_quickshare_is_closed() 
 async fn bulk_details_report_found_nodes_and_per_id_errors() {
     let t = spawn().await;
     let (_, v) = t
-        .post_form(&format!("/workspace/{}/storage/root/createfolder/", t.ws), &[("name", "A")])
+        .post_form(
+            &format!("/workspace/{}/storage/root/createfolder/", t.ws),
+            &[("name", "A")],
+        )
         .await;
     let a = v["node"]["id"].as_str().expect("id");
     let missing = "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzz";
     let (status, v) = t
-        .get(&format!("/workspace/{}/storage/{a},{missing}/details/", t.ws))
+        .get(&format!(
+            "/workspace/{}/storage/{a},{missing}/details/",
+            t.ws
+        ))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(v["format"], "multi");
@@ -293,7 +363,10 @@ async fn the_legacy_envelope_and_header_switches_produce_the_old_shapes() {
         .send()
         .await
         .expect("send");
-    let expiry = res.headers()["x-rate-limit-expiry"].to_str().expect("ascii").to_owned();
+    let expiry = res.headers()["x-rate-limit-expiry"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
     assert!(expiry.ends_with(" UTC") && expiry.len() == 23, "{expiry}");
     assert!(res.headers().get("x-ve-limit-avail").is_none());
     let (_, v) = json(res).await;

@@ -21,7 +21,9 @@ async fn chunks_sent_out_of_order_and_in_parallel_assemble_into_a_byte_identical
     // Last chunk first, then the other three at once.
     let (status, v) = t.put_chunk(&id, 4, pieces[3].1.clone()).await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    let sends = pieces[..3].iter().map(|(o, c)| t.put_chunk(&id, *o, c.clone()));
+    let sends = pieces[..3]
+        .iter()
+        .map(|(o, c)| t.put_chunk(&id, *o, c.clone()));
     for (status, v) in futures_util::future::join_all(sends).await {
         assert_eq!(status, StatusCode::OK, "{v}");
     }
@@ -32,17 +34,25 @@ async fn chunks_sent_out_of_order_and_in_parallel_assemble_into_a_byte_identical
     assert_eq!(status, StatusCode::OK, "{v}");
     let session = t.wait_terminal(&id).await;
     assert_eq!(session["status"], "stored", "{session}");
-    let node = session["new_file_id"].as_str().expect("new_file_id").to_owned();
+    let node = session["new_file_id"]
+        .as_str()
+        .expect("new_file_id")
+        .to_owned();
     assert_eq!(node.len(), 30);
 
-    let (_, v) = t.get(&format!("/workspace/{}/storage/{node}/details/", t.ws)).await;
+    let (_, v) = t
+        .get(&format!("/workspace/{}/storage/{node}/details/", t.ws))
+        .await;
     assert_eq!(v["node"]["size"], body.len());
     assert_eq!(v["node"]["hash"], sha256(&body));
     assert_eq!(v["node"]["hash_algo"], "sha256");
 
     let res = t.download(&node, None).await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.headers()["content-length"], body.len().to_string().as_str());
+    assert_eq!(
+        res.headers()["content-length"],
+        body.len().to_string().as_str()
+    );
     assert_eq!(res.bytes().await.expect("bytes").as_ref(), body.as_slice());
 
     let res = t.download(&node, Some("bytes=1048570-1048589")).await;
@@ -51,7 +61,10 @@ async fn chunks_sent_out_of_order_and_in_parallel_assemble_into_a_byte_identical
         res.headers()["content-range"],
         format!("bytes 1048570-1048589/{}", body.len()).as_str()
     );
-    assert_eq!(res.bytes().await.expect("bytes").as_ref(), &body[1048570..1048590]);
+    assert_eq!(
+        res.bytes().await.expect("bytes").as_ref(),
+        &body[1048570..1048590]
+    );
     assert!(t.emu.stats().max_in_flight(&id) <= 3);
     assert!(t.leftover_files().is_empty(), "{:?}", t.leftover_files());
 }
@@ -97,7 +110,9 @@ async fn a_zero_byte_file_is_stored_with_the_empty_hash() {
     let (status, v) = single_call(&t, "empty.txt", Vec::new()).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     let node = v["new_file_id"].as_str().expect("new_file_id");
-    let (_, v) = t.get(&format!("/workspace/{}/storage/{node}/details/", t.ws)).await;
+    let (_, v) = t
+        .get(&format!("/workspace/{}/storage/{node}/details/", t.ws))
+        .await;
     assert_eq!(v["node"]["size"], 0);
     assert_eq!(v["node"]["hash"], sha256(&[]));
     let res = t.download(node, None).await;
@@ -196,7 +211,15 @@ async fn a_fourth_parallel_chunk_request_gets_429() {
             let part = Part::stream_with_length(reqwest::Body::wrap_stream(stream), MIB as u64)
                 .file_name("chunk.bin");
             let form = Form::new().part("chunk", part);
-            json(http.post(url).bearer_auth(KEY).multipart(form).send().await.expect("send")).await
+            json(
+                http.post(url)
+                    .bearer_auth(KEY)
+                    .multipart(form)
+                    .send()
+                    .await
+                    .expect("send"),
+            )
+            .await
         }
     };
     let results = futures_util::future::join_all((1..=4).map(slow)).await;
@@ -214,7 +237,10 @@ async fn an_emulator_restarted_mid_upload_keeps_the_session_and_finishes_it() {
     let t = spawn().await;
     let body = data(2 * MIB + 10, 7);
     let id = t.create_session("resume.bin", body.len(), "root").await;
-    assert_eq!(t.put_chunk(&id, 1, body[..MIB].to_vec()).await.0, StatusCode::OK);
+    assert_eq!(
+        t.put_chunk(&id, 1, body[..MIB].to_vec()).await.0,
+        StatusCode::OK
+    );
     let TestEmu { emu, dir, .. } = t;
     emu.shutdown().await;
     let config = test_config(&dir);
@@ -222,12 +248,20 @@ async fn an_emulator_restarted_mid_upload_keeps_the_session_and_finishes_it() {
     let (status, v) = t.get(&format!("/upload/{id}/details/")).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["session"]["chunks"]["1"], MIB);
-    assert_eq!(t.put_chunk(&id, 2, body[MIB..2 * MIB].to_vec()).await.0, StatusCode::OK);
-    assert_eq!(t.put_chunk(&id, 3, body[2 * MIB..].to_vec()).await.0, StatusCode::OK);
+    assert_eq!(
+        t.put_chunk(&id, 2, body[MIB..2 * MIB].to_vec()).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        t.put_chunk(&id, 3, body[2 * MIB..].to_vec()).await.0,
+        StatusCode::OK
+    );
     assert_eq!(t.complete(&id).await.0, StatusCode::OK);
     let session = t.wait_terminal(&id).await;
     assert_eq!(session["status"], "stored");
-    let res = t.download(session["new_file_id"].as_str().expect("id"), None).await;
+    let res = t
+        .download(session["new_file_id"].as_str().expect("id"), None)
+        .await;
     assert_eq!(res.bytes().await.expect("bytes").as_ref(), body.as_slice());
 }
 
@@ -254,7 +288,10 @@ async fn a_long_poll_returns_as_soon_as_the_status_changes() {
         seen.push(s);
     }
     // At least some intermediate states were observed one by one.
-    assert!(seen.iter().any(|s| s == "storing" || s == "store"), "{seen:?}");
+    assert!(
+        seen.iter().any(|s| s == "storing" || s == "store"),
+        "{seen:?}"
+    );
 }
 
 #[tokio::test]
@@ -282,7 +319,11 @@ async fn an_injected_assembly_failure_ends_in_assembly_failed_with_a_message() {
     assert_eq!(t.complete(&id).await.0, StatusCode::OK);
     let session = t.wait_terminal(&id).await;
     assert_eq!(session["status"], "assembly_failed");
-    assert!(session["status_message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(
+        session["status_message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
     assert!(t.names("root").await.is_empty());
 }
 
@@ -311,7 +352,10 @@ async fn a_stream_upload_stores_itself_and_one_past_max_size_fails() {
     let id = stream_session(&t, "s.bin", None).await;
     let (status, v) = json(
         t.http
-            .post(t.url(&format!("/upload/{id}/stream/?hash={}&hash_algo=sha256", sha256(&body))))
+            .post(t.url(&format!(
+                "/upload/{id}/stream/?hash={}&hash_algo=sha256",
+                sha256(&body)
+            )))
             .bearer_auth(KEY)
             .header("content-type", "application/octet-stream")
             .body(body.clone())
@@ -324,7 +368,10 @@ async fn a_stream_upload_stores_itself_and_one_past_max_size_fails() {
     let session = t.wait_terminal(&id).await;
     assert_eq!(session["status"], "stored");
     // chunk on a stream session → 406
-    assert_eq!(t.put_chunk(&id, 1, data(10, 1)).await.0, StatusCode::NOT_ACCEPTABLE);
+    assert_eq!(
+        t.put_chunk(&id, 1, data(10, 1)).await.0,
+        StatusCode::NOT_ACCEPTABLE
+    );
 
     let id = stream_session(&t, "too-big.bin", Some(MIB)).await;
     let (status, _) = json(
@@ -341,7 +388,11 @@ async fn a_stream_upload_stores_itself_and_one_past_max_size_fails() {
     let (_, v) = t.get(&format!("/upload/{id}/details/")).await;
     assert_eq!(v["session"]["status"], "assembly_failed");
     assert_eq!(t.names("root").await, vec!["s.bin"]);
-    assert!(t.leftover_files().iter().all(|p| !p.starts_with(t.dir.path().join("tmp"))));
+    assert!(
+        t.leftover_files()
+            .iter()
+            .all(|p| !p.starts_with(t.dir.path().join("tmp")))
+    );
 }
 
 #[tokio::test]

@@ -101,7 +101,10 @@ impl EmulatorArgs {
                 .split_once('/')
                 .ok_or_else(|| bad("--rate-limit must look like N/SECS"))?;
             let max = n.trim().parse().map_err(|_| bad("--rate-limit: bad N"))?;
-            let secs: u64 = secs.trim().parse().map_err(|_| bad("--rate-limit: bad SECS"))?;
+            let secs: u64 = secs
+                .trim()
+                .parse()
+                .map_err(|_| bad("--rate-limit: bad SECS"))?;
             if secs == 0 {
                 return Err(bad("--rate-limit: SECS must be positive"));
             }

@@ -204,7 +204,9 @@ async fn assemble(state: &Arc<AppState>, s: &SessionRow) -> Result<(), AssemblyF
         // One chunk (single-call, stream, or a one-chunk session): rename, hash already known.
         let src = state.blobs.chunk_path(&s.id, chunks[0].order);
         if tokio::fs::metadata(&src).await.is_ok() {
-            tokio::fs::rename(&src, &blob).await.map_err(ApiError::from)?;
+            tokio::fs::rename(&src, &blob)
+                .await
+                .map_err(ApiError::from)?;
         } else if tokio::fs::metadata(&blob).await.is_err() {
             return Err(AssemblyFailure("chunk data is missing".into()));
         }
@@ -315,13 +317,27 @@ pub fn place(
             tx.execute(
                 "INSERT OR REPLACE INTO versions(node_id, version, blob, size, hash, created) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                (&old.id, &old.version, &old.blob, old.size as i64, &old.hash, &old.updated),
+                (
+                    &old.id,
+                    &old.version,
+                    &old.blob,
+                    old.size as i64,
+                    &old.hash,
+                    &old.updated,
+                ),
             )?;
             tx.execute(
                 "UPDATE nodes SET blob = ?2, size = ?3, hash = ?4, version = ?5, updated = ?6, \
                  mimetype = ?7, upload_session = ?8 WHERE id = ?1",
                 rusqlite::params![
-                    old.id, blob, size as i64, hash, ids::opaque_id(), now, mime, s.id
+                    old.id,
+                    blob,
+                    size as i64,
+                    hash,
+                    ids::opaque_id(),
+                    now,
+                    mime,
+                    s.id
                 ],
             )?;
             old.id

@@ -45,9 +45,14 @@ pub async fn upload(
     let mut total = 0u64;
     while let Some(mut field) = mp.next_field().await.map_err(|e| bad(&e))? {
         let name = field.name().unwrap_or_default().to_owned();
-        if let Some(index) = name.strip_prefix("file_").and_then(|i| i.parse::<u64>().ok()) {
+        if let Some(index) = name
+            .strip_prefix("file_")
+            .and_then(|i| i.parse::<u64>().ok())
+        {
             if files.len() >= state.config.limits.batch_max_files {
-                return Err(ApiError::PlanLimit("a batch holds at most 200 files".into()));
+                return Err(ApiError::PlanLimit(
+                    "a batch holds at most 200 files".into(),
+                ));
             }
             let max = state.config.limits.single_call_max;
             let mut sink = FileSink::create(state.blobs.tmp_path(), Some(max));
@@ -116,13 +121,18 @@ async fn place_all(
         .and_then(|m| serde_json::from_str(m).ok())
         .ok_or_else(|| ApiError::invalid("manifest must be a JSON array"))?;
     if manifest.len() > state.config.limits.batch_max_files {
-        return Err(ApiError::PlanLimit("a batch holds at most 200 files".into()));
+        return Err(ApiError::PlanLimit(
+            "a batch holds at most 200 files".into(),
+        ));
     }
     let mut results = Vec::new();
     let mut errors = Vec::new();
     for entry in &manifest {
         let outcome = match files.remove(&entry.index) {
-            None => Err(ApiError::invalid(format!("file_{} is missing", entry.index))),
+            None => Err(ApiError::invalid(format!(
+                "file_{} is missing",
+                entry.index
+            ))),
             Some(Err(e)) => Err(e),
             Some(Ok(file)) => start_one(state, &ws, &folder, entry, file).await,
         };
@@ -159,7 +169,11 @@ async fn start_one(
     entry: &Entry,
     file: Ingested,
 ) -> Result<String, ApiError> {
-    let checked = ingest::verify_hash(entry.hash.as_deref(), entry.hash_algo.as_deref(), &file.sha256);
+    let checked = ingest::verify_hash(
+        entry.hash.as_deref(),
+        entry.hash_algo.as_deref(),
+        &file.sha256,
+    );
     if let Err(e) = checked {
         let _ = tokio::fs::remove_file(&file.path).await;
         return Err(e);

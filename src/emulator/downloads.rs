@@ -46,7 +46,9 @@ pub async fn request_read(
             Ok(())
         })
         .await?;
-    Ok(Envelope(json!({"token": token, "expires_in": state.config.download_token_ttl.as_secs()})))
+    Ok(Envelope(
+        json!({"token": token, "expires_in": state.config.download_token_ttl.as_secs()}),
+    ))
 }
 
 fn file_node(c: &rusqlite::Connection, ws: &str, id: &str) -> Result<NodeRow, ApiError> {
@@ -127,12 +129,10 @@ pub async fn serve_node(
         .get(RANGE)
         .and_then(|v| v.to_str().ok())
         .map(|r| parse_range(r, size));
-    let mut builder = Response::builder()
-        .header(ACCEPT_RANGES, "bytes")
-        .header(
-            CONTENT_TYPE,
-            n.mimetype.as_deref().unwrap_or("application/octet-stream"),
-        );
+    let mut builder = Response::builder().header(ACCEPT_RANGES, "bytes").header(
+        CONTENT_TYPE,
+        n.mimetype.as_deref().unwrap_or("application/octet-stream"),
+    );
     let kind = if attachment { "attachment" } else { "inline" };
     let encoded: String =
         percent_encoding::utf8_percent_encode(&n.name, percent_encoding::NON_ALPHANUMERIC)
@@ -140,7 +140,13 @@ pub async fn serve_node(
     let ascii: String = n
         .name
         .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if let Ok(v) = HeaderValue::from_str(&format!(
         "{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"

@@ -138,7 +138,10 @@ fn legacy_shape(mut map: Map<String, Value>, style: &EnvelopeStyle) -> Value {
         map.insert("response".into(), Value::Object(payload));
     }
     if style.legacy_result {
-        map.insert("result".into(), Value::String(if ok { "yes" } else { "no" }.into()));
+        map.insert(
+            "result".into(),
+            Value::String(if ok { "yes" } else { "no" }.into()),
+        );
     }
     Value::Object(map)
 }

@@ -116,7 +116,9 @@ pub fn verify_hash(
             if expected.eq_ignore_ascii_case(actual_sha256) {
                 Ok(())
             } else {
-                Err(ApiError::invalid("bad hash: the data does not match the given sha256"))
+                Err(ApiError::invalid(
+                    "bad hash: the data does not match the given sha256",
+                ))
             }
         }
         // Only sha256 is computed while streaming; other algorithms are accepted unchecked.

@@ -65,7 +65,9 @@ pub enum Output {
 impl Output {
     /// Parses `output`; absent means `full`, two levels give 400.
     pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
-        let Some(raw) = raw else { return Ok(Self::Full) };
+        let Some(raw) = raw else {
+            return Ok(Self::Full);
+        };
         let mut level = None;
         for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let l = match part {
@@ -91,7 +93,10 @@ pub fn node_json(n: &NodeRow, out: Output, web_base: &str) -> Value {
     });
     if n.kind == "file" {
         v["size"] = json!(n.size);
-        let mime = n.mimetype.clone().unwrap_or_else(|| "application/octet-stream".into());
+        let mime = n
+            .mimetype
+            .clone()
+            .unwrap_or_else(|| "application/octet-stream".into());
         v["mimecategory"] = json!(mime.split('/').next().unwrap_or("application"));
         v["mimetype"] = json!(mime);
     }
@@ -120,13 +125,12 @@ pub fn node_json(n: &NodeRow, out: Output, web_base: &str) -> Value {
 
 /// A node by id in a workspace (including trashed ones).
 pub fn get(c: &Connection, ws: &str, id: &str) -> Result<Option<NodeRow>, ApiError> {
-    Ok(c
-        .query_row(
-            &format!("SELECT {COLS} FROM nodes WHERE workspace_id = ?1 AND id = ?2"),
-            (ws, id),
-            from_row,
-        )
-        .optional()?)
+    Ok(c.query_row(
+        &format!("SELECT {COLS} FROM nodes WHERE workspace_id = ?1 AND id = ?2"),
+        (ws, id),
+        from_row,
+    )
+    .optional()?)
 }
 
 /// Resolves a folder reference (`root` or a live folder id) or fails with 404.
@@ -147,16 +151,15 @@ pub fn child_named(
     parent: &str,
     name: &str,
 ) -> Result<Option<NodeRow>, ApiError> {
-    Ok(c
-        .query_row(
-            &format!(
-                "SELECT {COLS} FROM nodes WHERE workspace_id = ?1 AND parent = ?2 AND deleted = 0 \
+    Ok(c.query_row(
+        &format!(
+            "SELECT {COLS} FROM nodes WHERE workspace_id = ?1 AND parent = ?2 AND deleted = 0 \
                  AND lower(name) = lower(?3) LIMIT 1"
-            ),
-            (ws, parent, name),
-            from_row,
-        )
-        .optional()?)
+        ),
+        (ws, parent, name),
+        from_row,
+    )
+    .optional()?)
 }
 
 /// `name`, or `name (2)`, `name (3)`, … whichever is free in `parent`.
@@ -281,12 +284,19 @@ pub fn list(
     if after.is_some() {
         sql.push_str(&format!(" AND ({expr}, id) {cmp} (?3, ?4)"));
     }
-    sql.push_str(&format!(" ORDER BY {expr} {dir}, id {dir} LIMIT {}", page_size + 1));
+    sql.push_str(&format!(
+        " ORDER BY {expr} {dir}, id {dir} LIMIT {}",
+        page_size + 1
+    ));
     let mut stmt = c.prepare(&sql)?;
     let map = |r: &Row<'_>| Ok((from_row(r)?, r.get::<_, String>(16)?));
     let rows: Vec<(NodeRow, String)> = match &after {
-        Some((key, id)) => stmt.query_map((ws, parent, key, id), map)?.collect::<Result<_, _>>()?,
-        None => stmt.query_map((ws, parent), map)?.collect::<Result<_, _>>()?,
+        Some((key, id)) => stmt
+            .query_map((ws, parent, key, id), map)?
+            .collect::<Result<_, _>>()?,
+        None => stmt
+            .query_map((ws, parent), map)?
+            .collect::<Result<_, _>>()?,
     };
     let more = rows.len() > page_size;
     let mut nodes = Vec::with_capacity(page_size.min(rows.len()));

@@ -33,14 +33,20 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(&format!("{ws}/list/fileshares/"), get(shares::list))
         .route(&format!("{node}/list/"), get(storage::list))
         .route(&format!("{node}/details/"), get(storage::details))
-        .route(&format!("{node}/createfolder/"), post(storage::create_folder))
+        .route(
+            &format!("{node}/createfolder/"),
+            post(storage::create_folder),
+        )
         .route(&format!("{node}/update/"), post(storage::update))
         .route(&format!("{node}/move/"), post(storage::move_node))
         .route(&format!("{node}/delete/"), delete(storage::delete))
         .route(&format!("{node}/restore/"), post(storage::restore))
         .route(&format!("{node}/quickshare/"), post(storage::quickshare))
         .route(&format!("{node}/addfile/"), post(transfer::add_file))
-        .route(&format!("{node}/requestread/"), get(downloads::request_read))
+        .route(
+            &format!("{node}/requestread/"),
+            get(downloads::request_read),
+        )
         .route(&format!("{node}/read/"), get(downloads::read))
         .route("/current/fileshare/{id}/details/", get(shares::details))
         .route("/current/fileshare/{id}/storage/read/", get(shares::read))

@@ -131,7 +131,10 @@ impl SessionRow {
 
     /// Whether the session reached a terminal state.
     pub fn is_terminal(&self) -> bool {
-        matches!(self.status.as_str(), "stored" | "assembly_failed" | "store_failed")
+        matches!(
+            self.status.as_str(),
+            "stored" | "assembly_failed" | "store_failed"
+        )
     }
 }
 
@@ -143,10 +146,27 @@ pub fn insert(c: &Connection, s: &SessionRow) -> Result<(), ApiError> {
              (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)"
         ),
         rusqlite::params![
-            s.id, s.kind.as_str(), s.name, s.size.map(|v| v as i64), s.max_size.map(|v| v as i64),
-            s.action, s.instance_id, s.profile_type, s.folder_id, s.file_id, s.hash, s.hash_algo,
-            s.status, s.status_message, s.new_file_id, s.blob, s.blob_size.map(|v| v as i64),
-            s.blob_hash, s.dead as i64, s.created, s.updated
+            s.id,
+            s.kind.as_str(),
+            s.name,
+            s.size.map(|v| v as i64),
+            s.max_size.map(|v| v as i64),
+            s.action,
+            s.instance_id,
+            s.profile_type,
+            s.folder_id,
+            s.file_id,
+            s.hash,
+            s.hash_algo,
+            s.status,
+            s.status_message,
+            s.new_file_id,
+            s.blob,
+            s.blob_size.map(|v| v as i64),
+            s.blob_hash,
+            s.dead as i64,
+            s.created,
+            s.updated
         ],
     )?;
     Ok(())
@@ -154,9 +174,12 @@ pub fn insert(c: &Connection, s: &SessionRow) -> Result<(), ApiError> {
 
 /// A session by id.
 pub fn get(c: &Connection, id: &str) -> Result<Option<SessionRow>, ApiError> {
-    Ok(c
-        .query_row(&format!("SELECT {COLS} FROM sessions WHERE id = ?1"), [id], from_row)
-        .optional()?)
+    Ok(c.query_row(
+        &format!("SELECT {COLS} FROM sessions WHERE id = ?1"),
+        [id],
+        from_row,
+    )
+    .optional()?)
 }
 
 /// A session by id, or 404/1609.
@@ -166,7 +189,9 @@ pub fn require(c: &Connection, id: &str) -> Result<SessionRow, ApiError> {
 
 /// All sessions, newest first.
 pub fn all(c: &Connection) -> Result<Vec<SessionRow>, ApiError> {
-    let mut stmt = c.prepare(&format!("SELECT {COLS} FROM sessions ORDER BY created DESC, id"))?;
+    let mut stmt = c.prepare(&format!(
+        "SELECT {COLS} FROM sessions ORDER BY created DESC, id"
+    ))?;
     let rows = stmt.query_map([], from_row)?.collect::<Result<_, _>>()?;
     Ok(rows)
 }
@@ -186,7 +211,13 @@ pub fn set_status(
 }
 
 /// Records the assembled blob.
-pub fn set_blob(c: &Connection, id: &str, blob: &str, size: u64, hash: &str) -> Result<(), ApiError> {
+pub fn set_blob(
+    c: &Connection,
+    id: &str,
+    blob: &str,
+    size: u64,
+    hash: &str,
+) -> Result<(), ApiError> {
     c.execute(
         "UPDATE sessions SET blob = ?2, blob_size = ?3, blob_hash = ?4 WHERE id = ?1",
         (id, blob, size as i64, hash),
@@ -256,8 +287,10 @@ pub fn delete_chunk(c: &Connection, id: &str, order: u64) -> Result<bool, ApiErr
 /// `chunks:{"1":bytes,…}` (§7.6).
 pub fn chunk_map(chunks: &[ChunkRow]) -> Value {
     let map: BTreeMap<u64, u64> = chunks.iter().map(|c| (c.order, c.size)).collect();
-    let obj: serde_json::Map<String, Value> =
-        map.into_iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+    let obj: serde_json::Map<String, Value> = map
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
     Value::Object(obj)
 }
 

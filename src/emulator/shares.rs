@@ -86,7 +86,9 @@ pub async fn create(
 ) -> Result<Envelope, ApiError> {
     let ws = auth::workspace(&state, &ws).await?;
     let get = |k: &str| form.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let node = get("node").ok_or_else(|| ApiError::invalid("node is required"))?.to_owned();
+    let node = get("node")
+        .ok_or_else(|| ApiError::invalid("node is required"))?
+        .to_owned();
     let expires = match (get("expires"), get("expires_at")) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid("give expires or expires_at, not both"));
@@ -106,7 +108,9 @@ pub async fn create(
     if title.as_ref().is_some_and(|t| t.chars().count() > 255) {
         return Err(ApiError::invalid("title is longer than 255 characters"));
     }
-    let access = get("access_option").unwrap_or("anyone_with_link").to_owned();
+    let access = get("access_option")
+        .unwrap_or("anyone_with_link")
+        .to_owned();
     if !["anyone_with_link", "any_registered", "named_people"].contains(&access.as_str()) {
         return Err(ApiError::invalid("invalid access_option"));
     }
@@ -134,8 +138,14 @@ pub async fn create(
                 "INSERT INTO fileshares(id, workspace_id, node_id, title, access_option, password, \
                  expires, created) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
                 rusqlite::params![
-                    s.id, s.workspace_id, s.node_id, s.title, s.access_option, s.password,
-                    s.expires, s.created
+                    s.id,
+                    s.workspace_id,
+                    s.node_id,
+                    s.title,
+                    s.access_option,
+                    s.password,
+                    s.expires,
+                    s.created
                 ],
             )?;
             Ok(Envelope(json!({"fileshare": share_json(&s, &n, &base)})))

@@ -59,7 +59,10 @@ impl Recorder {
     /// Notes `n` chunk requests in flight for `session`.
     pub fn saw_in_flight(&self, session: &str, n: usize) {
         let mut s = self.inner.lock();
-        let e = s.max_chunks_in_flight.entry(session.to_owned()).or_insert(0);
+        let e = s
+            .max_chunks_in_flight
+            .entry(session.to_owned())
+            .or_insert(0);
         *e = (*e).max(n);
     }
 }

@@ -66,7 +66,9 @@ pub async fn list(
                 .iter()
                 .map(|n| nodes::node_json(n, out, &base))
                 .collect();
-            Ok(Envelope(json!({"nodes": list, "next_cursor": page.next_cursor})))
+            Ok(Envelope(
+                json!({"nodes": list, "next_cursor": page.next_cursor}),
+            ))
         })
         .await
 }
@@ -111,8 +113,10 @@ pub async fn details(
         return match found.into_iter().next() {
             Some(node) => {
                 let url = format!("{web}/{}", node["id"].as_str().unwrap_or_default());
-                Ok(Envelope(json!({"format": "single", "node": node, "web_url": url}))
-                    .into_response())
+                Ok(
+                    Envelope(json!({"format": "single", "node": node, "web_url": url}))
+                        .into_response(),
+                )
             }
             None => Err(ApiError::not_found("node not found")),
         };
@@ -139,7 +143,11 @@ fn form_name(form: &HashMap<String, String>) -> Result<String, ApiError> {
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty())
         .ok_or_else(|| ApiError::invalid("name is required"))?;
-    if name.len() > 255 || name.chars().any(|c| c == '/' || c == '\\' || c.is_control()) {
+    if name.len() > 255
+        || name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control())
+    {
         return Err(ApiError::invalid("invalid name"));
     }
     Ok(name)
@@ -150,8 +158,11 @@ async fn node_envelope(state: &AppState, ws: String, id: String) -> Result<Envel
     state
         .store
         .call(move |c| {
-            let n = nodes::get(c, &ws, &id)?.ok_or_else(|| ApiError::not_found("node not found"))?;
-            Ok(Envelope(json!({"node": nodes::node_json(&n, Output::Full, &base)})))
+            let n =
+                nodes::get(c, &ws, &id)?.ok_or_else(|| ApiError::not_found("node not found"))?;
+            Ok(Envelope(
+                json!({"node": nodes::node_json(&n, Output::Full, &base)}),
+            ))
         })
         .await
 }
@@ -276,7 +287,10 @@ pub async fn delete(
         .store
         .call(move |c| {
             if id == "trash" {
-                c.execute("DELETE FROM nodes WHERE workspace_id = ?1 AND deleted = 1", [&ws])?;
+                c.execute(
+                    "DELETE FROM nodes WHERE workspace_id = ?1 AND deleted = 1",
+                    [&ws],
+                )?;
                 return Ok(());
             }
             let n = live(c, &ws, &id)?;

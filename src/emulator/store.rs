@@ -116,10 +116,11 @@ impl Store {
 
 /// The caller's user id (one user per emulator: the owner of the API key).
 pub fn user_id(c: &Connection) -> Result<String, ApiError> {
-    Ok(c
-        .query_row("SELECT v FROM meta WHERE k = 'user_id'", [], |r| r.get(0))
-        .optional()?
-        .unwrap_or_else(|| "1000000000000000001".to_owned()))
+    Ok(
+        c.query_row("SELECT v FROM meta WHERE k = 'user_id'", [], |r| r.get(0))
+            .optional()?
+            .unwrap_or_else(|| "1000000000000000001".to_owned()),
+    )
 }
 
 /// Where bytes live on disk.

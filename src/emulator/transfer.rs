@@ -86,10 +86,14 @@ pub async fn put_chunk(
 
 fn check_chunkable(s: &SessionRow) -> Result<(), ApiError> {
     if s.dead {
-        return Err(ApiError::InvalidState("the session has failed; cancel it".into()));
+        return Err(ApiError::InvalidState(
+            "the session has failed; cancel it".into(),
+        ));
     }
     if s.kind != Kind::Chunked {
-        return Err(ApiError::WrongSessionKind("chunks are only for chunked sessions".into()));
+        return Err(ApiError::WrongSessionKind(
+            "chunks are only for chunked sessions".into(),
+        ));
     }
     if s.status != "ready" && s.status != "uploading" {
         return Err(ApiError::InvalidState(format!(
@@ -119,7 +123,9 @@ async fn accept_chunk(
         )));
     }
     if let Some(size) = get("size") {
-        let size: u64 = size.parse().map_err(|_| ApiError::invalid("invalid size"))?;
+        let size: u64 = size
+            .parse()
+            .map_err(|_| ApiError::invalid("invalid size"))?;
         if size != file.size {
             return Err(ApiError::invalid(format!(
                 "size {size} does not match the {} bytes received",
@@ -206,7 +212,11 @@ pub async fn delete_chunk(
         .and_then(|o| o.parse().ok())
         .ok_or_else(|| ApiError::invalid("order is required"))?;
     let sid = id.clone();
-    if !state.store.call(move |c| sessions::delete_chunk(c, &sid, order)).await? {
+    if !state
+        .store
+        .call(move |c| sessions::delete_chunk(c, &sid, order))
+        .await?
+    {
         return Err(ApiError::not_found(format!("chunk {order} not found")));
     }
     let _ = tokio::fs::remove_file(state.blobs.chunk_path(&id, order)).await;
@@ -244,7 +254,9 @@ pub async fn stream(
     while let Some(piece) = body.next().await {
         let r = match piece {
             Ok(p) => sink.write(p).await,
-            Err(e) => Err(ApiError::invalid(format!("the stream was interrupted: {e}"))),
+            Err(e) => Err(ApiError::invalid(format!(
+                "the stream was interrupted: {e}"
+            ))),
         };
         if let Err(e) = r {
             failure = Some(e);
@@ -304,7 +316,9 @@ pub async fn stream(
         super::uploads::wait_for(&state, &id, &mut rx, max, SessionRow::is_terminal).await?;
         return Err(ApiError::Internal("injected failure after store".into()));
     }
-    Ok(Envelope(json!({"id": id, "size": chunk_size_of(&state, &id).await?, "status": "assemble"})))
+    Ok(Envelope(
+        json!({"id": id, "size": chunk_size_of(&state, &id).await?, "status": "assemble"}),
+    ))
 }
 
 async fn chunk_size_of(state: &AppState, id: &str) -> Result<u64, ApiError> {
@@ -357,5 +371,7 @@ pub async fn add_file(
         .ok_or_else(|| ApiError::Internal("placed node vanished".into()))?;
     state.notifier.notify(&upload_id);
     let base = state.public_base.clone();
-    Ok(Envelope(json!({"node": nodes::node_json(&node, nodes::Output::Full, &base)})))
+    Ok(Envelope(
+        json!({"node": nodes::node_json(&node, nodes::Output::Full, &base)}),
+    ))
 }

@@ -76,7 +76,9 @@ fn bad_name(name: &str) -> bool {
         || name == ".."
         || name.ends_with(' ')
         || name.ends_with('.')
-        || name.chars().any(|c| c == '/' || c == '\\' || c.is_control())
+        || name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control())
 }
 
 /// Validates create fields into a new session (§7.3).
@@ -96,7 +98,10 @@ async fn session_from_fields(
     let limits = &state.config.limits;
     let parse = |k: &str| -> Result<Option<u64>, ApiError> {
         get(k)
-            .map(|v| v.parse::<u64>().map_err(|_| ApiError::invalid(format!("invalid {k}"))))
+            .map(|v| {
+                v.parse::<u64>()
+                    .map_err(|_| ApiError::invalid(format!("invalid {k}")))
+            })
             .transpose()
     };
     s.size = parse("size")?;
@@ -224,7 +229,9 @@ async fn single_call(state: Arc<AppState>, req: Request) -> Result<Response, Api
     let result = async {
         let mut s = session_from_fields(&state, &fields, Kind::Single).await?;
         if s.kind == Kind::Stream {
-            return Err(ApiError::WrongSessionKind("stream sessions take no bytes here".into()));
+            return Err(ApiError::WrongSessionKind(
+                "stream sessions take no bytes here".into(),
+            ));
         }
         if let Some(size) = s.size {
             if size != file.size {
@@ -293,7 +300,10 @@ pub async fn wait_for(
     let deadline = tokio::time::Instant::now() + max;
     loop {
         let sid = id.to_owned();
-        let s = state.store.call(move |c| sessions::require(c, &sid)).await?;
+        let s = state
+            .store
+            .call(move |c| sessions::require(c, &sid))
+            .await?;
         if done(&s) {
             return Ok(s);
         }
@@ -320,7 +330,10 @@ pub async fn details(
     };
     let mut rx = state.notifier.subscribe(&id);
     let sid = id.clone();
-    let first = state.store.call(move |c| sessions::require(c, &sid)).await?;
+    let first = state
+        .store
+        .call(move |c| sessions::require(c, &sid))
+        .await?;
     let s = if wait > 0.0 && !first.is_terminal() && !first.dead {
         let initial = first.status.clone();
         wait_for(&state, &id, &mut rx, Duration::from_secs_f64(wait), |s| {
@@ -332,7 +345,9 @@ pub async fn details(
     };
     let sid = id.clone();
     let chunks = state.store.call(move |c| sessions::chunks(c, &sid)).await?;
-    Ok(Envelope(json!({"session": sessions::session_json(&s, &chunks)})))
+    Ok(Envelope(
+        json!({"session": sessions::session_json(&s, &chunks)}),
+    ))
 }
 
 /// `GET /upload/details/` (§7.11): the caller's sessions that are not stored yet.
@@ -366,7 +381,9 @@ pub async fn complete(
         .call(move |c| {
             let s = sessions::require(c, &sid)?;
             if s.dead {
-                return Err(ApiError::InvalidState("the session has failed; cancel it".into()));
+                return Err(ApiError::InvalidState(
+                    "the session has failed; cancel it".into(),
+                ));
             }
             if s.kind != Kind::Chunked {
                 return Err(ApiError::WrongSessionKind(
@@ -425,13 +442,19 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Envelope, ApiError> {
     let sid = id.clone();
-    let s = state.store.call(move |c| sessions::require(c, &sid)).await?;
+    let s = state
+        .store
+        .call(move |c| sessions::require(c, &sid))
+        .await?;
     remove_session(&state, &s).await?;
     Ok(Envelope(json!({"id": id, "deleted": true})))
 }
 
 /// `DELETE /upload/` (§7.11): cancels all of the caller's sessions.
-pub async fn cancel_all(State(state): State<Arc<AppState>>, _: Caller) -> Result<Envelope, ApiError> {
+pub async fn cancel_all(
+    State(state): State<Arc<AppState>>,
+    _: Caller,
+) -> Result<Envelope, ApiError> {
     let all = state.store.call(|c| sessions::all(c)).await?;
     for s in &all {
         remove_session(&state, s).await?;

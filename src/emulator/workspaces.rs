@@ -23,7 +23,10 @@ pub async fn system_status() -> Envelope {
 }
 
 /// `GET /user/auth/check/` (§4): `{"result":true,"id":"<user id>"}`.
-pub async fn auth_check(State(state): State<Arc<AppState>>, _: Caller) -> Result<Envelope, ApiError> {
+pub async fn auth_check(
+    State(state): State<Arc<AppState>>,
+    _: Caller,
+) -> Result<Envelope, ApiError> {
     let id = state.store.call(|c| store::user_id(c)).await?;
     Ok(Envelope(json!({"id": id})))
 }
@@ -51,12 +54,15 @@ fn workspace_json(row: &(String, String, String, String)) -> Value {
     })
 }
 
-async fn all_workspaces(state: &AppState) -> Result<Vec<(String, String, String, String)>, ApiError> {
+async fn all_workspaces(
+    state: &AppState,
+) -> Result<Vec<(String, String, String, String)>, ApiError> {
     state
         .store
         .call(|c| {
-            let mut stmt =
-                c.prepare("SELECT id, name, folder_name, created FROM workspaces ORDER BY created, id")?;
+            let mut stmt = c.prepare(
+                "SELECT id, name, folder_name, created FROM workspaces ORDER BY created, id",
+            )?;
             let rows = stmt
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
                 .collect::<Result<_, _>>()?;

@@ -185,7 +185,10 @@ impl TestEmu {
         for _ in 0..100 {
             let (status, v) = self.get(&format!("/upload/{id}/details/?wait=5")).await;
             assert_eq!(status, StatusCode::OK, "details: {v}");
-            let s = v["session"]["status"].as_str().unwrap_or_default().to_owned();
+            let s = v["session"]["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             if s == "stored" || s.ends_with("_failed") {
                 return v["session"].clone();
             }
@@ -196,7 +199,10 @@ impl TestEmu {
     /// Downloads a node through requestread + read/?token= without Authorization.
     pub async fn download(&self, node: &str, range: Option<&str>) -> Response {
         let (status, v) = self
-            .get(&format!("/workspace/{}/storage/{node}/requestread/", self.ws))
+            .get(&format!(
+                "/workspace/{}/storage/{node}/requestread/",
+                self.ws
+            ))
             .await;
         assert_eq!(status, StatusCode::OK, "requestread: {v}");
         let token = v["token"].as_str().expect("token");
@@ -237,7 +243,9 @@ impl TestEmu {
 }
 
 fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
