@@ -21,6 +21,7 @@ mod ratelimit;
 mod routes;
 mod sessions;
 mod shares;
+mod single;
 mod stats;
 mod storage;
 mod store;

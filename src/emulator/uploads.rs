@@ -1,19 +1,18 @@
 //! Upload session lifecycle (§7.3, §7.4, §7.7, §7.8, §7.11): create (form or single-call
 //! multipart), complete, details with long-poll, list, cancel and cancel-all.
 //!
-//! Byte transfer for chunks, streams and batches lives in `transfer.rs`; the asynchronous steps
-//! after `complete` live in `assembly.rs`.
+//! Single-call bodies live in `single.rs`, chunk and stream bytes in `transfer.rs`, batches in
+//! `batch.rs`, and the asynchronous steps after `complete` in `assembly.rs`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use parking_lot::Mutex;
-use rand::Rng;
 use serde_json::json;
 
 use super::AppState;
@@ -21,9 +20,8 @@ use super::assembly;
 use super::auth::{self, Caller};
 use super::envelope::Envelope;
 use super::error::ApiError;
-use super::ingest::{self, FileSink};
 use super::nodes;
-use super::sessions::{self, ChunkRow, Kind, SessionRow};
+use super::sessions::{self, Kind, SessionRow};
 
 /// Chunk requests in flight per session (§7.1: at most 3; the 4th gets 429).
 #[derive(Default)]
@@ -82,7 +80,7 @@ fn bad_name(name: &str) -> bool {
 }
 
 /// Validates create fields into a new session (§7.3).
-async fn session_from_fields(
+pub(super) async fn session_from_fields(
     state: &AppState,
     f: &HashMap<String, String>,
     kind: Kind,
@@ -167,7 +165,7 @@ pub async fn create(State(state): State<Arc<AppState>>, _: Caller, req: Request)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("multipart/"));
     let res = if is_multipart {
-        single_call(state, req).await
+        super::single::single_call(state, req).await
     } else {
         create_session(state, req).await
     };
@@ -184,109 +182,6 @@ async fn create_session(state: Arc<AppState>, req: Request) -> Result<Response, 
     let id = s.id.clone();
     state.store.call(move |c| sessions::insert(c, &s)).await?;
     Ok(Envelope(json!({"id": id})).into_response())
-}
-
-async fn single_call(state: Arc<AppState>, req: Request) -> Result<Response, ApiError> {
-    let mut mp = Multipart::from_request(req, &())
-        .await
-        .map_err(|e| ApiError::invalid(format!("bad multipart body: {e}")))?;
-    let mut fields = HashMap::new();
-    let mut file = None;
-    let max = state.config.limits.single_call_max;
-    while let Some(mut field) = mp
-        .next_field()
-        .await
-        .map_err(|e| ApiError::invalid(format!("bad multipart body: {e}")))?
-    {
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "chunk" {
-            let mut sink = FileSink::create(state.blobs.tmp_path(), Some(max));
-            loop {
-                match field.chunk().await {
-                    Ok(Some(piece)) => {
-                        if let Err(e) = sink.write(piece).await {
-                            sink.abort().await;
-                            return Err(e);
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        sink.abort().await;
-                        return Err(ApiError::invalid(format!("bad multipart body: {e}")));
-                    }
-                }
-            }
-            file = Some(sink.finish().await?);
-        } else {
-            let text = field
-                .text()
-                .await
-                .map_err(|e| ApiError::invalid(format!("bad multipart body: {e}")))?;
-            fields.insert(name, text);
-        }
-    }
-    let file = file.ok_or_else(|| ApiError::invalid("the multipart part chunk is missing"))?;
-    let result = async {
-        let mut s = session_from_fields(&state, &fields, Kind::Single).await?;
-        if s.kind == Kind::Stream {
-            return Err(ApiError::WrongSessionKind(
-                "stream sessions take no bytes here".into(),
-            ));
-        }
-        if let Some(size) = s.size {
-            if size != file.size {
-                return Err(ApiError::SizeMismatch {
-                    chunks: file.size,
-                    size,
-                });
-            }
-        }
-        ingest::verify_hash(s.hash.as_deref(), s.hash_algo.as_deref(), &file.sha256)?;
-        s.status = "assemble".into();
-        Ok(s)
-    }
-    .await;
-    let s = match result {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&file.path).await;
-            return Err(e);
-        }
-    };
-    let id = s.id.clone();
-    tokio::fs::create_dir_all(state.blobs.session_dir(&id)).await?;
-    tokio::fs::rename(&file.path, state.blobs.chunk_path(&id, 1)).await?;
-    let chunk = ChunkRow {
-        order: 1,
-        size: file.size,
-        sha256: file.sha256,
-    };
-    let (row, sid) = (s.clone(), id.clone());
-    state
-        .store
-        .call(move |c| {
-            sessions::insert(c, &row)?;
-            sessions::put_chunk(c, &sid, &chunk)
-        })
-        .await?;
-    let mut rx = state.notifier.subscribe(&id);
-    assembly::spawn_driver(&state, id.clone());
-    let faults = state.faults.get();
-    if rand::thread_rng().r#gen::<f64>() < faults.defer_new_file_id_rate {
-        return Ok(Envelope(json!({"id": id})).into_response());
-    }
-    let done = wait_for(&state, &id, &mut rx, Duration::from_secs(60), |s| {
-        s.is_terminal() || (s.status == "complete" && s.instance_id.is_none())
-    })
-    .await?;
-    if faults.fail_after_store && done.status == "stored" {
-        return Err(ApiError::Internal("injected failure after store".into()));
-    }
-    Ok(match done.new_file_id {
-        Some(node) => Envelope(json!({"id": id, "new_file_id": node})),
-        None => Envelope(json!({"id": id})),
-    }
-    .into_response())
 }
 
 /// Waits (up to `max`) until `done` holds for the session, re-reading it on every notification.
