@@ -8,7 +8,7 @@
 //! visible in listings before `stored`. Drivers are resumed after a restart from the persisted
 //! status.
 
-use std::io::{BufWriter, Read, Write};
+use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -129,6 +129,11 @@ async fn drive(state: &Arc<AppState>, id: &str) -> Result<(), ApiError> {
                     return transition(state, id, "assembly_failed", Some(msg)).await;
                 }
                 match assemble(state, &s).await {
+                    Ok(()) if !exists(state, id).await? => {
+                        // Cancelled while assembling: drop the orphaned blob.
+                        let _ = tokio::fs::remove_file(state.blobs.blob_path(id)).await;
+                        return Ok(());
+                    }
                     Ok(()) => transition(state, id, "complete", None).await?,
                     Err(AssemblyFailure(msg)) => {
                         return transition(state, id, "assembly_failed", Some(msg)).await;
@@ -176,6 +181,15 @@ async fn drive(state: &Arc<AppState>, id: &str) -> Result<(), ApiError> {
             _ => return Ok(()),
         }
     }
+}
+
+async fn exists(state: &AppState, id: &str) -> Result<bool, ApiError> {
+    let sid = id.to_owned();
+    Ok(state
+        .store
+        .call(move |c| sessions::get(c, &sid))
+        .await?
+        .is_some())
 }
 
 /// Sets `stored` and `new_file_id`.
@@ -247,31 +261,42 @@ async fn assemble(state: &Arc<AppState>, s: &SessionRow) -> Result<(), AssemblyF
     Ok(())
 }
 
+/// Concatenates `paths` into `tmp` and renames it to `target`, returning size and SHA-256.
+/// The copy (kernel-side `copy_file_range` through `std::io::copy`) and the hashing read run on
+/// two threads, so assembly costs about one pass over the data instead of two.
 fn concat(
     paths: &[std::path::PathBuf],
     tmp: &std::path::Path,
     target: &std::path::Path,
 ) -> std::io::Result<(u64, String)> {
-    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(tmp)?);
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
+    let hash_paths = paths.to_vec();
+    let hasher = std::thread::spawn(move || -> std::io::Result<String> {
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        for p in &hash_paths {
+            let mut f = std::fs::File::open(p)?;
+            loop {
+                let n = f.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+            }
+        }
+        Ok(hex::encode(hasher.finalize()))
+    });
+    let mut out = std::fs::File::create(tmp)?;
     let mut total = 0u64;
     for p in paths {
-        let mut f = std::fs::File::open(p)?;
-        loop {
-            let n = f.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            out.write_all(&buf[..n])?;
-            total += n as u64;
-        }
+        total += std::io::copy(&mut std::fs::File::open(p)?, &mut out)?;
     }
     out.flush()?;
     drop(out);
+    let sha256 = hasher
+        .join()
+        .map_err(|_| std::io::Error::other("hashing thread panicked"))??;
     std::fs::rename(tmp, target)?;
-    Ok((total, hex::encode(hasher.finalize())))
+    Ok((total, sha256))
 }
 
 /// Places an assembled session's blob as a file node (§6.1: a same-name file is overwritten in

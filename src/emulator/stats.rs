@@ -76,6 +76,8 @@ pub async fn record(State(state): State<Arc<AppState>>, req: Request, next: Next
         .map(|m| m.as_str().to_owned())
         .unwrap_or_else(|| "<unknown>".to_owned());
     let res = next.run(req).await;
+    // Route template only: never the query (download tokens) nor headers (the Bearer key).
+    tracing::debug!(%method, %template, status = res.status().as_u16(), "emulator request");
     let key = (method, template, res.status().as_u16());
     *state.stats.inner.lock().requests.entry(key).or_insert(0) += 1;
     res

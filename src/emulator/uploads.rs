@@ -280,10 +280,19 @@ pub async fn complete(
                     "the session has failed; cancel it".into(),
                 ));
             }
-            if s.kind != Kind::Chunked {
-                return Err(ApiError::WrongSessionKind(
-                    "complete is only for chunked sessions".into(),
-                ));
+            match s.kind {
+                Kind::Chunked => {}
+                // §7.7: a single call assembles itself; complete is a benign state error.
+                Kind::Single => {
+                    return Err(ApiError::InvalidState(
+                        "the session is not in a valid state for complete".into(),
+                    ));
+                }
+                Kind::Stream => {
+                    return Err(ApiError::WrongSessionKind(
+                        "complete is not used with stream sessions".into(),
+                    ));
+                }
             }
             if s.status != "ready" && s.status != "uploading" {
                 return Err(ApiError::InvalidState(format!(
