@@ -65,7 +65,13 @@ pub async fn read(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let ws = if auth::has_valid_bearer(&state, &headers) {
+    let cdn = q.get("cdn").is_some_and(|c| c == "1");
+    if cdn {
+        state
+            .stats
+            .saw_cdn_read(headers.contains_key(axum::http::header::AUTHORIZATION));
+    }
+    let ws = if auth::has_valid_bearer(&state, &headers) && !cdn {
         auth::workspace(&state, &ws).await?
     } else {
         let token = q.get("token").cloned().ok_or(ApiError::Unauthenticated)?;
@@ -88,6 +94,9 @@ pub async fn read(
         }
         ws
     };
+    if state.faults.get().redirect_reads && !cdn {
+        return redirect(&state, ws, node, q.get("version_id").cloned()).await;
+    }
     let version = q.get("version_id").filter(|v| !v.is_empty()).cloned();
     let n = state
         .store
@@ -110,6 +119,41 @@ pub async fn read(
         })
         .await?;
     serve_node(&state, &n, &headers, false).await
+}
+
+/// Answers 302 to the same read on the second origin, with a fresh token (never the key).
+async fn redirect(
+    state: &AppState,
+    ws: String,
+    node: String,
+    version: Option<String>,
+) -> Result<Response, ApiError> {
+    let token = ids::token();
+    let expires = ids::now_epoch() + 300;
+    let (t, w, n) = (token.clone(), ws.clone(), node.clone());
+    state
+        .store
+        .call(move |c| {
+            file_node(c, &w, &n)?;
+            c.execute(
+                "INSERT INTO tokens(token, workspace_id, node_id, expires) VALUES (?1,?2,?3,?4)",
+                (&t, &w, &n, expires),
+            )?;
+            Ok(())
+        })
+        .await?;
+    let mut location = format!(
+        "{}/current/workspace/{ws}/storage/{node}/read/?cdn=1&token={token}",
+        state.cdn_base
+    );
+    if let Some(v) = version.filter(|v| !v.is_empty()) {
+        location.push_str(&format!("&version_id={v}"));
+    }
+    Response::builder()
+        .status(StatusCode::FOUND)
+        .header(axum::http::header::LOCATION, location)
+        .body(Body::empty())
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// Streams a file node's blob, honouring one `Range`; `attachment` sets Content-Disposition.

@@ -62,6 +62,9 @@ pub struct Faults {
     /// Single-call and stream uploads answer 500 after the file was stored (§11: proves no
     /// replay).
     pub fail_after_store: bool,
+    /// `read/` answers 302 to the same bytes on a second origin (`cdn_base`), so tests prove
+    /// the client follows without forwarding `Authorization` (§1 "Redirects").
+    pub redirect_reads: bool,
 }
 
 /// A shared, runtime-changeable handle on [`Faults`].

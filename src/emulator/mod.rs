@@ -104,6 +104,9 @@ pub struct EmulatorConfig {
     pub download_token_ttl: Duration,
     /// Origin used in `web_url` links; defaults to `http://<local addr>`.
     pub public_base: Option<String>,
+    /// The "second origin" `read/` redirects to when `Faults::redirect_reads` is on; defaults to
+    /// the public base with `127.0.0.1` replaced by `localhost` (same server, other origin).
+    pub cdn_base: Option<String>,
     /// Name of the workspace seeded on first start.
     pub seed_workspace_name: String,
 }
@@ -121,6 +124,7 @@ impl EmulatorConfig {
             headers: HeaderStyle::default(),
             download_token_ttl: Duration::from_secs(2 * 3600),
             public_base: None,
+            cdn_base: None,
             seed_workspace_name: "General".to_owned(),
         }
     }
@@ -151,6 +155,8 @@ pub struct AppState {
     pub(crate) workspace_id: String,
     /// Origin for `web_url` links.
     pub(crate) public_base: String,
+    /// Origin of redirected reads.
+    pub(crate) cdn_base: String,
 }
 
 impl AppState {
@@ -192,6 +198,12 @@ pub async fn open_state(
         .unwrap_or_else(|| public_base.to_owned())
         .trim_end_matches('/')
         .to_owned();
+    let cdn_base = config
+        .cdn_base
+        .clone()
+        .unwrap_or_else(|| public_base.replacen("127.0.0.1", "localhost", 1))
+        .trim_end_matches('/')
+        .to_owned();
     let state = Arc::new(AppState {
         faults: FaultControls::new(config.faults.clone()),
         config,
@@ -204,6 +216,7 @@ pub async fn open_state(
         tasks: assembly::Tasks::default(),
         workspace_id,
         public_base,
+        cdn_base,
     });
     assembly::resume_unfinished(&state).await?;
     Ok(state)

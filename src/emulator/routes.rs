@@ -42,6 +42,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(&format!("{node}/delete/"), delete(storage::delete))
         .route(&format!("{node}/restore/"), post(storage::restore))
         .route(&format!("{node}/quickshare/"), post(storage::quickshare))
+        .route(&format!("{node}/versions/"), get(storage::versions))
         .route(&format!("{node}/addfile/"), post(transfer::add_file))
         .route(
             &format!("{node}/requestread/"),

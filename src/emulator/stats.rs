@@ -18,6 +18,10 @@ pub struct Stats {
     pub requests: HashMap<(String, String, u16), u64>,
     /// Upload session id → most chunk requests in flight at once.
     pub max_chunks_in_flight: HashMap<String, usize>,
+    /// Reads served on the redirect target (the "CDN" origin).
+    pub cdn_reads: u64,
+    /// Of those, how many arrived carrying an `Authorization` header (should be 0).
+    pub cdn_reads_with_authorization: u64,
 }
 
 impl Stats {
@@ -64,6 +68,15 @@ impl Recorder {
             .entry(session.to_owned())
             .or_insert(0);
         *e = (*e).max(n);
+    }
+}
+
+impl Recorder {
+    /// Notes one read on the redirect target.
+    pub fn saw_cdn_read(&self, with_authorization: bool) {
+        let mut s = self.inner.lock();
+        s.cdn_reads += 1;
+        s.cdn_reads_with_authorization += u64::from(with_authorization);
     }
 }
 

@@ -332,6 +332,39 @@ pub async fn restore(
     node_envelope(&state, ws, node).await
 }
 
+/// `GET /workspace/{ws}/storage/{node}/versions/` (§6.5): the current version first, then the
+/// older contents kept by same-name overwrites, newest first.
+pub async fn versions(
+    State(state): State<Arc<AppState>>,
+    _: Caller,
+    Path((ws, node)): Path<(String, String)>,
+) -> Result<Envelope, ApiError> {
+    let ws = auth::workspace(&state, &ws).await?;
+    state
+        .store
+        .call(move |c| {
+            let n = live(c, &ws, &node)?;
+            let mut out = vec![json!({"version": n.version, "size": n.size, "hash": n.hash,
+                                      "created": n.updated, "current": true})];
+            let mut stmt = c.prepare(
+                "SELECT version, size, hash, created FROM versions WHERE node_id = ?1 \
+                 ORDER BY created DESC, version",
+            )?;
+            let rows = stmt.query_map([&n.id], |r| {
+                Ok(
+                    json!({"version": r.get::<_, String>(0)?, "size": r.get::<_, i64>(1)?,
+                          "hash": r.get::<_, Option<String>>(2)?,
+                          "created": r.get::<_, String>(3)?, "current": false}),
+                )
+            })?;
+            for row in rows {
+                out.push(row?);
+            }
+            Ok(Envelope(json!({"versions": out})))
+        })
+        .await
+}
+
 /// `POST /workspace/{ws}/storage/{node}/quickshare/` (§6.8): creation is closed, 403/10756.
 pub async fn quickshare(_: Caller) -> ApiError {
     ApiError::QuickShareClosed
