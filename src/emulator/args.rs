@@ -67,6 +67,15 @@ pub struct EmulatorArgs {
     /// Origin used in share links (`web_url`), e.g. `http://localhost:8787`.
     #[arg(long)]
     pub public_base: Option<String>,
+    /// Make `read/` answer 302 to a second origin (clients must not forward Authorization).
+    #[arg(long)]
+    pub redirect_reads: bool,
+    /// Answer 500 after a single-call or stream upload was already stored (no-replay check).
+    #[arg(long)]
+    pub fail_after_store: bool,
+    /// Probability (0–1) that a single-call upload answers without `new_file_id`.
+    #[arg(long, default_value_t = 0.0)]
+    pub defer_new_file_id_rate: f64,
     /// Workspace ids that answer 401/10545 (not a member); repeatable.
     #[arg(long = "not-member")]
     pub not_member: Vec<String>,
@@ -96,6 +105,12 @@ impl EmulatorArgs {
         c.faults.fail_assembly = self.fail_assembly;
         c.faults.fail_store = self.fail_store;
         c.faults.not_member_workspaces = self.not_member;
+        c.faults.redirect_reads = self.redirect_reads;
+        c.faults.fail_after_store = self.fail_after_store;
+        if !(0.0..=1.0).contains(&self.defer_new_file_id_rate) {
+            return Err(bad("--defer-new-file-id-rate must be between 0 and 1"));
+        }
+        c.faults.defer_new_file_id_rate = self.defer_new_file_id_rate;
         if let Some(rl) = self.rate_limit {
             let (n, secs) = rl
                 .split_once('/')

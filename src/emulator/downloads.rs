@@ -261,3 +261,32 @@ fn parse_range(raw: &str, size: u64) -> RangeSpec {
         Some((a, b, false)) => RangeSpec::Bytes(a, b),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{RangeSpec, parse_range};
+
+    fn bytes(raw: &str, size: u64) -> Option<(u64, u64)> {
+        match parse_range(raw, size) {
+            RangeSpec::Bytes(a, b) => Some((a, b)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn ranges_follow_rfc_9110_for_one_range() {
+        assert_eq!(bytes("bytes=0-9", 100), Some((0, 9)));
+        assert_eq!(bytes("bytes=90-", 100), Some((90, 99)));
+        assert_eq!(bytes("bytes=-10", 100), Some((90, 99)));
+        assert_eq!(bytes("bytes=95-500", 100), Some((95, 99)));
+        assert!(matches!(
+            parse_range("bytes=100-", 100),
+            RangeSpec::Unsatisfiable
+        ));
+        assert!(matches!(
+            parse_range("bytes=0-1,5-6", 100),
+            RangeSpec::Ignore
+        ));
+        assert!(matches!(parse_range("items=0-1", 100), RangeSpec::Ignore));
+    }
+}

@@ -178,6 +178,7 @@ impl AppState {
     /// Stops background upload steps and closes SQLite (for mounted use; [`RunningEmulator`]
     /// calls it on shutdown).
     pub async fn close(&self) {
+        self.notifier.close_all();
         self.tasks.abort_all().await;
         self.store.close();
     }
@@ -222,12 +223,13 @@ pub async fn open_state(
     Ok(state)
 }
 
-/// A started emulator. Drop it or call [`RunningEmulator::shutdown`] to stop it.
+/// A started emulator. [`RunningEmulator::shutdown`] stops it and closes SQLite; dropping it
+/// only stops accepting new connections.
 pub struct RunningEmulator {
     state: Arc<AppState>,
     addr: SocketAddr,
     stop: watch::Sender<bool>,
-    server: tokio::task::JoinHandle<()>,
+    server: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Opens the data dir, seeds it if new, resumes unfinished sessions and serves on `listener`.
@@ -255,7 +257,7 @@ pub async fn start(
         state,
         addr,
         stop,
-        server,
+        server: Some(server),
     })
 }
 
@@ -285,18 +287,27 @@ impl RunningEmulator {
         self.state.stats.snapshot()
     }
 
-    /// Stops accepting, waits for in-flight requests and background steps, then closes SQLite.
-    /// Long-polls still waiting are released by aborting the connections after 2 s.
+    /// Stops accepting, releases waiting long-polls, waits (up to 2 s) for in-flight requests,
+    /// stops background steps, then closes SQLite.
     pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        let mut server = self.server;
-        if tokio::time::timeout(Duration::from_secs(2), &mut server)
-            .await
-            .is_err()
-        {
-            server.abort();
-            let _ = server.await;
+        let mut this = self;
+        let _ = this.stop.send(true);
+        this.state.notifier.close_all();
+        if let Some(mut server) = this.server.take() {
+            if tokio::time::timeout(Duration::from_secs(2), &mut server)
+                .await
+                .is_err()
+            {
+                server.abort();
+                let _ = server.await;
+            }
         }
-        self.state.close().await;
+        this.state.close().await;
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
     }
 }

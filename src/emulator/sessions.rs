@@ -322,6 +322,7 @@ pub fn session_json(s: &SessionRow, chunks: &[ChunkRow]) -> Value {
 #[derive(Default)]
 pub struct Notifier {
     channels: Mutex<HashMap<String, watch::Sender<u64>>>,
+    closing: std::sync::atomic::AtomicBool,
 }
 
 impl Notifier {
@@ -331,6 +332,20 @@ impl Notifier {
         map.entry(id.to_owned())
             .or_insert_with(|| watch::channel(0).0)
             .subscribe()
+    }
+
+    /// Shutdown: wakes every waiter and makes later waits return at once.
+    pub fn close_all(&self) {
+        self.closing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        for tx in self.channels.lock().values() {
+            tx.send_modify(|v| *v += 1);
+        }
+    }
+
+    /// Whether the emulator is shutting down.
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Signals a transition of `id`.

@@ -199,7 +199,7 @@ pub async fn wait_for(
             .store
             .call(move |c| sessions::require(c, &sid))
             .await?;
-        if done(&s) {
+        if done(&s) || state.notifier.is_closing() {
             return Ok(s);
         }
         match tokio::time::timeout_at(deadline, rx.changed()).await {
