@@ -115,3 +115,30 @@ async fn complete_on_a_single_call_session_is_a_benign_state_error() {
     let (status, v) = t.complete(id).await;
     assert_eq!((status, code(&v)), (StatusCode::BAD_REQUEST, 1605), "{v}");
 }
+
+#[tokio::test]
+async fn the_batch_bucket_is_separate_and_answers_429_with_code_1671() {
+    let t = spawn().await;
+    t.emu
+        .faults()
+        .set_rate_limit(1, std::time::Duration::from_secs(60));
+    let batch = || {
+        let form = Form::new()
+            .text("instance_id", t.ws.clone())
+            .text("manifest", "[]");
+        t.http
+            .post(t.url("/upload/batch/"))
+            .bearer_auth(KEY)
+            .multipart(form)
+            .send()
+    };
+    assert_eq!(batch().await.expect("send").status(), StatusCode::OK);
+    let (status, v) = json(batch().await.expect("send")).await;
+    assert_eq!(
+        (status, code(&v)),
+        (StatusCode::TOO_MANY_REQUESTS, 1671),
+        "{v}"
+    );
+    // The single-file upload family still has its own request left.
+    assert_eq!(t.get("/upload/limits/").await.0, StatusCode::OK);
+}

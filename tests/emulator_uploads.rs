@@ -358,7 +358,12 @@ async fn a_stream_upload_stores_itself_and_one_past_max_size_fails() {
             )))
             .bearer_auth(KEY)
             .header("content-type", "application/octet-stream")
-            .body(body.clone())
+            // No Content-Length: chunked transfer-encoding is accepted too (§7.10).
+            .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+                body.chunks(100_000)
+                    .map(|c| Ok::<_, std::io::Error>(c.to_vec()))
+                    .collect::<Vec<_>>(),
+            )))
             .send()
             .await
             .expect("send"),
