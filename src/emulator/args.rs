@@ -166,3 +166,58 @@ impl EmulatorArgs {
         Ok((self.bind, c))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: EmulatorArgs,
+    }
+
+    fn parse(argv: &[&str]) -> Result<(SocketAddr, EmulatorConfig), EmulatorError> {
+        let cli = Cli::try_parse_from(std::iter::once("emulator").chain(argv.iter().copied()))
+            .map_err(|e| EmulatorError::Config(e.to_string()))?;
+        cli.args.into_config()
+    }
+
+    #[test]
+    fn options_become_a_config() -> Result<(), EmulatorError> {
+        let (addr, c) = parse(&[
+            "--key",
+            "k",
+            "--rate-limit",
+            "5/10",
+            "--step-delay-ms",
+            "1-3",
+            "--expires-format",
+            "datetime",
+            "--legacy-envelope",
+            "--chunk-size",
+            "2097152",
+        ])?;
+        assert_eq!(addr.to_string(), "127.0.0.1:8787");
+        assert_eq!(c.api_key, "k");
+        assert_eq!(c.faults.rate_limit.max, 5);
+        assert_eq!(c.faults.rate_limit.window, Duration::from_secs(10));
+        assert_eq!(
+            c.step_delay,
+            (Duration::from_millis(1), Duration::from_millis(3))
+        );
+        assert_eq!(c.headers.expires, ExpiresFormat::Datetime);
+        assert!(c.envelope.legacy_result);
+        assert_eq!(c.limits.chunk_size, 2 * 1024 * 1024);
+        Ok(())
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(parse(&["--key", "k", "--rate-limit", "5"]).is_err());
+        assert!(parse(&["--key", "k", "--error-rate", "2"]).is_err());
+        assert!(parse(&["--key", "k", "--step-delay-ms", "9-1"]).is_err());
+    }
+}
