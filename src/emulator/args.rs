@@ -1,0 +1,150 @@
+//! The `fastgate emulator` command-line options and their translation into an
+//! [`EmulatorConfig`] (§11: every *(cfg)* knob is reachable from here).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::envelope::{EnvelopeStyle, ExpiresFormat, HeaderStyle};
+use super::error::EmulatorError;
+use super::faults::RateLimit;
+use super::{EmulatorConfig, ids};
+
+/// Options of `fastgate emulator`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EmulatorArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub bind: SocketAddr,
+    /// Directory for SQLite and blob files.
+    #[arg(long, default_value = "./data/emulator")]
+    pub data_dir: PathBuf,
+    /// API key to accept; if absent one is generated and printed once to stdout.
+    #[arg(long, env = "FASTGATE_EMULATOR_KEY", hide_env_values = true)]
+    pub key: Option<String>,
+    /// Latency added to every request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Probability (0–1) of a random 502/503/504.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Rate limit as N/SECS per key and endpoint family, e.g. `120/60`.
+    #[arg(long)]
+    pub rate_limit: Option<String>,
+    /// Make every assembly fail (`assembly_failed`).
+    #[arg(long)]
+    pub fail_assembly: bool,
+    /// Make every storage import fail (`store_failed`).
+    #[arg(long)]
+    pub fail_store: bool,
+    /// Largest chunk accepted, in bytes (`chunk_size` of `/upload/limits/`).
+    #[arg(long)]
+    pub chunk_size: Option<u64>,
+    /// Largest file, in bytes.
+    #[arg(long)]
+    pub max_file_size: Option<u64>,
+    /// Most chunks per session.
+    #[arg(long)]
+    pub max_chunks: Option<u64>,
+    /// Chunk requests allowed in flight per session.
+    #[arg(long)]
+    pub parallel_chunks: Option<usize>,
+    /// Delay of each asynchronous upload step, `MS` or `MIN-MAX` (default 20-200).
+    #[arg(long)]
+    pub step_delay_ms: Option<String>,
+    /// Answer with the legacy envelope (`"yes"`/`"no"`, `response:{}`, string codes, `message`).
+    #[arg(long)]
+    pub legacy_envelope: bool,
+    /// Send the legacy `X-Rate-Limit-*` header names.
+    #[arg(long)]
+    pub legacy_rate_headers: bool,
+    /// Format of the rate-limit `expires` header.
+    #[arg(long, value_enum, default_value_t = ExpiresFormat::Epoch)]
+    pub expires_format: ExpiresFormat,
+    /// Lifetime of download tokens, in seconds.
+    #[arg(long, default_value_t = 7200)]
+    pub download_token_ttl: u64,
+    /// Origin used in share links (`web_url`), e.g. `http://localhost:8787`.
+    #[arg(long)]
+    pub public_base: Option<String>,
+    /// Workspace ids that answer 401/10545 (not a member); repeatable.
+    #[arg(long = "not-member")]
+    pub not_member: Vec<String>,
+}
+
+fn bad(msg: impl Into<String>) -> EmulatorError {
+    EmulatorError::Config(msg.into())
+}
+
+impl EmulatorArgs {
+    /// Validates the options. Prints a generated key to stdout when `--key` is absent.
+    pub fn into_config(self) -> Result<(SocketAddr, EmulatorConfig), EmulatorError> {
+        let key = match self.key.filter(|k| !k.trim().is_empty()) {
+            Some(k) => k,
+            None => {
+                let k = format!("emu_{}", ids::token());
+                println!("fast.io emulator API key: {k}");
+                k
+            }
+        };
+        let mut c = EmulatorConfig::new(self.data_dir, key);
+        if !(0.0..=1.0).contains(&self.error_rate) {
+            return Err(bad("--error-rate must be between 0 and 1"));
+        }
+        c.faults.latency_ms = self.latency_ms;
+        c.faults.error_rate = self.error_rate;
+        c.faults.fail_assembly = self.fail_assembly;
+        c.faults.fail_store = self.fail_store;
+        c.faults.not_member_workspaces = self.not_member;
+        if let Some(rl) = self.rate_limit {
+            let (n, secs) = rl
+                .split_once('/')
+                .ok_or_else(|| bad("--rate-limit must look like N/SECS"))?;
+            let max = n.trim().parse().map_err(|_| bad("--rate-limit: bad N"))?;
+            let secs: u64 = secs.trim().parse().map_err(|_| bad("--rate-limit: bad SECS"))?;
+            if secs == 0 {
+                return Err(bad("--rate-limit: SECS must be positive"));
+            }
+            c.faults.rate_limit = RateLimit {
+                max,
+                window: Duration::from_secs(secs),
+            };
+        }
+        if let Some(v) = self.chunk_size {
+            c.limits.chunk_size = v;
+        }
+        if let Some(v) = self.max_file_size {
+            c.limits.max_file_size = v;
+        }
+        if let Some(v) = self.max_chunks {
+            c.limits.max_chunks = v;
+        }
+        if let Some(v) = self.parallel_chunks {
+            if v == 0 {
+                return Err(bad("--parallel-chunks must be at least 1"));
+            }
+            c.limits.parallel_chunks = v;
+        }
+        if let Some(d) = self.step_delay_ms {
+            let parse = |s: &str| s.trim().parse::<u64>().map_err(|_| bad("--step-delay-ms"));
+            let (lo, hi) = match d.split_once('-') {
+                Some((a, b)) => (parse(a)?, parse(b)?),
+                None => (parse(&d)?, parse(&d)?),
+            };
+            if hi < lo {
+                return Err(bad("--step-delay-ms: MIN must not exceed MAX"));
+            }
+            c.step_delay = (Duration::from_millis(lo), Duration::from_millis(hi));
+        }
+        if self.legacy_envelope {
+            c.envelope = EnvelopeStyle::legacy();
+        }
+        c.headers = HeaderStyle {
+            legacy_names: self.legacy_rate_headers,
+            expires: self.expires_format,
+        };
+        c.download_token_ttl = Duration::from_secs(self.download_token_ttl);
+        c.public_base = self.public_base;
+        Ok((self.bind, c))
+    }
+}

@@ -1,0 +1,213 @@
+//! Downloads (§6.7): `requestread/` issues a node-bound token (TTL configurable, ~2 h
+//! upstream); `read/` streams the bytes to a holder of that token **or** of the Bearer key, with
+//! `Content-Length`, `Content-Type`, `Content-Disposition` and single-range `Range` support.
+
+use std::collections::HashMap;
+use std::io::SeekFrom;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{
+    ACCEPT_RANGES, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, RANGE,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use rusqlite::OptionalExtension;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+use super::AppState;
+use super::auth::{self, Caller};
+use super::envelope::Envelope;
+use super::error::ApiError;
+use super::ids;
+use super::nodes::{self, NodeRow};
+
+/// `GET /workspace/{ws}/storage/{node}/requestread/` (§6.7 step 1): `{"token":…}`.
+pub async fn request_read(
+    State(state): State<Arc<AppState>>,
+    _: Caller,
+    Path((ws, node)): Path<(String, String)>,
+) -> Result<Envelope, ApiError> {
+    let ws = auth::workspace(&state, &ws).await?;
+    let token = ids::token();
+    let expires = ids::now_epoch() + state.config.download_token_ttl.as_secs() as i64;
+    let t = token.clone();
+    state
+        .store
+        .call(move |c| {
+            file_node(c, &ws, &node)?;
+            c.execute(
+                "INSERT INTO tokens(token, workspace_id, node_id, expires) VALUES (?1,?2,?3,?4)",
+                (&t, &ws, &node, expires),
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(Envelope(json!({"token": token, "expires_in": state.config.download_token_ttl.as_secs()})))
+}
+
+fn file_node(c: &rusqlite::Connection, ws: &str, id: &str) -> Result<NodeRow, ApiError> {
+    match nodes::get(c, ws, id)? {
+        Some(n) if n.kind == "file" && !n.deleted => Ok(n),
+        _ => Err(ApiError::not_found(format!("file {id} not found"))),
+    }
+}
+
+/// `GET /workspace/{ws}/storage/{node}/read/?token=…[&version_id=…]` (§6.7 step 2).
+pub async fn read(
+    State(state): State<Arc<AppState>>,
+    Path((ws, node)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let ws = if auth::has_valid_bearer(&state, &headers) {
+        auth::workspace(&state, &ws).await?
+    } else {
+        let token = q.get("token").cloned().ok_or(ApiError::Unauthenticated)?;
+        let (w, n) = (ws.clone(), node.clone());
+        let ok = state
+            .store
+            .call(move |c| {
+                Ok(c.query_row(
+                    "SELECT 1 FROM tokens WHERE token = ?1 AND node_id = ?2 AND \
+                     (workspace_id = ?3) AND expires > ?4",
+                    (&token, &n, &w, ids::now_epoch()),
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some())
+            })
+            .await?;
+        if !ok {
+            return Err(ApiError::Unauthenticated);
+        }
+        ws
+    };
+    let version = q.get("version_id").filter(|v| !v.is_empty()).cloned();
+    let n = state
+        .store
+        .call(move |c| {
+            let mut n = file_node(c, &ws, &node)?;
+            if let Some(v) = version.filter(|v| *v != n.version) {
+                let (blob, size): (Option<String>, i64) = c
+                    .query_row(
+                        "SELECT blob, size FROM versions WHERE node_id = ?1 AND version = ?2",
+                        (&n.id, &v),
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?
+                    .ok_or_else(|| ApiError::not_found("version not found"))?;
+                n.blob = blob;
+                n.size = size as u64;
+                n.version = v;
+            }
+            Ok(n)
+        })
+        .await?;
+    serve_node(&state, &n, &headers, false).await
+}
+
+/// Streams a file node's blob, honouring one `Range`; `attachment` sets Content-Disposition.
+pub async fn serve_node(
+    state: &AppState,
+    n: &NodeRow,
+    headers: &HeaderMap,
+    attachment: bool,
+) -> Result<Response, ApiError> {
+    let blob = n
+        .blob
+        .as_deref()
+        .ok_or_else(|| ApiError::not_found("file has no content"))?;
+    let mut file = tokio::fs::File::open(state.blobs.blob_path(blob)).await?;
+    let size = n.size;
+    let range = headers
+        .get(RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(|r| parse_range(r, size));
+    let mut builder = Response::builder()
+        .header(ACCEPT_RANGES, "bytes")
+        .header(
+            CONTENT_TYPE,
+            n.mimetype.as_deref().unwrap_or("application/octet-stream"),
+        );
+    let kind = if attachment { "attachment" } else { "inline" };
+    let encoded: String =
+        percent_encoding::utf8_percent_encode(&n.name, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
+    let ascii: String = n
+        .name
+        .chars()
+        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' { c } else { '_' })
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"
+    )) {
+        builder = builder.header(CONTENT_DISPOSITION, v);
+    }
+    let (status, start, len) = match range {
+        None | Some(RangeSpec::Ignore) => (StatusCode::OK, 0, size),
+        Some(RangeSpec::Unsatisfiable) => {
+            return builder
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(CONTENT_RANGE, format!("bytes */{size}"))
+                .body(Body::empty())
+                .map_err(|e| ApiError::Internal(e.to_string()));
+        }
+        Some(RangeSpec::Bytes(a, b)) => {
+            builder = builder.header(CONTENT_RANGE, format!("bytes {a}-{b}/{size}"));
+            (StatusCode::PARTIAL_CONTENT, a, b - a + 1)
+        }
+    };
+    if start > 0 {
+        file.seek(SeekFrom::Start(start)).await?;
+    }
+    let body = Body::from_stream(ReaderStream::with_capacity(file.take(len), 256 * 1024));
+    builder
+        .status(status)
+        .header(CONTENT_LENGTH, len)
+        .body(body)
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+enum RangeSpec {
+    Bytes(u64, u64),
+    Unsatisfiable,
+    Ignore,
+}
+
+/// Parses a single `bytes=` range; anything else (several ranges, other units) is ignored.
+fn parse_range(raw: &str, size: u64) -> RangeSpec {
+    let Some(spec) = raw.trim().strip_prefix("bytes=") else {
+        return RangeSpec::Ignore;
+    };
+    if spec.contains(',') {
+        return RangeSpec::Ignore;
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return RangeSpec::Ignore;
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let parsed = match (a.is_empty(), b.is_empty()) {
+        (true, false) => b.parse::<u64>().ok().map(|n| {
+            let n = n.min(size);
+            (size - n, size.saturating_sub(1), n == 0)
+        }),
+        (false, _) => a.parse::<u64>().ok().and_then(|start| {
+            let end = if b.is_empty() {
+                Some(size.saturating_sub(1))
+            } else {
+                b.parse::<u64>().ok().map(|e| e.min(size.saturating_sub(1)))
+            };
+            end.map(|end| (start, end, start >= size || end < start))
+        }),
+        (true, true) => None,
+    };
+    match parsed {
+        None => RangeSpec::Ignore,
+        Some((_, _, true)) => RangeSpec::Unsatisfiable,
+        Some((a, b, false)) => RangeSpec::Bytes(a, b),
+    }
+}

@@ -1,0 +1,322 @@
+//! Storage nodes in SQLite (§6.2): rows, queries, keyset listing and the JSON node object.
+//!
+//! Listing uses keyset cursors (the last row's sort key and id), so pages stay complete and in
+//! order while other requests add or remove nodes (§6.3).
+
+use rusqlite::{Connection, OptionalExtension, Row};
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::ids;
+
+/// One node row.
+#[derive(Debug, Clone)]
+pub struct NodeRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub parent: String,
+    pub kind: String,
+    pub name: String,
+    pub size: u64,
+    pub mimetype: Option<String>,
+    pub hash: Option<String>,
+    pub blob: Option<String>,
+    pub version: String,
+    pub created: String,
+    pub updated: String,
+    pub deleted: bool,
+    pub deleted_from: Option<String>,
+    pub origin_type: Option<String>,
+    pub upload_session: Option<String>,
+}
+
+const COLS: &str = "id, workspace_id, parent, type, name, size, mimetype, hash, blob, version, \
+    created, updated, deleted, deleted_from, origin_type, upload_session";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<NodeRow> {
+    Ok(NodeRow {
+        id: r.get(0)?,
+        workspace_id: r.get(1)?,
+        parent: r.get(2)?,
+        kind: r.get(3)?,
+        name: r.get(4)?,
+        size: r.get::<_, i64>(5)? as u64,
+        mimetype: r.get(6)?,
+        hash: r.get(7)?,
+        blob: r.get(8)?,
+        version: r.get(9)?,
+        created: r.get(10)?,
+        updated: r.get(11)?,
+        deleted: r.get::<_, i64>(12)? != 0,
+        deleted_from: r.get(13)?,
+        origin_type: r.get(14)?,
+        upload_session: r.get(15)?,
+    })
+}
+
+/// How much each node carries (`?output=`, §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Terse,
+    Standard,
+    Full,
+}
+
+impl Output {
+    /// Parses `output`; absent means `full`, two levels give 400.
+    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        let Some(raw) = raw else { return Ok(Self::Full) };
+        let mut level = None;
+        for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let l = match part {
+                "terse" => Self::Terse,
+                "standard" => Self::Standard,
+                "full" => Self::Full,
+                "markdown" => return Err(ApiError::invalid("markdown output is not emulated")),
+                _ => return Err(ApiError::invalid(format!("unknown output level {part}"))),
+            };
+            if level.replace(l).is_some() {
+                return Err(ApiError::invalid("only one output level may be given"));
+            }
+        }
+        Ok(level.unwrap_or(Self::Full))
+    }
+}
+
+/// The node object at an output level (§6.2).
+pub fn node_json(n: &NodeRow, out: Output, web_base: &str) -> Value {
+    let mut v = json!({
+        "id": n.id, "type": n.kind, "name": n.name, "parent": n.parent,
+        "modified": n.updated, "previews": {},
+    });
+    if n.kind == "file" {
+        v["size"] = json!(n.size);
+        let mime = n.mimetype.clone().unwrap_or_else(|| "application/octet-stream".into());
+        v["mimecategory"] = json!(mime.split('/').next().unwrap_or("application"));
+        v["mimetype"] = json!(mime);
+    }
+    if out == Output::Terse {
+        return v;
+    }
+    v["version"] = json!(n.version);
+    v["created"] = json!(n.created);
+    v["updated"] = json!(n.updated);
+    v["locked"] = json!(false);
+    v["restricted"] = json!(false);
+    v["deleted"] = json!(n.deleted);
+    v["deleted_from"] = json!(n.deleted_from);
+    v["origin"] = json!({"type": n.origin_type.clone().unwrap_or_else(|| "upload".into())});
+    v["ai"] = json!({"state": "disabled"});
+    if out == Output::Full {
+        if n.kind == "file" {
+            v["hash"] = json!(n.hash);
+            v["hash_algo"] = json!("sha256");
+        }
+        v["origin"]["upload_session_id"] = json!(n.upload_session);
+        v["web_url"] = json!(format!("{web_base}/workspace/{}/{}", n.workspace_id, n.id));
+    }
+    v
+}
+
+/// A node by id in a workspace (including trashed ones).
+pub fn get(c: &Connection, ws: &str, id: &str) -> Result<Option<NodeRow>, ApiError> {
+    Ok(c
+        .query_row(
+            &format!("SELECT {COLS} FROM nodes WHERE workspace_id = ?1 AND id = ?2"),
+            (ws, id),
+            from_row,
+        )
+        .optional()?)
+}
+
+/// Resolves a folder reference (`root` or a live folder id) or fails with 404.
+pub fn resolve_folder(c: &Connection, ws: &str, folder: &str) -> Result<String, ApiError> {
+    if folder == "root" || folder.is_empty() {
+        return Ok("root".into());
+    }
+    match get(c, ws, folder)? {
+        Some(n) if n.kind == "folder" && !n.deleted => Ok(n.id),
+        _ => Err(ApiError::not_found(format!("folder {folder} not found"))),
+    }
+}
+
+/// The live child of `parent` named `name` (case-insensitive), if any.
+pub fn child_named(
+    c: &Connection,
+    ws: &str,
+    parent: &str,
+    name: &str,
+) -> Result<Option<NodeRow>, ApiError> {
+    Ok(c
+        .query_row(
+            &format!(
+                "SELECT {COLS} FROM nodes WHERE workspace_id = ?1 AND parent = ?2 AND deleted = 0 \
+                 AND lower(name) = lower(?3) LIMIT 1"
+            ),
+            (ws, parent, name),
+            from_row,
+        )
+        .optional()?)
+}
+
+/// `name`, or `name (2)`, `name (3)`, … whichever is free in `parent`.
+pub fn free_name(c: &Connection, ws: &str, parent: &str, name: &str) -> Result<String, ApiError> {
+    if child_named(c, ws, parent, name)?.is_none() {
+        return Ok(name.to_owned());
+    }
+    let (stem, ext) = match name.rfind('.') {
+        Some(i) if i > 0 => (&name[..i], &name[i..]),
+        _ => (name, ""),
+    };
+    for n in 2.. {
+        let candidate = format!("{stem} ({n}){ext}");
+        if child_named(c, ws, parent, &candidate)?.is_none() {
+            return Ok(candidate);
+        }
+    }
+    unreachable!("an unbounded range always finds a free name")
+}
+
+/// Inserts a new node row.
+pub fn insert(c: &Connection, n: &NodeRow) -> Result<(), ApiError> {
+    c.execute(
+        &format!("INSERT INTO nodes({COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"),
+        rusqlite::params![
+            n.id, n.workspace_id, n.parent, n.kind, n.name, n.size as i64, n.mimetype, n.hash,
+            n.blob, n.version, n.created, n.updated, n.deleted as i64, n.deleted_from,
+            n.origin_type, n.upload_session
+        ],
+    )?;
+    Ok(())
+}
+
+/// A new folder row.
+pub fn new_folder(ws: &str, parent: &str, name: &str) -> NodeRow {
+    let now = ids::now();
+    NodeRow {
+        id: ids::opaque_id(),
+        workspace_id: ws.into(),
+        parent: parent.into(),
+        kind: "folder".into(),
+        name: name.into(),
+        size: 0,
+        mimetype: None,
+        hash: None,
+        blob: None,
+        version: ids::opaque_id(),
+        created: now.clone(),
+        updated: now,
+        deleted: false,
+        deleted_from: None,
+        origin_type: None,
+        upload_session: None,
+    }
+}
+
+/// Sort key of a listing (§6.3 `sort_by`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortBy {
+    Name,
+    Updated,
+    Created,
+    Type,
+}
+
+impl SortBy {
+    /// Parses `sort_by` (default `name`).
+    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        match raw.unwrap_or("name") {
+            "name" => Ok(Self::Name),
+            "updated" | "modified" => Ok(Self::Updated),
+            "created" => Ok(Self::Created),
+            "type" => Ok(Self::Type),
+            other => Err(ApiError::invalid(format!("invalid sort_by {other}"))),
+        }
+    }
+
+    fn expr(self) -> &'static str {
+        match self {
+            Self::Name => "lower(name)",
+            Self::Updated => "updated",
+            Self::Created => "created",
+            Self::Type => "type || '/' || lower(name)",
+        }
+    }
+
+    fn tag(self) -> &'static str {
+        match self {
+            Self::Name => "n",
+            Self::Updated => "u",
+            Self::Created => "c",
+            Self::Type => "t",
+        }
+    }
+}
+
+/// One page of children: nodes plus the next cursor.
+pub struct Page {
+    pub nodes: Vec<NodeRow>,
+    pub next_cursor: Option<String>,
+}
+
+/// Lists live children of `parent` (or trashed nodes when `parent == "trash"`), keyset-paged.
+pub fn list(
+    c: &Connection,
+    ws: &str,
+    parent: &str,
+    sort: SortBy,
+    desc: bool,
+    page_size: usize,
+    cursor: Option<&str>,
+) -> Result<Page, ApiError> {
+    let expr = sort.expr();
+    let (cmp, dir) = if desc { ("<", "DESC") } else { (">", "ASC") };
+    let scope = if parent == "trash" {
+        "workspace_id = ?1 AND deleted = 1 AND ?2 = 'trash'"
+    } else {
+        "workspace_id = ?1 AND parent = ?2 AND deleted = 0"
+    };
+    let after = cursor.map(|c| decode_cursor(c, sort, desc)).transpose()?;
+    let mut sql = format!("SELECT {COLS}, {expr} FROM nodes WHERE {scope}");
+    if after.is_some() {
+        sql.push_str(&format!(" AND ({expr}, id) {cmp} (?3, ?4)"));
+    }
+    sql.push_str(&format!(" ORDER BY {expr} {dir}, id {dir} LIMIT {}", page_size + 1));
+    let mut stmt = c.prepare(&sql)?;
+    let map = |r: &Row<'_>| Ok((from_row(r)?, r.get::<_, String>(16)?));
+    let rows: Vec<(NodeRow, String)> = match &after {
+        Some((key, id)) => stmt.query_map((ws, parent, key, id), map)?.collect::<Result<_, _>>()?,
+        None => stmt.query_map((ws, parent), map)?.collect::<Result<_, _>>()?,
+    };
+    let more = rows.len() > page_size;
+    let mut nodes = Vec::with_capacity(page_size.min(rows.len()));
+    let mut last = None;
+    for (n, key) in rows.into_iter().take(page_size) {
+        last = Some((key, n.id.clone()));
+        nodes.push(n);
+    }
+    let next_cursor = match (more, last) {
+        (true, Some((key, id))) => Some(encode_cursor(sort, desc, &key, &id)),
+        _ => None,
+    };
+    Ok(Page { nodes, next_cursor })
+}
+
+fn encode_cursor(sort: SortBy, desc: bool, key: &str, id: &str) -> String {
+    let raw = format!("{}{}:{id}:{key}", sort.tag(), if desc { "d" } else { "a" });
+    hex::encode(raw)
+}
+
+fn decode_cursor(cursor: &str, sort: SortBy, desc: bool) -> Result<(String, String), ApiError> {
+    let bad = || ApiError::invalid("invalid cursor");
+    let raw = String::from_utf8(hex::decode(cursor).map_err(|_| bad())?).map_err(|_| bad())?;
+    let mut it = raw.splitn(3, ':');
+    let (Some(head), Some(id), Some(key)) = (it.next(), it.next(), it.next()) else {
+        return Err(bad());
+    };
+    let want = format!("{}{}", sort.tag(), if desc { "d" } else { "a" });
+    if head != want {
+        return Err(ApiError::invalid("cursor does not match sort_by/sort_dir"));
+    }
+    Ok((key.to_owned(), id.to_owned()))
+}

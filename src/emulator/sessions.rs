@@ -1,0 +1,313 @@
+//! Upload sessions in SQLite (§7.3–§7.11): rows, chunk records, the `session` JSON object and
+//! the [`Notifier`] that wakes long-polls on every status transition (§7.8).
+
+use std::collections::{BTreeMap, HashMap};
+
+use parking_lot::Mutex;
+use rusqlite::{Connection, OptionalExtension, Row};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use super::error::ApiError;
+use super::ids;
+
+/// How bytes arrive for a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `POST /upload/{id}/chunk/` + `complete/`.
+    Chunked,
+    /// Multipart `POST /upload/` with the bytes (≤ 4 MiB).
+    Single,
+    /// `stream=true` + `POST /upload/{id}/stream/`.
+    Stream,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Chunked => "chunked",
+            Self::Single => "single",
+            Self::Stream => "stream",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "single" => Self::Single,
+            "stream" => Self::Stream,
+            _ => Self::Chunked,
+        }
+    }
+}
+
+/// One session row.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub id: String,
+    pub kind: Kind,
+    pub name: String,
+    pub size: Option<u64>,
+    pub max_size: Option<u64>,
+    pub action: String,
+    pub instance_id: Option<String>,
+    pub profile_type: Option<String>,
+    pub folder_id: Option<String>,
+    pub file_id: Option<String>,
+    pub hash: Option<String>,
+    pub hash_algo: Option<String>,
+    pub status: String,
+    pub status_message: Option<String>,
+    pub new_file_id: Option<String>,
+    pub blob: Option<String>,
+    pub blob_size: Option<u64>,
+    pub blob_hash: Option<String>,
+    /// Dead after a 10522: only `DELETE` is accepted.
+    pub dead: bool,
+    pub created: String,
+    pub updated: String,
+}
+
+const COLS: &str = "id, kind, name, size, max_size, action, instance_id, profile_type, folder_id, \
+    file_id, hash, hash_algo, status, status_message, new_file_id, blob, blob_size, blob_hash, \
+    dead, created, updated";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<SessionRow> {
+    let opt_u64 = |i: usize| -> rusqlite::Result<Option<u64>> {
+        Ok(r.get::<_, Option<i64>>(i)?.map(|v| v as u64))
+    };
+    Ok(SessionRow {
+        id: r.get(0)?,
+        kind: Kind::parse(&r.get::<_, String>(1)?),
+        name: r.get(2)?,
+        size: opt_u64(3)?,
+        max_size: opt_u64(4)?,
+        action: r.get(5)?,
+        instance_id: r.get(6)?,
+        profile_type: r.get(7)?,
+        folder_id: r.get(8)?,
+        file_id: r.get(9)?,
+        hash: r.get(10)?,
+        hash_algo: r.get(11)?,
+        status: r.get(12)?,
+        status_message: r.get(13)?,
+        new_file_id: r.get(14)?,
+        blob: r.get(15)?,
+        blob_size: opt_u64(16)?,
+        blob_hash: r.get(17)?,
+        dead: r.get::<_, i64>(18)? != 0,
+        created: r.get(19)?,
+        updated: r.get(20)?,
+    })
+}
+
+impl SessionRow {
+    /// A fresh session in state `ready`.
+    pub fn new(kind: Kind, name: String) -> Self {
+        let now = ids::now();
+        Self {
+            id: ids::opaque_id(),
+            kind,
+            name,
+            size: None,
+            max_size: None,
+            action: "create".into(),
+            instance_id: None,
+            profile_type: None,
+            folder_id: None,
+            file_id: None,
+            hash: None,
+            hash_algo: None,
+            status: "ready".into(),
+            status_message: None,
+            new_file_id: None,
+            blob: None,
+            blob_size: None,
+            blob_hash: None,
+            dead: false,
+            created: now.clone(),
+            updated: now,
+        }
+    }
+
+    /// Whether the session reached a terminal state.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.status.as_str(), "stored" | "assembly_failed" | "store_failed")
+    }
+}
+
+/// Inserts a session.
+pub fn insert(c: &Connection, s: &SessionRow) -> Result<(), ApiError> {
+    c.execute(
+        &format!(
+            "INSERT INTO sessions({COLS}) VALUES \
+             (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)"
+        ),
+        rusqlite::params![
+            s.id, s.kind.as_str(), s.name, s.size.map(|v| v as i64), s.max_size.map(|v| v as i64),
+            s.action, s.instance_id, s.profile_type, s.folder_id, s.file_id, s.hash, s.hash_algo,
+            s.status, s.status_message, s.new_file_id, s.blob, s.blob_size.map(|v| v as i64),
+            s.blob_hash, s.dead as i64, s.created, s.updated
+        ],
+    )?;
+    Ok(())
+}
+
+/// A session by id.
+pub fn get(c: &Connection, id: &str) -> Result<Option<SessionRow>, ApiError> {
+    Ok(c
+        .query_row(&format!("SELECT {COLS} FROM sessions WHERE id = ?1"), [id], from_row)
+        .optional()?)
+}
+
+/// A session by id, or 404/1609.
+pub fn require(c: &Connection, id: &str) -> Result<SessionRow, ApiError> {
+    get(c, id)?.ok_or_else(|| ApiError::not_found(format!("upload session {id} not found")))
+}
+
+/// All sessions, newest first.
+pub fn all(c: &Connection) -> Result<Vec<SessionRow>, ApiError> {
+    let mut stmt = c.prepare(&format!("SELECT {COLS} FROM sessions ORDER BY created DESC, id"))?;
+    let rows = stmt.query_map([], from_row)?.collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Sets status (and message), bumping `updated`.
+pub fn set_status(
+    c: &Connection,
+    id: &str,
+    status: &str,
+    message: Option<&str>,
+) -> Result<(), ApiError> {
+    c.execute(
+        "UPDATE sessions SET status = ?2, status_message = ?3, updated = ?4 WHERE id = ?1",
+        (id, status, message, ids::now()),
+    )?;
+    Ok(())
+}
+
+/// Records the assembled blob.
+pub fn set_blob(c: &Connection, id: &str, blob: &str, size: u64, hash: &str) -> Result<(), ApiError> {
+    c.execute(
+        "UPDATE sessions SET blob = ?2, blob_size = ?3, blob_hash = ?4 WHERE id = ?1",
+        (id, blob, size as i64, hash),
+    )?;
+    Ok(())
+}
+
+/// Marks a session dead after a 10522.
+pub fn kill(c: &Connection, id: &str, message: &str) -> Result<(), ApiError> {
+    c.execute(
+        "UPDATE sessions SET dead = 1, status_message = ?2, updated = ?3 WHERE id = ?1",
+        (id, message, ids::now()),
+    )?;
+    Ok(())
+}
+
+/// Deletes a session and its chunk records.
+pub fn delete(c: &mut Connection, id: &str) -> Result<bool, ApiError> {
+    let tx = c.transaction()?;
+    tx.execute("DELETE FROM chunks WHERE session_id = ?1", [id])?;
+    let n = tx.execute("DELETE FROM sessions WHERE id = ?1", [id])?;
+    tx.commit()?;
+    Ok(n > 0)
+}
+
+/// One received chunk.
+#[derive(Debug, Clone)]
+pub struct ChunkRow {
+    pub order: u64,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// Received chunks in order.
+pub fn chunks(c: &Connection, id: &str) -> Result<Vec<ChunkRow>, ApiError> {
+    let mut stmt =
+        c.prepare("SELECT ord, size, sha256 FROM chunks WHERE session_id = ?1 ORDER BY ord")?;
+    let rows = stmt
+        .query_map([id], |r| {
+            Ok(ChunkRow {
+                order: r.get::<_, i64>(0)? as u64,
+                size: r.get::<_, i64>(1)? as u64,
+                sha256: r.get(2)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Records (or replaces) a chunk.
+pub fn put_chunk(c: &Connection, id: &str, chunk: &ChunkRow) -> Result<(), ApiError> {
+    c.execute(
+        "INSERT OR REPLACE INTO chunks(session_id, ord, size, sha256) VALUES (?1, ?2, ?3, ?4)",
+        (id, chunk.order as i64, chunk.size as i64, &chunk.sha256),
+    )?;
+    Ok(())
+}
+
+/// Forgets a chunk.
+pub fn delete_chunk(c: &Connection, id: &str, order: u64) -> Result<bool, ApiError> {
+    Ok(c.execute(
+        "DELETE FROM chunks WHERE session_id = ?1 AND ord = ?2",
+        (id, order as i64),
+    )? > 0)
+}
+
+/// `chunks:{"1":bytes,…}` (§7.6).
+pub fn chunk_map(chunks: &[ChunkRow]) -> Value {
+    let map: BTreeMap<u64, u64> = chunks.iter().map(|c| (c.order, c.size)).collect();
+    let obj: serde_json::Map<String, Value> =
+        map.into_iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+    Value::Object(obj)
+}
+
+/// The `session` object (§7.8).
+pub fn session_json(s: &SessionRow, chunks: &[ChunkRow]) -> Value {
+    json!({
+        "id": s.id,
+        "status": s.status,
+        "status_message": s.status_message,
+        "new_file_id": s.new_file_id,
+        "chunks": chunk_map(chunks),
+        "name": s.name,
+        "size": s.size,
+        "max_size": s.max_size,
+        "stream": s.kind == Kind::Stream,
+        "action": s.action,
+        "instance_id": s.instance_id,
+        "profile_type": s.profile_type,
+        "folder_id": s.folder_id,
+        "file_id": s.file_id,
+        "hash": s.hash,
+        "hash_algo": s.hash_algo,
+        "created": s.created,
+        "updated": s.updated,
+    })
+}
+
+/// Wakes waiters when a session changes: one watch channel per session, created on demand.
+#[derive(Default)]
+pub struct Notifier {
+    channels: Mutex<HashMap<String, watch::Sender<u64>>>,
+}
+
+impl Notifier {
+    /// A receiver that sees every later [`Notifier::notify`] for `id`.
+    pub fn subscribe(&self, id: &str) -> watch::Receiver<u64> {
+        let mut map = self.channels.lock();
+        map.entry(id.to_owned())
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
+    }
+
+    /// Signals a transition of `id`.
+    pub fn notify(&self, id: &str) {
+        let mut map = self.channels.lock();
+        if let Some(tx) = map.get(id) {
+            tx.send_modify(|v| *v += 1);
+            if tx.receiver_count() == 0 {
+                map.remove(id);
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Durable state: one SQLite database (WAL) for metadata and plain files for bytes.
+//!
+//! The connection sits behind a mutex and every query runs on the blocking pool through
+//! [`Store::call`], so the async runtime never waits on disk. Bytes live under `data_dir`:
+//! `chunks/<session>/<order>` while a session is open, `blobs/<id>` once assembled, and `tmp/`
+//! for files still being written (renamed into place only when complete). Restarting on the same
+//! directory keeps everything (§11 "Long-poll": sessions persist across restarts).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use rusqlite::{Connection, OptionalExtension};
+
+use super::error::{ApiError, EmulatorError};
+use super::ids;
+
+const SCHEMA: &str = "
+PRAGMA journal_mode=WAL;
+PRAGMA synchronous=NORMAL;
+CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS workspaces(id TEXT PRIMARY KEY, name TEXT NOT NULL,
+    folder_name TEXT NOT NULL, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS nodes(id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL,
+    parent TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL DEFAULT 0,
+    mimetype TEXT, hash TEXT, blob TEXT, version TEXT NOT NULL, created TEXT NOT NULL,
+    updated TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0, deleted_from TEXT,
+    origin_type TEXT, upload_session TEXT);
+CREATE INDEX IF NOT EXISTS nodes_parent ON nodes(workspace_id, parent, deleted);
+CREATE TABLE IF NOT EXISTS versions(node_id TEXT NOT NULL, version TEXT NOT NULL, blob TEXT,
+    size INTEGER NOT NULL, hash TEXT, created TEXT NOT NULL, PRIMARY KEY(node_id, version));
+CREATE TABLE IF NOT EXISTS sessions(id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL,
+    size INTEGER, max_size INTEGER, action TEXT NOT NULL, instance_id TEXT, profile_type TEXT,
+    folder_id TEXT, file_id TEXT, hash TEXT, hash_algo TEXT, status TEXT NOT NULL,
+    status_message TEXT, new_file_id TEXT, blob TEXT, blob_size INTEGER, blob_hash TEXT,
+    dead INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL, updated TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks(session_id TEXT NOT NULL, ord INTEGER NOT NULL,
+    size INTEGER NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY(session_id, ord));
+CREATE TABLE IF NOT EXISTS tokens(token TEXT PRIMARY KEY, workspace_id TEXT NOT NULL,
+    node_id TEXT NOT NULL, expires INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS fileshares(id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL,
+    node_id TEXT NOT NULL, title TEXT, access_option TEXT NOT NULL, password TEXT,
+    expires INTEGER, created TEXT NOT NULL);
+";
+
+/// The SQLite handle. `None` after [`Store::close`].
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Option<Connection>>>,
+}
+
+impl Store {
+    /// Opens (creating and seeding if new) `data_dir/emulator.sqlite`; returns the seeded
+    /// workspace id.
+    pub async fn open(data_dir: &Path, seed_name: &str) -> Result<(Self, String), EmulatorError> {
+        let path = data_dir.join("emulator.sqlite");
+        let seed_name = seed_name.to_owned();
+        let conn = tokio::task::spawn_blocking(move || -> rusqlite::Result<Connection> {
+            let conn = Connection::open(path)?;
+            conn.execute_batch(SCHEMA)?;
+            Ok(conn)
+        })
+        .await
+        .map_err(|e| EmulatorError::Database(e.to_string()))?
+        .map_err(|e| EmulatorError::Database(e.to_string()))?;
+        let store = Self {
+            conn: Arc::new(Mutex::new(Some(conn))),
+        };
+        let ws = store
+            .call(move |c| {
+                let existing: Option<String> = c
+                    .query_row("SELECT id FROM workspaces ORDER BY created LIMIT 1", [], |r| {
+                        r.get(0)
+                    })
+                    .optional()?;
+                if let Some(id) = existing {
+                    return Ok(id);
+                }
+                let id = ids::profile_id();
+                c.execute(
+                    "INSERT INTO workspaces(id, name, folder_name, created) VALUES (?1, ?2, ?3, ?4)",
+                    (&id, &seed_name, seed_name.to_lowercase(), ids::now()),
+                )?;
+                c.execute(
+                    "INSERT OR IGNORE INTO meta(k, v) VALUES ('user_id', ?1)",
+                    [ids::profile_id()],
+                )?;
+                Ok(id)
+            })
+            .await?;
+        Ok((store, ws))
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    pub async fn call<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, ApiError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock();
+            let c = guard
+                .as_mut()
+                .ok_or_else(|| ApiError::Internal("store closed".into()))?;
+            f(c)
+        })
+        .await?
+    }
+
+    /// Closes the connection (waits for a running query to finish first).
+    pub fn close(&self) {
+        self.conn.lock().take();
+    }
+}
+
+/// The caller's user id (one user per emulator: the owner of the API key).
+pub fn user_id(c: &Connection) -> Result<String, ApiError> {
+    Ok(c
+        .query_row("SELECT v FROM meta WHERE k = 'user_id'", [], |r| r.get(0))
+        .optional()?
+        .unwrap_or_else(|| "1000000000000000001".to_owned()))
+}
+
+/// Where bytes live on disk.
+#[derive(Debug, Clone)]
+pub struct BlobDirs {
+    root: PathBuf,
+}
+
+impl BlobDirs {
+    /// Creates the directories and empties `tmp/` (half-written files from a previous run).
+    pub fn create(data_dir: &Path) -> std::io::Result<Self> {
+        let root = data_dir.to_path_buf();
+        for d in ["blobs", "chunks", "tmp"] {
+            std::fs::create_dir_all(root.join(d))?;
+        }
+        for entry in std::fs::read_dir(root.join("tmp"))? {
+            let _ = std::fs::remove_file(entry?.path());
+        }
+        Ok(Self { root })
+    }
+
+    /// A fresh temp file path.
+    pub fn tmp_path(&self) -> PathBuf {
+        self.root.join("tmp").join(ids::opaque_id())
+    }
+
+    /// The directory holding a session's chunks.
+    pub fn session_dir(&self, session: &str) -> PathBuf {
+        self.root.join("chunks").join(session)
+    }
+
+    /// The file of one chunk.
+    pub fn chunk_path(&self, session: &str, order: u64) -> PathBuf {
+        self.session_dir(session).join(order.to_string())
+    }
+
+    /// An assembled blob.
+    pub fn blob_path(&self, blob: &str) -> PathBuf {
+        self.root.join("blobs").join(blob)
+    }
+}

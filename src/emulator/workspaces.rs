@@ -1,0 +1,131 @@
+//! Identity, system and workspace reads (§4, §5) plus the upload limit tables (§7.1, §7.2).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::auth::{self, Caller};
+use super::envelope::Envelope;
+use super::error::ApiError;
+use super::store;
+
+/// `GET /ping/` (§4): no auth.
+pub async fn ping() -> Envelope {
+    Envelope(json!({"pong": true}))
+}
+
+/// `GET /system/status/` (§4): no auth.
+pub async fn system_status() -> Envelope {
+    Envelope(json!({"status": "ok", "services": {"api": "ok", "storage": "ok"}}))
+}
+
+/// `GET /user/auth/check/` (§4): `{"result":true,"id":"<user id>"}`.
+pub async fn auth_check(State(state): State<Arc<AppState>>, _: Caller) -> Result<Envelope, ApiError> {
+    let id = state.store.call(|c| store::user_id(c)).await?;
+    Ok(Envelope(json!({"id": id})))
+}
+
+/// `GET /user/me/details/` (§4): the profile under `user` (id and profile_id both present).
+pub async fn me(State(state): State<Arc<AppState>>, _: Caller) -> Result<Envelope, ApiError> {
+    let id = state.store.call(|c| store::user_id(c)).await?;
+    Ok(Envelope(json!({"user": {
+        "id": id, "profile_id": id, "account_type": "user", "first_name": "Emulated",
+        "last_name": "User", "email": "emulator@example.invalid", "email_verified": true,
+    }})))
+}
+
+#[derive(Deserialize)]
+pub struct Paging {
+    limit: Option<String>,
+    offset: Option<String>,
+}
+
+fn workspace_json(row: &(String, String, String, String)) -> Value {
+    json!({
+        "id": row.0, "name": row.1, "folder_name": row.2, "created": row.3,
+        "description": "", "intelligence": false, "perm_join": "member",
+        "perm_member_manage": "admin", "ai_capabilities": {"chat": false},
+    })
+}
+
+async fn all_workspaces(state: &AppState) -> Result<Vec<(String, String, String, String)>, ApiError> {
+    state
+        .store
+        .call(|c| {
+            let mut stmt =
+                c.prepare("SELECT id, name, folder_name, created FROM workspaces ORDER BY created, id")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+        .await
+}
+
+fn parse_num(raw: Option<&str>, default: u64, name: &str) -> Result<u64, ApiError> {
+    match raw {
+        None | Some("") => Ok(default),
+        Some(s) => s
+            .parse()
+            .map_err(|_| ApiError::invalid(format!("{name} must be a non-negative integer"))),
+    }
+}
+
+/// `GET /workspaces/all/` (§5): `workspaces[]` + `pagination{total,limit,offset,has_more}`.
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    _: Caller,
+    Query(q): Query<Paging>,
+) -> Result<Envelope, ApiError> {
+    let limit = parse_num(q.limit.as_deref(), 100, "limit")?;
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid("limit must be between 1 and 500"));
+    }
+    let offset = parse_num(q.offset.as_deref(), 0, "offset")?;
+    let rows = all_workspaces(&state).await?;
+    let total = rows.len() as u64;
+    let page: Vec<Value> = rows
+        .iter()
+        .filter(|r| !state.faults.is_not_member(&r.0))
+        .skip(offset as usize)
+        .take(limit as usize)
+        .map(workspace_json)
+        .collect();
+    Ok(Envelope(json!({
+        "workspaces": page,
+        "pagination": {"total": total, "limit": limit, "offset": offset,
+                        "has_more": offset + limit < total},
+    })))
+}
+
+/// `GET /workspace/{id}/details/` (§5): wrapped as `workspace:{…}`.
+pub async fn details(
+    State(state): State<Arc<AppState>>,
+    _: Caller,
+    Path(ws): Path<String>,
+) -> Result<Envelope, ApiError> {
+    let id = auth::workspace(&state, &ws).await?;
+    let rows = all_workspaces(&state).await?;
+    let row = rows
+        .iter()
+        .find(|r| r.0 == id)
+        .ok_or_else(|| ApiError::not_found("workspace not found"))?;
+    Ok(Envelope(json!({"workspace": workspace_json(row)})))
+}
+
+/// `GET /upload/limits/` (§7.2): limits at the top level.
+pub async fn upload_limits(State(state): State<Arc<AppState>>, _: Caller) -> Envelope {
+    let l = &state.config.limits;
+    Envelope(json!({
+        "chunk_size": l.chunk_size, "size": l.max_file_size, "chunks": l.max_chunks,
+        "sessions": l.sessions, "sessions_size_max": l.sessions_size_max,
+    }))
+}
+
+/// `GET /upload/algos/` (§7.1).
+pub async fn upload_algos(_: Caller) -> Envelope {
+    Envelope(json!({"algos": ["md5", "sha1", "sha256", "sha384"]}))
+}
