@@ -440,3 +440,49 @@ async fn failed_session_surfaces_its_status_message() {
         matches!(err, Error::UploadFailed { status: UploadStatus::AssemblyFailed, ref message } if message == "bad chunk")
     );
 }
+
+/// A writer that keeps everything logged, to search it afterwards.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_log_line_or_error_carries_the_key_or_a_read_token() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let (base, _mock) = mock(|_, index| match index {
+        0 => (StatusCode::SERVICE_UNAVAILABLE, "").into_response(),
+        _ => reply(
+            401,
+            json!({"result": false, "error": {"code": 10011, "text": "no"}}),
+        ),
+    })
+    .await;
+    let client = client(&base);
+    let err = client.auth_check().await.expect_err("401");
+    let read_err = client
+        .read("ws1", "node1", "secret-read-token", None)
+        .await
+        .expect_err("401");
+    let everything = format!(
+        "{}{err}{err:?}{read_err}{read_err:?}{client:?}",
+        String::from_utf8_lossy(&logs.0.lock())
+    );
+    assert!(everything.contains("fastio"), "spans were logged");
+    assert!(!everything.contains(KEY));
+    assert!(!everything.contains("secret-read-token"));
+}
