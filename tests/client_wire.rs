@@ -486,3 +486,50 @@ async fn no_log_line_or_error_carries_the_key_or_a_read_token() {
     assert!(!everything.contains(KEY));
     assert!(!everything.contains("secret-read-token"));
 }
+
+#[tokio::test]
+async fn chunk_is_retried_after_a_500_because_its_order_makes_it_idempotent() {
+    let (base, mock) = mock(|_, index| match index {
+        0 => reply(
+            500,
+            json!({"result": false, "error": {"code": 1, "text": "oops"}}),
+        ),
+        _ => reply(200, json!({"result": true})),
+    })
+    .await;
+    let body = Bytes::from_static(b"chunk bytes");
+    client(&base)
+        .upload_chunk("up1", 1, body.clone(), "aa")
+        .await
+        .expect("retried");
+    let log = mock.seen.lock().clone();
+    assert_eq!(log.len(), 2);
+    assert_eq!(
+        parts(&log[0]).await,
+        parts(&log[1]).await,
+        "the same bytes were resent"
+    );
+}
+
+#[tokio::test]
+async fn complete_answered_502_counts_as_done_when_assembly_is_under_way() {
+    let (base, mock) = mock(|seen, _| {
+        if seen.path.ends_with("/complete/") {
+            (StatusCode::BAD_GATEWAY, "").into_response()
+        } else {
+            reply(
+                200,
+                json!({"result": true, "session": {"status": "assembling"}}),
+            )
+        }
+    })
+    .await;
+    client(&base).complete_upload("up1").await.expect("done");
+    let completes = mock
+        .seen
+        .lock()
+        .iter()
+        .filter(|seen| seen.path.ends_with("/complete/"))
+        .count();
+    assert_eq!(completes, 1, "complete is never replayed");
+}
