@@ -6,3 +6,4 @@
 
 pub mod emulator;
 pub mod fastio;
+pub mod upload;
