@@ -4,6 +4,7 @@
 //! → `fastio::Client` (the only code that speaks Fast.io's wire format) → api.fast.io or the
 //! `emulator` (an independent implementation of `fastio-api.md`, embedded by default).
 
+pub mod config;
 pub mod emulator;
 pub mod fastio;
 pub mod upload;
