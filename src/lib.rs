@@ -6,5 +6,7 @@
 
 pub mod config;
 pub mod emulator;
+pub mod error;
 pub mod fastio;
 pub mod upload;
+pub mod web;
