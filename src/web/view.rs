@@ -1,7 +1,11 @@
 //! The listing as the gateway shows it: ONE data struct, [`Listing`], serialised as the JSON of
 //! `GET /api/files/…` and turned into the browse page's rows, so both always agree (dufs' habit).
-//! Also the validated listing query (`limit`, `sort`, `order`, `cursor`) shared by both routes.
+//! Also the validated listing query (`limit`, `sort`, `order`, `cursor`) shared by both routes,
+//! and the JSON shape of form-action results.
 
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -218,6 +222,46 @@ impl ListQuery {
     }
 }
 
+/// The JSON answer of a form action called with `Accept: application/json` (SvelteKit's
+/// convention): `{"type": "success"|"failure", "status": 200|4xx|5xx, "data": {...}}`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ActionResult<T> {
+    /// `success` or `failure`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The HTTP status, repeated in the body.
+    pub status: u16,
+    /// Action-specific data (per-file outcomes, the folder made, the share link…).
+    pub data: T,
+}
+
+impl<T: Serialize> ActionResult<T> {
+    /// A 200 success.
+    pub fn success(data: T) -> Self {
+        Self {
+            kind: "success",
+            status: 200,
+            data,
+        }
+    }
+
+    /// A failure with its status (4xx for the user's input, 5xx for ours or upstream's).
+    pub fn failure(status: StatusCode, data: T) -> Self {
+        Self {
+            kind: "failure",
+            status: status.as_u16(),
+            data,
+        }
+    }
+}
+
+impl<T: Serialize> IntoResponse for ActionResult<T> {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(self)).into_response()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,5 +361,17 @@ mod tests {
         }
         assert!(q(None, Some("size"), None).validate().is_err());
         assert!(q(None, None, Some("up")).validate().is_err());
+    }
+
+    #[test]
+    fn action_results_have_the_sveltekit_shape() {
+        let ok =
+            serde_json::to_value(ActionResult::success(serde_json::json!({"n": 1}))).expect("json");
+        assert_eq!(
+            ok,
+            serde_json::json!({"type": "success", "status": 200, "data": {"n": 1}})
+        );
+        let r = ActionResult::failure(StatusCode::PAYLOAD_TOO_LARGE, ()).into_response();
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
 }
