@@ -190,3 +190,16 @@ fn the_env_example_documents_every_variable_read() {
     }
     assert!(seen >= 17, "only {seen} variables found");
 }
+
+#[test]
+fn debug_output_hides_the_key_and_the_secret() {
+    let c = config(&[
+        ("FASTIO_API_KEY", "key-very-secret"),
+        ("FASTGATE_SECRET", "0123456789abcdef0123456789abcdef-zz"),
+    ]);
+    let debug = format!("{c:?}");
+    assert!(
+        !debug.contains("key-very-secret") && !debug.contains("abcdef-zz"),
+        "{debug}"
+    );
+}
