@@ -6,7 +6,8 @@
 //! and the whole stream's SHA-256 (compared with the stored node's `hash`), and it stops at
 //! `max_size`: the first byte beyond the limit ends the stream with [`ChunkError::TooLarge`]. Each
 //! part carries its [`BudgetPermit`], so the global budget is released only when the consumer
-//! drops the part. The producer borrows the stream (no `'static` or `Sync` bound), which suits
+//! drops the part; consumers must not take from the same budget while holding parts. The
+//! producer borrows the stream (no `'static` or `Sync` bound), which suits
 //! axum's multipart fields: run it with `tokio::join!` beside the consumer.
 
 use bytes::{Bytes, BytesMut};
@@ -31,6 +32,9 @@ pub struct ChunkConfig {
 pub struct Part {
     /// 1-based position, as Fast.io's `order` counts.
     pub order: u32,
+    /// Whether this is the stream's final part. A full part is held back until the next byte (or
+    /// the end) shows which, so a consumer can upload a one-part stream in a single call.
+    pub last: bool,
     /// Byte offset of the part's first byte in the stream.
     pub offset: u64,
     /// The bytes; `chunk_size` long except for the last part.
@@ -101,6 +105,8 @@ where
     let mut size: u64 = 0;
     let mut current: Option<Filling> = None;
     let mut order: u32 = 0;
+    // A full part is held until the next byte arrives or the stream ends, so that `last` is known.
+    let mut ready: Option<Part> = None;
 
     while let Some(item) = stream.next().await {
         let mut data = item.map_err(|e| ChunkError::Source(e.into()))?;
@@ -112,6 +118,11 @@ where
         }
         whole.update(&data);
         while !data.is_empty() {
+            // More bytes follow the held part, so it is not the last: release it first (before
+            // taking budget for the next one, so one budget-sized upload cannot deadlock).
+            if let Some(part) = ready.take() {
+                send(&tx, part).await?;
+            }
             let filling = match current.as_mut() {
                 Some(f) => f,
                 None => {
@@ -130,14 +141,20 @@ where
             if filling.buf.len() == chunk_size {
                 if let Some(done) = current.take() {
                     order += 1;
-                    send(&tx, done.finish(order)).await?;
+                    ready = Some(done.finish(order, false));
                 }
             }
         }
     }
-    if let Some(last) = current.take() {
+    if let Some(rest) = current.take() {
+        if let Some(part) = ready.take() {
+            send(&tx, part).await?;
+        }
         order += 1;
-        send(&tx, last.finish(order)).await?;
+        send(&tx, rest.finish(order, true)).await?;
+    } else if let Some(mut part) = ready.take() {
+        part.last = true;
+        send(&tx, part).await?;
     }
     Ok(StreamSummary {
         size,
@@ -168,9 +185,10 @@ impl Filling {
         }
     }
 
-    fn finish(self, order: u32) -> Part {
+    fn finish(self, order: u32, last: bool) -> Part {
         Part {
             order,
+            last,
             offset: self.offset,
             bytes: self.buf.freeze(),
             sha256: Sha256Digest(self.hash.finalize().into()),
@@ -225,6 +243,8 @@ mod tests {
         assert_eq!(summary.sha256, Sha256Digest::of(&data));
         let lens: Vec<usize> = parts.iter().map(|p| p.bytes.len()).collect();
         assert_eq!(lens, [1000, 1000, 500]);
+        let lasts: Vec<bool> = parts.iter().map(|p| p.last).collect();
+        assert_eq!(lasts, [false, false, true]);
         for (i, p) in parts.iter().enumerate() {
             assert_eq!(p.order as usize, i + 1);
             assert_eq!(p.offset, i as u64 * 1000);
@@ -249,6 +269,59 @@ mod tests {
             matches!(err, Err(ChunkError::TooLarge { max: 10 })),
             "{err:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_stream_ending_on_a_part_boundary_marks_that_full_part_last() {
+        let config = ChunkConfig {
+            chunk_size: 4,
+            max_size: 100,
+        };
+        let (summary, parts) = run(pieces(&[9; 8], 4), config, None).await;
+        assert_eq!(summary.expect("ok").parts, 2);
+        assert_eq!(
+            parts
+                .iter()
+                .map(|p| (p.bytes.len(), p.last))
+                .collect::<Vec<_>>(),
+            [(4, false), (4, true)]
+        );
+        let (_, one) = run(pieces(&[9; 4], 1), config, None).await;
+        assert!(
+            one.len() == 1 && one[0].last,
+            "a one-part stream is a single call"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_budget_of_one_chunk_still_makes_progress() {
+        let budget = Budget::new(1024, 1024);
+        let config = ChunkConfig {
+            chunk_size: 1024,
+            max_size: 1 << 20,
+        };
+        let (tx, mut rx) = part_channel(1);
+        let consume = async {
+            let mut n = 0;
+            while let Some(part) = rx.recv().await {
+                drop(part); // uploaded: its budget returns
+                n += 1;
+            }
+            n
+        };
+        let produce = produce_parts(
+            stream::iter(pieces(&[1; 10 * 1024], 300)),
+            config,
+            Some(&budget),
+            tx,
+        );
+        let (summary, n) = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            tokio::join!(produce, consume)
+        })
+        .await
+        .expect("no deadlock");
+        assert_eq!(summary.expect("ok").parts, 10);
+        assert_eq!(n, 10);
     }
 
     #[tokio::test]
