@@ -1,0 +1,421 @@
+//! `AppError`: every way a request can fail, and the one place that turns a failure into a
+//! response. API routes get `{"error":{"code","message"}}` with the status (429 with
+//! `Retry-After`); page routes get the same error rendered as an HTML page by [`render_errors`],
+//! which decides by route kind. 5xx bodies are opaque; their real cause goes to the log inside the
+//! request's span (so it carries the request id).
+//!
+//! Mapping from `fastio::Error` (next phase) is one `From` impl: Unauthorized → `UpstreamAuth`,
+//! Forbidden → `Forbidden`, NotFound → `NotFound`, TooLarge → `TooLarge`, RateLimited →
+//! `RateLimited`, Upstream → `Upstream`, Transport → `Unavailable`, InvalidResponse → `Upstream`,
+//! UploadFailed{4xx} → `UploadRejected`, UploadFailed{5xx} → `Upstream`.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::upload::budget::BudgetError;
+use crate::upload::chunker::ChunkError;
+use crate::upload::rules::TypeRejected;
+use crate::upload::token::TokenError;
+use crate::web::display::human_size;
+use crate::web::render::Html;
+use crate::web::templates::ErrorPage;
+
+/// Why a request failed. Each variant's doc names its HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 400: malformed request or value out of range; the message says which.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: the upload token is missing, malformed, forged, expired or for another upload.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// 403: a state-changing request from a foreign (or, for forms, missing) `Origin`.
+    #[error("cross-origin request refused")]
+    CrossOrigin,
+    /// 403: Fast.io refused the operation (permission, plan or scope).
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: no such workspace, folder or file, or one the gateway does not expose.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: conflicts with the current state (e.g. completing a cancelled upload).
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: a file larger than `FASTGATE_MAX_FILE_SIZE` (or Fast.io's limit).
+    #[error("the file is larger than the limit of {}", human_size(*limit))]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// 413: more files in one post than `FASTGATE_MAX_FILES`.
+    #[error("at most {limit} files can be uploaded at once")]
+    TooManyFiles {
+        /// The limit.
+        limit: usize,
+    },
+    /// 415: a file type `FASTGATE_ALLOWED_TYPES` does not allow.
+    #[error(transparent)]
+    UnsupportedType(#[from] TypeRejected),
+    /// 429 with `Retry-After`: Fast.io (or the gateway) asks the client to slow down.
+    #[error("too many requests")]
+    RateLimited {
+        /// How long to wait, when known.
+        retry_after: Option<Duration>,
+    },
+    /// 400: Fast.io refused the upload's content (e.g. the bytes did not add up to the declared
+    /// size); its message is shown.
+    #[error("the upload was refused: {0}")]
+    UploadRejected(String),
+    /// 502: Fast.io answered with an error or an answer we could not read (detail logged only).
+    #[error("upstream error: {0}")]
+    Upstream(String),
+    /// 502: Fast.io refused the gateway's API key: an operator problem (detail logged only).
+    #[error("upstream refused the API key: {0}")]
+    UpstreamAuth(String),
+    /// 503: Fast.io cannot be reached or timed out, or the gateway is shutting down.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// 500: a bug or an environment failure (detail logged only).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// What an error response says, attached to it as an extension so [`render_errors`] can render
+/// the HTML page without knowing the variant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorReport {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable snake_case code.
+    pub code: &'static str,
+    /// Text safe to show (opaque for 5xx).
+    pub message: String,
+}
+
+impl AppError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) | Self::UploadRejected(_) => StatusCode::BAD_REQUEST,
+            Self::Token(_) => StatusCode::UNAUTHORIZED,
+            Self::CrossOrigin | Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::TooLarge { .. } | Self::TooManyFiles { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Upstream(_) | Self::UpstreamAuth(_) => StatusCode::BAD_GATEWAY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable snake_case code of the JSON body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::Token(TokenError::Expired) => "token_expired",
+            Self::Token(_) => "invalid_token",
+            Self::CrossOrigin => "cross_origin",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::TooLarge { .. } => "file_too_large",
+            Self::TooManyFiles { .. } => "too_many_files",
+            Self::UnsupportedType(_) => "unsupported_type",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::UploadRejected(_) => "upload_rejected",
+            Self::Upstream(_) => "upstream_error",
+            Self::UpstreamAuth(_) => "upstream_auth",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// The text shown to the user: the real message for 4xx, a fixed sentence for 5xx.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::CrossOrigin => "This request came from another site and was refused.".into(),
+            Self::RateLimited { .. } => {
+                "Too many requests; please wait a moment and try again.".into()
+            }
+            Self::Upstream(_) => "Fast.io answered with an error. Please try again.".into(),
+            Self::UpstreamAuth(_) => {
+                "The gateway could not sign in to Fast.io. Please tell the operator.".into()
+            }
+            Self::Unavailable(_) => {
+                "Fast.io cannot be reached right now. Please try again shortly.".into()
+            }
+            Self::Internal(_) => "Something went wrong on our side.".into(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The report attached to the response.
+    pub fn report(&self) -> ErrorReport {
+        ErrorReport {
+            status: self.status(),
+            code: self.code(),
+            message: self.public_message(),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let report = self.report();
+        if report.status.is_server_error() {
+            tracing::error!(error = %self, code = report.code, "request failed");
+        } else {
+            tracing::debug!(error = %self, code = report.code, "request refused");
+        }
+        let body = json!({"error": {"code": report.code, "message": report.message}});
+        let mut response = (report.status, Json(body)).into_response();
+        if let Self::RateLimited { retry_after } = self {
+            let secs = retry_after.map_or(1, |d| d.as_secs_f64().ceil().max(1.0) as u64);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response.extensions_mut().insert(report);
+        response
+    }
+}
+
+impl From<ChunkError> for AppError {
+    fn from(e: ChunkError) -> Self {
+        match e {
+            ChunkError::TooLarge { max } => Self::TooLarge { limit: max },
+            ChunkError::Source(why) => Self::BadRequest(format!(
+                "the upload was interrupted before it ended ({why})"
+            )),
+            ChunkError::Budget(BudgetError::Closed) => Self::Unavailable("shutting down".into()),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(e: askama::Error) -> Self {
+        Self::Internal(format!("template rendering failed: {e}"))
+    }
+}
+
+impl From<std::io::Error> for AppError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Internal(format!("I/O error: {e}"))
+    }
+}
+
+/// Whether a request wants JSON or a page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteKind {
+    /// `/api/…`, or any request that accepts JSON but not HTML (form actions called by scripts).
+    Api,
+    /// Everything else: answered with HTML.
+    Page,
+}
+
+impl RouteKind {
+    /// Classifies a request by path and `Accept`.
+    pub fn of(req: &Request) -> Self {
+        let accept = req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let wants_json = accept.contains("application/json") && !accept.contains("text/html");
+        if req.uri().path().starts_with("/api/") || wants_json {
+            Self::Api
+        } else {
+            Self::Page
+        }
+    }
+}
+
+/// Middleware giving every error response the route kind's shape: an [`ErrorReport`] becomes an
+/// HTML page on page routes, and bare framework errors (axum's 404/405, extractor rejections,
+/// timeouts: no body or `text/plain`) get our JSON body or page too, so clients see one shape.
+/// Responses with a deliberate body of another type (an action result, a page) pass untouched.
+pub async fn render_errors(req: Request, next: Next) -> Response {
+    let kind = RouteKind::of(&req);
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let response = next.run(req).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
+    let report = match response.extensions().get::<ErrorReport>().cloned() {
+        Some(_) if kind == RouteKind::Api => return response,
+        Some(report) => report,
+        None if !is_bare(&response) => return response,
+        None => bare_report(response).await,
+    };
+    let mut out = match kind {
+        RouteKind::Api => {
+            let body = json!({"error": {"code": report.code, "message": report.message}});
+            (report.status, Json(body)).into_response()
+        }
+        RouteKind::Page => error_page(&report, request_id),
+    };
+    if let Some(v) = retry_after {
+        out.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    out.extensions_mut().insert(report);
+    out
+}
+
+/// The HTML error page for a report.
+pub fn error_page(report: &ErrorReport, request_id: Option<String>) -> Response {
+    let page = ErrorPage {
+        status: report.status.as_u16(),
+        title: page_title(report.status).to_owned(),
+        message: report.message.clone(),
+        request_id,
+    };
+    let mut response = Html(page).into_response();
+    if response.status().is_success() {
+        *response.status_mut() = report.status;
+    }
+    response
+}
+
+/// No body type, or plain text: what axum and tower produce on their own.
+fn is_bare(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|ct| ct.starts_with("text/plain"))
+}
+
+/// A report for a framework error: its text for 4xx (rejection messages are meant for clients),
+/// an opaque sentence for 5xx.
+async fn bare_report(response: Response) -> ErrorReport {
+    let status = response.status();
+    let text = axum::body::to_bytes(response.into_body(), 8 * 1024)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
+    let message = if status.is_server_error() {
+        tracing::error!(
+            status = status.as_u16(),
+            body = text.as_deref(),
+            "request failed"
+        );
+        "Something went wrong on our side.".to_owned()
+    } else {
+        text.unwrap_or_else(|| default_message(status).to_owned())
+    };
+    ErrorReport {
+        status,
+        code: code_for(status),
+        message,
+    }
+}
+
+fn code_for(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        408 => "request_timeout",
+        409 => "conflict",
+        413 => "too_large",
+        415 => "unsupported_type",
+        422 => "unprocessable",
+        429 => "rate_limited",
+        502 => "upstream_error",
+        503 => "unavailable",
+        504 => "timeout",
+        500..=599 => "internal",
+        _ => "bad_request",
+    }
+}
+
+fn default_message(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        404 => "There is nothing at this address.",
+        405 => "This address does not accept that kind of request.",
+        408 => "The request took too long.",
+        413 => "The request is too large.",
+        _ => status
+            .canonical_reason()
+            .unwrap_or("The request could not be handled."),
+    }
+}
+
+fn page_title(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "That did not work",
+        401 => "Not signed in",
+        403 => "Not allowed",
+        404 => "Not found",
+        409 => "Conflict",
+        413 => "Too large",
+        415 => "File type not accepted",
+        429 => "Slow down",
+        502..=504 => "Fast.io is not answering",
+        500..=599 => "Something went wrong",
+        _ => status.canonical_reason().unwrap_or("Error"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_the_documented_status_and_a_snake_case_code() {
+        let cases = [
+            (AppError::BadRequest("x".into()), 400),
+            (AppError::Token(TokenError::Expired), 401),
+            (AppError::CrossOrigin, 403),
+            (AppError::NotFound("x".into()), 404),
+            (AppError::Conflict("x".into()), 409),
+            (AppError::TooLarge { limit: 1 }, 413),
+            (AppError::TooManyFiles { limit: 1 }, 413),
+            (AppError::RateLimited { retry_after: None }, 429),
+            (AppError::Upstream("x".into()), 502),
+            (AppError::Unavailable("x".into()), 503),
+            (AppError::Internal("x".into()), 500),
+        ];
+        for (e, status) in cases {
+            assert_eq!(e.status().as_u16(), status, "{e:?}");
+            assert!(e.code().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+        }
+    }
+
+    #[test]
+    fn server_errors_hide_their_cause() {
+        let e = AppError::Internal("db password=hunter2".into());
+        assert!(!e.public_message().contains("hunter2"));
+        let e = AppError::UpstreamAuth("Bearer abc".into());
+        assert!(!e.public_message().contains("abc"));
+    }
+
+    #[test]
+    fn rate_limits_carry_retry_after_in_whole_seconds() {
+        let r = AppError::RateLimited {
+            retry_after: Some(Duration::from_millis(1500)),
+        }
+        .into_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "2");
+        assert!(r.extensions().get::<ErrorReport>().is_some());
+    }
+}

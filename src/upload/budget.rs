@@ -1,0 +1,187 @@
+//! The global in-flight-bytes budget: every buffer of upload bytes the gateway holds is covered by
+//! permits from one semaphore, so memory stays bounded however many uploads run at once, and a
+//! full budget applies backpressure (the next reader waits) instead of growing the heap.
+//!
+//! Permits are counted in blocks of [`Budget::block_size`] bytes so a large budget fits the
+//! semaphore's `u32` permit counts. The peak of reserved bytes is kept for `/metrics` and the
+//! memory benchmarks (DESIGN §7).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Default block size: 64 KiB.
+pub const DEFAULT_BLOCK: u64 = 64 * 1024;
+
+/// A shared, cloneable budget of in-flight bytes.
+#[derive(Clone, Debug)]
+pub struct Budget {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    semaphore: Arc<Semaphore>,
+    block: u64,
+    blocks: u32,
+    in_use: AtomicU64,
+    peak: AtomicU64,
+}
+
+/// Bytes reserved from a [`Budget`]; released when dropped.
+#[derive(Debug)]
+pub struct BudgetPermit {
+    _permit: OwnedSemaphorePermit,
+    inner: Arc<Inner>,
+    bytes: u64,
+}
+
+/// Why a reservation could not be made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BudgetError {
+    /// More than the whole budget was asked for: it could never be granted.
+    #[error("{requested} bytes exceed the whole in-flight budget of {capacity} bytes")]
+    ExceedsCapacity {
+        /// Bytes asked for.
+        requested: u64,
+        /// The budget's size.
+        capacity: u64,
+    },
+    /// The budget was closed (shutdown).
+    #[error("the in-flight budget is closed")]
+    Closed,
+}
+
+impl Budget {
+    /// A budget of `total` bytes (rounded down to whole blocks, at least one) in `block`-byte
+    /// permits.
+    pub fn new(total: u64, block: u64) -> Self {
+        let block = block.max(1);
+        let blocks = u32::try_from((total / block).max(1))
+            .unwrap_or(u32::MAX)
+            .min(u32::try_from(Semaphore::MAX_PERMITS).unwrap_or(u32::MAX));
+        Self {
+            inner: Arc::new(Inner {
+                semaphore: Arc::new(Semaphore::new(blocks as usize)),
+                block,
+                blocks,
+                in_use: AtomicU64::new(0),
+                peak: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Reserves room for `bytes`, waiting while the budget is full.
+    pub async fn acquire(&self, bytes: u64) -> Result<BudgetPermit, BudgetError> {
+        let blocks = bytes.div_ceil(self.inner.block).max(1);
+        if blocks > u64::from(self.inner.blocks) {
+            return Err(BudgetError::ExceedsCapacity {
+                requested: bytes,
+                capacity: self.capacity(),
+            });
+        }
+        let permit = Arc::clone(&self.inner.semaphore)
+            .acquire_many_owned(blocks as u32)
+            .await
+            .map_err(|_| BudgetError::Closed)?;
+        let reserved = blocks * self.inner.block;
+        let now = self.inner.in_use.fetch_add(reserved, Ordering::AcqRel) + reserved;
+        self.inner.peak.fetch_max(now, Ordering::AcqRel);
+        Ok(BudgetPermit {
+            _permit: permit,
+            inner: Arc::clone(&self.inner),
+            bytes: reserved,
+        })
+    }
+
+    /// Closes the budget: waiting and future reservations fail with [`BudgetError::Closed`].
+    pub fn close(&self) {
+        self.inner.semaphore.close();
+    }
+
+    /// The budget's size in bytes.
+    pub fn capacity(&self) -> u64 {
+        u64::from(self.inner.blocks) * self.inner.block
+    }
+
+    /// The permit granularity in bytes.
+    pub fn block_size(&self) -> u64 {
+        self.inner.block
+    }
+
+    /// Bytes reserved right now.
+    pub fn in_use(&self) -> u64 {
+        self.inner.in_use.load(Ordering::Acquire)
+    }
+
+    /// The most bytes ever reserved at once.
+    pub fn peak(&self) -> u64 {
+        self.inner.peak.load(Ordering::Acquire)
+    }
+}
+
+impl BudgetPermit {
+    /// Bytes this permit reserves (whole blocks).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+impl Drop for BudgetPermit {
+    fn drop(&mut self) {
+        self.inner.in_use.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn permits_count_whole_blocks_and_release_on_drop() {
+        let budget = Budget::new(1024, 256);
+        let a = budget.acquire(300).await.expect("fits");
+        assert_eq!(a.bytes(), 512);
+        assert_eq!(budget.in_use(), 512);
+        drop(a);
+        assert_eq!(budget.in_use(), 0);
+        assert_eq!(budget.peak(), 512);
+    }
+
+    #[tokio::test]
+    async fn a_full_budget_makes_the_next_reader_wait() {
+        let budget = Budget::new(1024, 256);
+        let held = budget.acquire(1024).await.expect("all of it");
+        let waiting = tokio::time::timeout(Duration::from_millis(50), budget.acquire(1)).await;
+        assert!(waiting.is_err(), "should wait while the budget is full");
+        let b2 = budget.clone();
+        let later = tokio::spawn(async move { b2.acquire(256).await.map(|p| p.bytes()) });
+        drop(held);
+        assert_eq!(later.await.expect("join"), Ok(256));
+        assert_eq!(budget.peak(), 1024);
+    }
+
+    #[tokio::test]
+    async fn asking_for_more_than_the_whole_budget_fails_at_once() {
+        let budget = Budget::new(1024, 256);
+        assert_eq!(
+            budget.acquire(2048).await.map(|p| p.bytes()),
+            Err(BudgetError::ExceedsCapacity {
+                requested: 2048,
+                capacity: 1024
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn closing_fails_new_reservations() {
+        let budget = Budget::new(1024, 256);
+        budget.close();
+        assert_eq!(
+            budget.acquire(1).await.map(|p| p.bytes()),
+            Err(BudgetError::Closed)
+        );
+    }
+}

@@ -1,0 +1,395 @@
+//! The part producer (tusd's shape): an async byte stream becomes fixed-size parts sent over a
+//! bounded channel, so the reader runs at most a channel's worth ahead of the uploader and memory
+//! stays at `chunk_size × (capacity + 1)` per upload.
+//!
+//! On the way it computes each part's SHA-256 (for `Content-Digest` and Fast.io's per-chunk hash)
+//! and the whole stream's SHA-256 (compared with the stored node's `hash`), and it stops at
+//! `max_size`: the first byte beyond the limit ends the stream with [`ChunkError::TooLarge`]. Each
+//! part carries its [`BudgetPermit`], so the global budget is released only when the consumer
+//! drops the part; consumers must not take from the same budget while holding parts. The
+//! producer borrows the stream (no `'static` or `Sync` bound), which suits
+//! axum's multipart fields: run it with `tokio::join!` beside the consumer.
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use sha2::{Digest as _, Sha256};
+use tokio::sync::mpsc;
+
+use super::budget::{Budget, BudgetError, BudgetPermit};
+use super::digest::Sha256Digest;
+
+/// How to cut a stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkConfig {
+    /// Size of every part but the last, in bytes (≥ 1).
+    pub chunk_size: usize,
+    /// The most bytes the stream may carry; one more is [`ChunkError::TooLarge`].
+    pub max_size: u64,
+}
+
+/// One fixed-size piece of the stream.
+#[derive(Debug)]
+pub struct Part {
+    /// 1-based position, as Fast.io's `order` counts.
+    pub order: u32,
+    /// Whether this is the stream's final part. A full part is held back until the next byte (or
+    /// the end) shows which, so a consumer can upload a one-part stream in a single call.
+    pub last: bool,
+    /// Byte offset of the part's first byte in the stream.
+    pub offset: u64,
+    /// The bytes; `chunk_size` long except for the last part.
+    pub bytes: Bytes,
+    /// SHA-256 of `bytes`.
+    pub sha256: Sha256Digest,
+    /// Budget held for `bytes` until the part is dropped.
+    permit: Option<BudgetPermit>,
+}
+
+/// What the whole stream was, once it ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamSummary {
+    /// Total bytes.
+    pub size: u64,
+    /// SHA-256 of all bytes.
+    pub sha256: Sha256Digest,
+    /// Number of parts sent (0 for an empty stream).
+    pub parts: u32,
+}
+
+/// Why the producer stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum ChunkError {
+    /// The stream carried more than `max_size` bytes.
+    #[error("the file is larger than the limit of {max} bytes")]
+    TooLarge {
+        /// The limit that was passed.
+        max: u64,
+    },
+    /// The source stream failed (client went away, malformed body…).
+    #[error("reading the upload failed: {0}")]
+    Source(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The consumer dropped its receiver (it failed or was cancelled).
+    #[error("the upload was abandoned by its consumer")]
+    ConsumerGone,
+    /// The in-flight budget refused the reservation.
+    #[error(transparent)]
+    Budget(#[from] BudgetError),
+}
+
+/// A bounded channel for parts: `capacity` parts may wait between producer and consumer.
+pub fn part_channel(capacity: usize) -> (mpsc::Sender<Part>, mpsc::Receiver<Part>) {
+    mpsc::channel(capacity.max(1))
+}
+
+impl Part {
+    /// Bytes of budget this part holds (0 when produced without a budget).
+    pub fn reserved(&self) -> u64 {
+        self.permit.as_ref().map_or(0, BudgetPermit::bytes)
+    }
+}
+
+/// Reads `stream` to its end, sending parts into `tx`; returns the whole-stream summary.
+pub async fn produce_parts<S, E>(
+    stream: S,
+    config: ChunkConfig,
+    budget: Option<&Budget>,
+    tx: mpsc::Sender<Part>,
+) -> Result<StreamSummary, ChunkError>
+where
+    S: Stream<Item = Result<Bytes, E>>,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let chunk_size = config.chunk_size.max(1);
+    let mut stream = std::pin::pin!(stream);
+    let mut whole = Sha256::new();
+    let mut size: u64 = 0;
+    let mut current: Option<Filling> = None;
+    let mut order: u32 = 0;
+    // A full part is held until the next byte arrives or the stream ends, so that `last` is known.
+    let mut ready: Option<Part> = None;
+
+    while let Some(item) = stream.next().await {
+        let mut data = item.map_err(|e| ChunkError::Source(e.into()))?;
+        size += data.len() as u64;
+        if size > config.max_size {
+            return Err(ChunkError::TooLarge {
+                max: config.max_size,
+            });
+        }
+        whole.update(&data);
+        while !data.is_empty() {
+            // More bytes follow the held part, so it is not the last: release it first (before
+            // taking budget for the next one, so one budget-sized upload cannot deadlock).
+            if let Some(part) = ready.take() {
+                send(&tx, part).await?;
+            }
+            let filling = match current.as_mut() {
+                Some(f) => f,
+                None => {
+                    let permit = match budget {
+                        Some(b) => Some(b.acquire(chunk_size as u64).await?),
+                        None => None,
+                    };
+                    let offset = u64::from(order) * chunk_size as u64;
+                    current.insert(Filling::new(chunk_size, offset, permit))
+                }
+            };
+            let take = (chunk_size - filling.buf.len()).min(data.len());
+            let piece = data.split_to(take);
+            filling.hash.update(&piece);
+            filling.buf.extend_from_slice(&piece);
+            if filling.buf.len() == chunk_size {
+                if let Some(done) = current.take() {
+                    order += 1;
+                    ready = Some(done.finish(order, false));
+                }
+            }
+        }
+    }
+    if let Some(rest) = current.take() {
+        if let Some(part) = ready.take() {
+            send(&tx, part).await?;
+        }
+        order += 1;
+        send(&tx, rest.finish(order, true)).await?;
+    } else if let Some(mut part) = ready.take() {
+        part.last = true;
+        send(&tx, part).await?;
+    }
+    Ok(StreamSummary {
+        size,
+        sha256: Sha256Digest(whole.finalize().into()),
+        parts: order,
+    })
+}
+
+async fn send(tx: &mpsc::Sender<Part>, part: Part) -> Result<(), ChunkError> {
+    tx.send(part).await.map_err(|_| ChunkError::ConsumerGone)
+}
+
+/// A part being filled.
+struct Filling {
+    buf: BytesMut,
+    hash: Sha256,
+    offset: u64,
+    permit: Option<BudgetPermit>,
+}
+
+impl Filling {
+    fn new(chunk_size: usize, offset: u64, permit: Option<BudgetPermit>) -> Self {
+        Self {
+            buf: BytesMut::with_capacity(chunk_size),
+            hash: Sha256::new(),
+            offset,
+            permit,
+        }
+    }
+
+    fn finish(self, order: u32, last: bool) -> Part {
+        Part {
+            order,
+            last,
+            offset: self.offset,
+            bytes: self.buf.freeze(),
+            sha256: Sha256Digest(self.hash.finalize().into()),
+            permit: self.permit,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::stream;
+
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn pieces(data: &[u8], piece: usize) -> Vec<Item> {
+        data.chunks(piece)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect()
+    }
+
+    async fn run(
+        items: Vec<Item>,
+        config: ChunkConfig,
+        budget: Option<&Budget>,
+    ) -> (Result<StreamSummary, ChunkError>, Vec<Part>) {
+        let (tx, mut rx) = part_channel(2);
+        let consume = async move {
+            let mut parts = Vec::new();
+            while let Some(p) = rx.recv().await {
+                parts.push(p);
+            }
+            parts
+        };
+        tokio::join!(
+            produce_parts(stream::iter(items), config, budget, tx),
+            consume
+        )
+    }
+
+    #[tokio::test]
+    async fn parts_are_fixed_size_with_a_short_last_one_and_correct_digests() {
+        let data: Vec<u8> = (0..2500u32).map(|i| (i % 251) as u8).collect();
+        let config = ChunkConfig {
+            chunk_size: 1000,
+            max_size: 10_000,
+        };
+        let (summary, parts) = run(pieces(&data, 333), config, None).await;
+        let summary = summary.expect("ok");
+        assert_eq!(summary.size, 2500);
+        assert_eq!(summary.parts, 3);
+        assert_eq!(summary.sha256, Sha256Digest::of(&data));
+        let lens: Vec<usize> = parts.iter().map(|p| p.bytes.len()).collect();
+        assert_eq!(lens, [1000, 1000, 500]);
+        let lasts: Vec<bool> = parts.iter().map(|p| p.last).collect();
+        assert_eq!(lasts, [false, false, true]);
+        for (i, p) in parts.iter().enumerate() {
+            assert_eq!(p.order as usize, i + 1);
+            assert_eq!(p.offset, i as u64 * 1000);
+            assert_eq!(
+                p.sha256,
+                Sha256Digest::of(&data[i * 1000..(i * 1000 + lens[i])])
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn exactly_max_size_passes_and_one_more_byte_is_too_large() {
+        let config = ChunkConfig {
+            chunk_size: 4,
+            max_size: 10,
+        };
+        let (ok, parts) = run(pieces(&[1; 10], 3), config, None).await;
+        assert_eq!(ok.expect("at the limit").size, 10);
+        assert_eq!(parts.len(), 3);
+        let (err, _) = run(pieces(&[1; 11], 3), config, None).await;
+        assert!(
+            matches!(err, Err(ChunkError::TooLarge { max: 10 })),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stream_ending_on_a_part_boundary_marks_that_full_part_last() {
+        let config = ChunkConfig {
+            chunk_size: 4,
+            max_size: 100,
+        };
+        let (summary, parts) = run(pieces(&[9; 8], 4), config, None).await;
+        assert_eq!(summary.expect("ok").parts, 2);
+        assert_eq!(
+            parts
+                .iter()
+                .map(|p| (p.bytes.len(), p.last))
+                .collect::<Vec<_>>(),
+            [(4, false), (4, true)]
+        );
+        let (_, one) = run(pieces(&[9; 4], 1), config, None).await;
+        assert!(
+            one.len() == 1 && one[0].last,
+            "a one-part stream is a single call"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_budget_of_one_chunk_still_makes_progress() {
+        let budget = Budget::new(1024, 1024);
+        let config = ChunkConfig {
+            chunk_size: 1024,
+            max_size: 1 << 20,
+        };
+        let (tx, mut rx) = part_channel(1);
+        let consume = async {
+            let mut n = 0;
+            while let Some(part) = rx.recv().await {
+                drop(part); // uploaded: its budget returns
+                n += 1;
+            }
+            n
+        };
+        let produce = produce_parts(
+            stream::iter(pieces(&[1; 10 * 1024], 300)),
+            config,
+            Some(&budget),
+            tx,
+        );
+        let (summary, n) = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            tokio::join!(produce, consume)
+        })
+        .await
+        .expect("no deadlock");
+        assert_eq!(summary.expect("ok").parts, 10);
+        assert_eq!(n, 10);
+    }
+
+    #[tokio::test]
+    async fn an_empty_stream_has_no_parts_and_the_empty_digest() {
+        let config = ChunkConfig {
+            chunk_size: 4,
+            max_size: 10,
+        };
+        let (summary, parts) = run(vec![], config, None).await;
+        let summary = summary.expect("ok");
+        assert_eq!((summary.size, summary.parts, parts.len()), (0, 0, 0));
+        assert_eq!(summary.sha256, Sha256Digest::of(b""));
+    }
+
+    #[tokio::test]
+    async fn a_source_error_stops_the_producer() {
+        let items = vec![
+            Ok(Bytes::from_static(b"abc")),
+            Err(std::io::Error::other("gone")),
+        ];
+        let config = ChunkConfig {
+            chunk_size: 2,
+            max_size: 100,
+        };
+        let (err, _) = run(items, config, None).await;
+        assert!(matches!(err, Err(ChunkError::Source(_))), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_dropped_consumer_is_reported() {
+        let (tx, rx) = part_channel(1);
+        drop(rx);
+        let config = ChunkConfig {
+            chunk_size: 2,
+            max_size: 100,
+        };
+        let result = produce_parts(stream::iter(pieces(b"abcdef", 6)), config, None, tx).await;
+        assert!(
+            matches!(result, Err(ChunkError::ConsumerGone)),
+            "{result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn parts_hold_budget_until_dropped_and_the_peak_stays_bounded() {
+        let budget = Budget::new(4 * 1024, 1024);
+        let config = ChunkConfig {
+            chunk_size: 1024,
+            max_size: 1 << 20,
+        };
+        let data = vec![7u8; 64 * 1024];
+        let (tx, mut rx) = part_channel(1);
+        let consume = async {
+            let mut n = 0;
+            while let Some(p) = rx.recv().await {
+                assert_eq!(p.reserved(), 1024);
+                tokio::task::yield_now().await;
+                n += 1;
+            }
+            n
+        };
+        let (summary, n) = tokio::join!(
+            produce_parts(stream::iter(pieces(&data, 700)), config, Some(&budget), tx),
+            consume
+        );
+        assert_eq!(summary.expect("ok").parts, 64);
+        assert_eq!(n, 64);
+        assert_eq!(budget.in_use(), 0);
+        assert!(budget.peak() <= 3 * 1024, "peak {}", budget.peak());
+    }
+}

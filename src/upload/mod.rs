@@ -1,0 +1,16 @@
+//! The upload domain, free of any HTTP framework type (DESIGN §2): it takes byte streams and
+//! names, and answers with parts, digests and verdicts, so it can be tested and benchmarked alone.
+//!
+//! Data flow of one file: [`names`] cleans the name the browser sent → [`rules`] decides from the
+//! name and the first bytes whether the type is allowed, before anything goes upstream →
+//! [`chunker`] cuts the stream into fixed-size parts over a bounded channel, hashing each part and
+//! the whole, holding a [`budget`] permit per part so memory stays bounded across all uploads →
+//! the pipeline (next phase) hands the parts to `fastio::Client`. The JS path is stateless on the
+//! gateway: the browser holds a [`token`] that binds its Fast.io session to one file and folder.
+
+pub mod budget;
+pub mod chunker;
+pub mod digest;
+pub mod names;
+pub mod rules;
+pub mod token;
