@@ -2,12 +2,37 @@
 //! answers JSON; both are fed by the same view data ([`view::Listing`]) and fail through the one
 //! [`crate::error::AppError`]. This phase holds the foundation: security middleware
 //! ([`security::harden`]), the embedded static files ([`assets::router`]), the view data and
-//! display helpers, the template structs and the askama bridge. Routers that need the Fast.io
-//! client come next.
+//! display helpers, the template structs and the askama bridge. [`app`] assembles every router
+//! behind the security layers.
 
+pub mod api;
 pub mod assets;
 pub mod display;
+pub mod download;
+pub mod health;
+pub mod pages;
 pub mod render;
 pub mod security;
+pub mod state;
 pub mod templates;
+pub mod uploads;
 pub mod view;
+
+use axum::Router;
+
+pub use state::AppState;
+
+/// The whole gateway as one router: pages and form actions, the JSON API, downloads, health and
+/// static files, wrapped in the security layers (request id, headers, error rendering, Origin).
+pub fn app(state: AppState) -> Router {
+    let policy = security::OriginPolicy::new(&state.config.public_url);
+    let routes = Router::new()
+        .merge(pages::router())
+        .merge(api::router())
+        .merge(uploads::router())
+        .merge(download::router())
+        .merge(health::router())
+        .with_state(state)
+        .merge(assets::router());
+    security::harden(routes, policy)
+}

@@ -136,3 +136,113 @@ pub fn assert_no_leak(secrets: &[String], headers: &HeaderMap, body: &[u8]) {
         );
     }
 }
+
+/// The real gateway in front of the real emulator, both on loopback port 0.
+pub struct Gateway {
+    /// The gateway, with its recording client.
+    pub app: TestApp,
+    /// The emulator the gateway talks to (faults and stats are reachable through it).
+    pub emulator: fastgate::emulator::RunningEmulator,
+    /// The emulator's seeded workspace id.
+    pub workspace: String,
+    /// The emulator's API key (never to be seen in a gateway response).
+    pub key: String,
+    /// The gateway's state (budget peaks, config).
+    pub state: fastgate::web::AppState,
+    /// Temporary data directory, removed on drop.
+    pub dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Gateway {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
+}
+
+/// Starts the emulator and the gateway with the default test configuration.
+pub async fn spawn_app() -> Gateway {
+    spawn_app_with(&[], |_| {}).await
+}
+
+/// Starts the emulator (after `tune` adjusts its config) and the gateway with extra environment
+/// variables `vars` (e.g. `("FASTGATE_MAX_FILE_SIZE", "5MiB")`).
+pub async fn spawn_app_with(
+    vars: &[(&str, &str)],
+    tune: impl FnOnce(&mut fastgate::emulator::EmulatorConfig),
+) -> Gateway {
+    use fastgate::emulator::{EmulatorConfig, start};
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = format!("k_test_{}", rand_suffix());
+    let mut emu_config = EmulatorConfig::new(dir.path().join("emulator"), key.clone());
+    emu_config.step_delay = (Duration::from_millis(5), Duration::from_millis(20));
+    tune(&mut emu_config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind emulator");
+    let emulator = start(emu_config, listener).await.expect("emulator starts");
+    let workspace = emulator.workspace_id();
+    let base_url = emulator.base_url();
+
+    let key_for_app = key.clone();
+    let data_dir = dir.path().join("gateway").display().to_string();
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let state_slot: Arc<std::sync::Mutex<Option<fastgate::web::AppState>>> = Arc::default();
+    let slot = state_slot.clone();
+    let app = TestApp::serve(
+        move |url| {
+            let mut all = vec![
+                ("FASTIO_API_KEY".to_owned(), key_for_app.clone()),
+                ("FASTIO_BASE_URL".to_owned(), base_url.clone()),
+                ("FASTGATE_PUBLIC_URL".to_owned(), url.to_owned()),
+                ("FASTGATE_DATA_DIR".to_owned(), data_dir),
+            ];
+            all.extend(vars);
+            let config = fastgate::config::Config::from_vars(all).expect("test config is valid");
+            let mut client_config = fastgate::fastio::ClientConfig::new(
+                base_url,
+                secrecy::SecretString::from(key_for_app),
+            );
+            client_config.retry = fastgate::fastio::RetryPolicy {
+                max_attempts: 4,
+                base_delay: Duration::from_millis(20),
+                chunk_base_delay: Duration::from_millis(20),
+                max_delay: Duration::from_millis(200),
+                max_rate_limit_wait: Duration::from_secs(5),
+            };
+            let client = fastgate::fastio::Client::new(client_config).expect("client");
+            let state = fastgate::web::AppState::new(config, client);
+            *slot.lock().expect("slot") = Some(state.clone());
+            fastgate::web::app(state)
+        },
+        vec![key.clone()],
+    )
+    .await;
+    let state = state_slot
+        .lock()
+        .expect("slot")
+        .take()
+        .expect("state built");
+    Gateway {
+        app,
+        emulator,
+        workspace,
+        key,
+        state,
+        dir,
+    }
+}
+
+fn rand_suffix() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{nanos:09}{}", std::process::id())
+}

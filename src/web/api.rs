@@ -1,0 +1,10 @@
+//! (being written)
+
+use axum::Router;
+
+use super::AppState;
+
+/// This module's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+}

@@ -1,0 +1,44 @@
+//! The state every handler receives: the validated configuration and the long-lived services
+//! built from it once at start-up.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::fastio;
+use crate::upload::budget::Budget;
+use crate::upload::token::TokenKey;
+
+/// Shared by all handlers through axum's `State`; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The configuration, validated at start-up.
+    pub config: Arc<Config>,
+    /// The Fast.io client (real API or emulator); the only holder of the API key.
+    pub fastio: fastio::Client,
+    /// Signs and checks the upload capabilities held by browsers.
+    pub tokens: TokenKey,
+    /// Gateway-wide budget of upload bytes held in memory; full means readers wait.
+    pub budget: Budget,
+}
+
+impl AppState {
+    /// Builds the services of `config` around an already configured Fast.io client.
+    pub fn new(config: Config, fastio: fastio::Client) -> Self {
+        let tokens = TokenKey::new(config.secret.clone());
+        let budget = Budget::new(config.inflight_budget, BUDGET_BLOCK);
+        Self {
+            config: Arc::new(config),
+            fastio,
+            tokens,
+            budget,
+        }
+    }
+
+    /// Whether the gateway exposes `workspace` (`FASTGATE_WORKSPACES`).
+    pub fn exposes(&self, workspace: &str) -> bool {
+        self.config.workspaces.allows(workspace)
+    }
+}
+
+/// Granularity of the in-flight budget: permits are counted in 64 KiB blocks.
+const BUDGET_BLOCK: u64 = 64 * 1024;
