@@ -15,6 +15,7 @@ pub mod render;
 pub mod security;
 pub mod state;
 pub mod templates;
+pub mod upload_api;
 pub mod uploads;
 pub mod view;
 
@@ -30,6 +31,7 @@ pub fn app(state: AppState) -> Router {
         .merge(pages::router())
         .merge(api::router())
         .merge(uploads::router())
+        .merge(upload_api::router())
         .merge(download::router())
         .merge(health::router())
         .with_state(state)
