@@ -4,12 +4,13 @@
 //! which decides by route kind. 5xx bodies are opaque; their real cause goes to the log inside the
 //! request's span (so it carries the request id).
 //!
-//! Mapping from `fastio::Error` is one `From` impl: Unauthorized → `UpstreamAuth` (the key is an
-//! operator problem, 502), Forbidden → `Forbidden`, NotFound → `NotFound`, TooLarge →
-//! `UpstreamTooLarge` (413), RateLimited → `RateLimited` (429 + Retry-After), Upstream 409 →
-//! `Conflict`, other Upstream → `Upstream` (502), Transport and UploadTimedOut → `Unavailable`
-//! (503), InvalidResponse → `Upstream`, UploadFailed → `UploadRejected` (Fast.io's message, 400),
-//! InvalidArgument → `BadRequest`.
+//! Mapping from `fastio::Error` is one `From` impl: Unauthorized → `UpstreamAuth` (a bad key is
+//! an operator problem: 502) unless the key is fine but lacks access (10545/115069 → `NotFound`);
+//! Forbidden → `Forbidden`; NotFound → `NotFound`; TooLarge → `UpstreamTooLarge` (413);
+//! RateLimited → `RateLimited` (429 + Retry-After); Upstream 409 → `Conflict`, 416 →
+//! `RangeNotSatisfiable`, others → `Upstream` (502); Transport and UploadTimedOut →
+//! `Unavailable` (503); InvalidResponse → `Upstream`; UploadFailed → `UploadRejected` (Fast.io's
+//! message, 400); InvalidArgument → `BadRequest`.
 
 use std::time::Duration;
 
@@ -65,6 +66,12 @@ pub enum AppError {
     /// 413: Fast.io refused the body as too large (its own limit, not ours); its text is shown.
     #[error("too large for Fast.io: {0}")]
     UpstreamTooLarge(String),
+    /// 416 with `Content-Range: bytes */size`: a download's `Range` lies outside the file.
+    #[error("the requested range is outside the file")]
+    RangeNotSatisfiable {
+        /// The file's size, when known.
+        size: Option<u64>,
+    },
     /// 415: a file type `FASTGATE_ALLOWED_TYPES` does not allow.
     #[error(transparent)]
     UnsupportedType(#[from] TypeRejected),
@@ -117,6 +124,7 @@ impl AppError {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             Self::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream(_) | Self::UpstreamAuth(_) => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -137,6 +145,7 @@ impl AppError {
             Self::TooLarge { .. } | Self::UpstreamTooLarge(_) => "file_too_large",
             Self::TooManyFiles { .. } => "too_many_files",
             Self::UnsupportedType(_) => "unsupported_type",
+            Self::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             Self::RateLimited { .. } => "rate_limited",
             Self::UploadRejected(_) => "upload_rejected",
             Self::Upstream(_) => "upstream_error",
@@ -185,11 +194,19 @@ impl IntoResponse for AppError {
         }
         let body = json!({"error": {"code": report.code, "message": report.message}});
         let mut response = (report.status, Json(body)).into_response();
-        if let Self::RateLimited { retry_after } = self {
-            let secs = retry_after.map_or(1, |d| d.as_secs_f64().ceil().max(1.0) as u64);
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        match self {
+            Self::RateLimited { retry_after } => {
+                let secs = retry_after.map_or(1, |d| d.as_secs_f64().ceil().max(1.0) as u64);
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            Self::RangeNotSatisfiable { size: Some(size) } => {
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                    response.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+            }
+            _ => {}
         }
         response.extensions_mut().insert(report);
         response
@@ -213,6 +230,11 @@ impl From<fastio::Error> for AppError {
     fn from(e: fastio::Error) -> Self {
         use fastio::Error as F;
         match e {
+            // 10545/115069: the key is fine but has no access here; to a visitor that is "not
+            // found", like an unexposed workspace.
+            F::Unauthorized { .. } if !e.is_bad_key() => {
+                Self::NotFound("no such workspace, or the gateway has no access to it".into())
+            }
             F::Unauthorized { .. } => Self::UpstreamAuth(e.to_string()),
             F::Forbidden { message, .. } => {
                 Self::Forbidden(format!("Fast.io forbids this: {message}"))
@@ -222,6 +244,7 @@ impl From<fastio::Error> for AppError {
             F::RateLimited { retry_after, .. } => Self::RateLimited {
                 retry_after: Some(retry_after),
             },
+            F::Upstream { status: 416, .. } => Self::RangeNotSatisfiable { size: None },
             F::Upstream {
                 status: 409,
                 message,
