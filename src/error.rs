@@ -312,7 +312,11 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
+    // Headers that belong to the error itself survive its re-rendering.
+    let kept: Vec<_> = [header::RETRY_AFTER, header::CONTENT_RANGE]
+        .into_iter()
+        .filter_map(|name| Some((name.clone(), response.headers().get(&name)?.clone())))
+        .collect();
     let report = match response.extensions().get::<ErrorReport>().cloned() {
         Some(_) if kind == RouteKind::Api => return response,
         Some(report) => report,
@@ -326,8 +330,8 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         }
         RouteKind::Page => error_page(&report, request_id),
     };
-    if let Some(v) = retry_after {
-        out.headers_mut().insert(header::RETRY_AFTER, v);
+    for (name, value) in kept {
+        out.headers_mut().insert(name, value);
     }
     out.extensions_mut().insert(report);
     out

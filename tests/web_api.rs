@@ -8,35 +8,9 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use bytes::Bytes;
 use common::{Gateway, spawn_app, spawn_app_with};
-use fastgate::fastio::UploadTarget;
 use futures_util::{StreamExt, stream};
 use serde_json::Value;
-
-async fn put_file(app: &Gateway, folder: &str, name: &str, body: &[u8]) -> String {
-    let target = UploadTarget {
-        workspace: app.workspace.clone(),
-        folder: folder.into(),
-    };
-    let up = app
-        .state
-        .fastio
-        .upload_single(&target, name, Bytes::copy_from_slice(body))
-        .await
-        .expect("upload");
-    match up.new_file_id {
-        Some(id) => id,
-        None => app
-            .state
-            .fastio
-            .wait_until_stored(&up.upload_id, Duration::from_secs(10))
-            .await
-            .expect("stored")
-            .new_file_id
-            .expect("node id"),
-    }
-}
 
 /// Every page of a listing, following `next_cursor`.
 async fn all_pages(app: &Gateway, query: &str) -> Vec<Value> {
@@ -62,14 +36,9 @@ async fn all_pages(app: &Gateway, query: &str) -> Vec<Value> {
 #[tokio::test]
 async fn listing_has_the_contract_fields_and_exact_sizes() {
     let app = spawn_app().await;
-    let folder = app
-        .state
-        .fastio
-        .create_folder(&app.workspace, "root", "Docs")
-        .await
-        .expect("folder");
-    put_file(&app, "root", "a.txt", b"hello").await;
-    put_file(&app, &folder.id, "inner.bin", &[7u8; 1234]).await;
+    let folder = app.put_folder("root", "Docs").await;
+    app.put_file("root", "a.txt", b"hello").await;
+    app.put_file(&folder, "inner.bin", &[7u8; 1234]).await;
 
     let r = app.get(&format!("/api/files/{}", app.workspace)).await;
     assert_eq!(r.status, 200);
@@ -88,13 +57,14 @@ async fn listing_has_the_contract_fields_and_exact_sizes() {
     for key in ["id", "created", "modified"] {
         assert!(file[key].is_string(), "{key}: {file}");
     }
-    chrono::DateTime::parse_from_rfc3339(file["modified"].as_str().expect("time")).expect("rfc3339");
+    chrono::DateTime::parse_from_rfc3339(file["modified"].as_str().expect("time"))
+        .expect("rfc3339");
     let dir = items.iter().find(|i| i["name"] == "Docs").expect("Docs");
     assert_eq!(dir["type"], "folder");
-    assert_eq!(dir["id"], folder.id.as_str());
+    assert_eq!(dir["id"], folder.as_str());
 
     let r = app
-        .get(&format!("/api/files/{}/{}", app.workspace, folder.id))
+        .get(&format!("/api/files/{}/{}", app.workspace, folder))
         .await;
     assert_eq!(r.status, 200);
     let body = r.json();
@@ -112,13 +82,10 @@ async fn every_item_comes_exactly_once_and_in_order_whatever_limit_sort_and_orde
             let app = &app;
             async move {
                 if i % 5 == 0 {
-                    app.state
-                        .fastio
-                        .create_folder(&app.workspace, "root", &format!("item-{i:03}-dir"))
-                        .await
-                        .expect("folder");
+                    app.put_folder("root", &format!("item-{i:03}-dir")).await;
                 } else {
-                    put_file(app, "root", &format!("Item-{i:03}.txt"), &vec![b'x'; i]).await;
+                    app.put_file("root", &format!("Item-{i:03}.txt"), &vec![b'x'; i])
+                        .await;
                 }
             }
         })
@@ -131,19 +98,28 @@ async fn every_item_comes_exactly_once_and_in_order_whatever_limit_sort_and_orde
             // The reference: one request of 500 is one upstream page, in Fast.io's order.
             let whole = all_pages(&app, &format!("limit=500&sort={sort}&order={order}")).await;
             assert_eq!(whole.len(), 250, "{sort} {order}");
-            let ids: Vec<&str> = whole.iter().map(|i| i["id"].as_str().expect("id")).collect();
+            let ids: Vec<&str> = whole
+                .iter()
+                .map(|i| i["id"].as_str().expect("id"))
+                .collect();
             assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 250);
             assert_sorted(&whole, sort, order);
             for limit in [7, 100, 250] {
-                let paged = all_pages(&app, &format!("limit={limit}&sort={sort}&order={order}")).await;
-                let paged_ids: Vec<&str> =
-                    paged.iter().map(|i| i["id"].as_str().expect("id")).collect();
+                let paged =
+                    all_pages(&app, &format!("limit={limit}&sort={sort}&order={order}")).await;
+                let paged_ids: Vec<&str> = paged
+                    .iter()
+                    .map(|i| i["id"].as_str().expect("id"))
+                    .collect();
                 assert_eq!(paged_ids, ids, "limit {limit}, {sort} {order}");
             }
         }
     }
     // The default page is 100 items by name, ascending.
-    let r = app.get(&format!("/api/files/{}", app.workspace)).await.json();
+    let r = app
+        .get(&format!("/api/files/{}", app.workspace))
+        .await
+        .json();
     assert_eq!(r["items"].as_array().map(Vec::len), Some(100));
     assert_eq!(r["items"][0]["name"], "item-000-dir");
     assert_eq!(r["items"][1]["name"], "Item-001.txt");
@@ -169,7 +145,7 @@ fn assert_sorted(items: &[Value], sort: &str, order: &str) {
 async fn bad_query_parameters_are_400_with_the_one_json_error_shape() {
     let app = spawn_app().await;
     for i in 0..3 {
-        put_file(&app, "root", &format!("f{i}.txt"), b"x").await;
+        app.put_file("root", &format!("f{i}.txt"), b"x").await;
     }
     let first = app
         .get(&format!("/api/files/{}?limit=1&sort=name", app.workspace))
@@ -196,17 +172,19 @@ async fn bad_query_parameters_are_400_with_the_one_json_error_shape() {
         assert_eq!(r.status, 400, "{query}: {}", r.text());
         let body = r.json();
         assert_eq!(body["error"]["code"], "bad_request", "{query}");
-        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
     }
     // The cursor is also bound to its folder.
-    let other = app
-        .state
-        .fastio
-        .create_folder(ws, "root", "Other")
-        .await
-        .expect("folder");
+    let other = app.put_folder("root", "Other").await;
     let r = app
-        .get(&format!("/api/files/{ws}/{}?limit=1&cursor={cursor}", other.id))
+        .get(&format!(
+            "/api/files/{ws}/{}?limit=1&cursor={cursor}",
+            other
+        ))
         .await;
     assert_eq!(r.status, 400);
 }
@@ -231,7 +209,7 @@ async fn unexposed_workspaces_and_unknown_folders_are_404() {
         r,
         serde_json::json!({"items": [{"id": ws, "name": "General"}]})
     );
-    let file = put_file(&app, "root", "plain.txt", b"x").await;
+    let file = app.put_file("root", "plain.txt", b"x").await;
     for path in [
         format!("/api/files/{ws}/nosuchfolder"),
         format!("/api/files/{ws}/{file}"),
@@ -275,7 +253,12 @@ async fn a_refused_api_key_is_a_502_that_names_the_operator() {
     assert_eq!(r.status, 502);
     let body = r.json();
     assert_eq!(body["error"]["code"], "upstream_auth");
-    assert!(body["error"]["message"].as_str().expect("message").contains("operator"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("operator")
+    );
 }
 
 #[tokio::test]
