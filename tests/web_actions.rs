@@ -210,3 +210,70 @@ async fn actions_on_an_unexposed_workspace_are_404() {
     let r = post_form(&app, "root", "mkdir", &[("name", "x")]).await;
     assert_eq!(r.status, 404);
 }
+
+#[tokio::test]
+#[ignore = "needs the upload branch's uploads::receive; un-ignore once it is merged"]
+async fn mkdir_then_upload_into_the_new_folder_lists_the_files_with_their_sizes() {
+    let app = spawn_app().await;
+    let made = post_json(&app, "root", "mkdir", &[("name", "Incoming")]).await;
+    let folder = made["data"]["folder"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let url = format!("{}/w/{}/{folder}?/upload", app.url, app.workspace);
+    let form = || {
+        reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(vec![1u8; 1000]).file_name("one.bin"),
+            )
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(b"two".to_vec()).file_name("two.txt"),
+            )
+    };
+    // Without JS: the page again, with a result per file.
+    let r = app
+        .send(
+            app.client
+                .post(&url)
+                .header("origin", app.origin())
+                .multipart(form()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let html = r.text();
+    assert!(
+        html.contains("Upload results") && html.contains(">one.bin</a>"),
+        "{html}"
+    );
+    assert!(html.contains("2 files uploaded."));
+    let mut names = names_in(&app, &folder).await;
+    names.sort();
+    assert_eq!(names, ["one.bin", "two.txt"]);
+    // As a script: the action result.
+    let r = app
+        .send(
+            app.client
+                .post(&url)
+                .header("origin", app.origin())
+                .header("accept", "application/json")
+                .multipart(form()),
+        )
+        .await;
+    let body = r.json();
+    assert_eq!(body["type"], "success", "{body}");
+    assert_eq!(body["data"]["files"][0]["status"], "stored");
+    assert_eq!(body["data"]["files"][0]["size"], 1000);
+    let listing = app
+        .get(&format!("/api/files/{}/{folder}", app.workspace))
+        .await
+        .json();
+    let sizes: Vec<u64> = listing["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["size"].as_u64())
+        .collect();
+    assert!(sizes.contains(&1000) && sizes.contains(&3), "{listing}");
+}
