@@ -58,15 +58,33 @@ async fn a_multi_file_post_stores_every_file_byte_identical_with_clean_names() {
 async fn a_file_over_one_single_call_goes_through_a_stream_session() {
     let gw = spawn_app().await;
     let data = bytes_of(4 * MIB + 1, 3);
-    let r = post_form(&gw, "/upload", form_for(&gw, vec![("edge.bin", data.clone())]), true).await;
+    let r = post_form(
+        &gw,
+        "/upload",
+        form_for(&gw, vec![("edge.bin", data.clone())]),
+        true,
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let stats = gw.emulator.stats();
-    assert_eq!(stats.total("POST", "/current/upload/{id}/stream/"), 1, "stream path");
+    assert_eq!(
+        stats.total("POST", "/current/upload/{id}/stream/"),
+        1,
+        "stream path"
+    );
     let exactly = bytes_of(4 * MIB, 4);
-    let r = post_form(&gw, "/upload", form_for(&gw, vec![("four.bin", exactly)]), true).await;
+    let r = post_form(
+        &gw,
+        "/upload",
+        form_for(&gw, vec![("four.bin", exactly)]),
+        true,
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
-        gw.emulator.stats().total("POST", "/current/upload/{id}/stream/"),
+        gw.emulator
+            .stats()
+            .total("POST", "/current/upload/{id}/stream/"),
         1,
         "exactly 4 MiB is one single call"
     );
@@ -106,7 +124,9 @@ async fn the_upload_page_form_posts_to_its_action_and_shows_the_results() {
     let page = gw.get(&format!("/upload?workspace={}", gw.workspace)).await;
     assert_eq!(page.status, 200, "{}", page.text());
     let html = page.text();
-    let form_start = html.find("enctype=\"multipart/form-data\"").expect("upload form");
+    let form_start = html
+        .find("enctype=\"multipart/form-data\"")
+        .expect("upload form");
     let form_tag = &html[html[..form_start].rfind("<form").expect("form tag")..];
     let action = form_tag
         .split("action=\"")
@@ -122,10 +142,17 @@ async fn the_upload_page_form_posts_to_its_action_and_shows_the_results() {
     )
     .await;
     assert_eq!(r.status, 200);
-    assert!(r.header("content-type").unwrap_or("").starts_with("text/html"));
+    assert!(
+        r.header("content-type")
+            .unwrap_or("")
+            .starts_with("text/html")
+    );
     let html = r.text();
     assert!(html.contains("Stored"), "{html}");
-    assert!(html.contains("&#60;i&#62;report&#60;i&#62;.txt"), "name shown escaped: {html}");
+    assert!(
+        html.contains("&#60;i&#62;report&#60;i&#62;.txt"),
+        "name shown escaped: {html}"
+    );
     assert!(!html.contains("<i>report"));
     assert_eq!(root_files(&gw).await.len(), 1);
 }
@@ -143,13 +170,25 @@ async fn a_post_without_a_chosen_file_is_a_clear_400() {
         .part("file", empty_input);
     let r = post_form(&gw, "/upload", form, true).await;
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.json()["error"]["message"].as_str().unwrap_or("").contains("no file chosen"));
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no file chosen")
+    );
 }
 
 #[tokio::test]
 async fn an_unexposed_workspace_is_404_and_nothing_is_uploaded() {
-    let gw = common::spawn_app_with(&[("FASTGATE_WORKSPACES", "1234567890123456789")], |_| {}).await;
-    let r = post_form(&gw, "/upload", form_for(&gw, vec![("a.txt", b"a".to_vec())]), true).await;
+    let gw =
+        common::spawn_app_with(&[("FASTGATE_WORKSPACES", "1234567890123456789")], |_| {}).await;
+    let r = post_form(
+        &gw,
+        "/upload",
+        form_for(&gw, vec![("a.txt", b"a".to_vec())]),
+        true,
+    )
+    .await;
     assert_eq!(r.status, 404, "{}", r.text());
     assert_eq!(r.json()["error"]["code"], "not_found");
     assert!(root_files(&gw).await.is_empty());

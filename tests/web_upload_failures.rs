@@ -62,7 +62,10 @@ async fn an_upstream_assembly_failure_is_reported_and_its_sessions_cancelled() {
     for outcome in &outcomes {
         assert_eq!(outcome["status"], "failed", "{outcome}");
         let message = outcome["message"].as_str().unwrap_or("");
-        assert!(message.contains("Fast.io could not store the file"), "{message}");
+        assert!(
+            message.contains("Fast.io could not store the file"),
+            "{message}"
+        );
     }
     wait_until_no_sessions(&gw, Duration::from_secs(5)).await;
     assert!(root_files(&gw).await.is_empty());
@@ -81,8 +84,34 @@ async fn an_upstream_store_failure_on_a_page_post_is_shown_to_the_user() {
     .await;
     assert_eq!(r.status, 502);
     let html = r.text();
-    assert!(html.contains("Failed") && html.contains("doomed.bin"), "{html}");
+    assert!(
+        html.contains("Failed") && html.contains("doomed.bin"),
+        "{html}"
+    );
     assert!(html.contains("Fast.io could not store the file"), "{html}");
+    wait_until_no_sessions(&gw, Duration::from_secs(5)).await;
+    assert!(root_files(&gw).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_upload_past_the_time_limit_is_cut_reported_408_and_its_session_cancelled() {
+    let gw = common::spawn_app_with(&[("FASTGATE_UPLOAD_TIMEOUT", "1s")], |_| {}).await;
+    let head = futures_util::stream::iter(
+        (0..6).map(|i| Ok::<Bytes, std::io::Error>(Bytes::from(bytes_of(MIB, i)))),
+    );
+    // Then the client stalls and never finishes.
+    let stall = futures_util::stream::pending::<Result<Bytes, std::io::Error>>();
+    let body = reqwest::Body::wrap_stream(futures_util::StreamExt::chain(head, stall));
+    let form = Form::new()
+        .text("workspace", gw.workspace.clone())
+        .text("folder", "root")
+        .part("file", Part::stream(body).file_name("slow.bin"));
+    let r = post_form(&gw, "/upload", form, true).await;
+    assert_eq!(r.status, 408, "{}", r.text());
+    let outcome = &files_of(&r.json())[0];
+    assert_eq!(outcome["name"], "slow.bin");
+    let message = outcome["message"].as_str().unwrap_or("");
+    assert!(message.contains("longer than the limit"), "{message}");
     wait_until_no_sessions(&gw, Duration::from_secs(5)).await;
     assert!(root_files(&gw).await.is_empty());
 }

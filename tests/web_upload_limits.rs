@@ -26,7 +26,10 @@ async fn upload_over_size_limit_returns_413_and_leaves_nothing() {
     assert_eq!(outcomes[0]["status"], "failed");
     let message = outcomes[0]["message"].as_str().unwrap_or("");
     assert!(message.contains("larger than the limit of 5"), "{message}");
-    assert_eq!(outcomes[1]["status"], "stored", "a failure never hides a success");
+    assert_eq!(
+        outcomes[1]["status"], "stored",
+        "a failure never hides a success"
+    );
 
     let names: Vec<String> = root_files(&gw).await.into_iter().map(|n| n.name).collect();
     assert_eq!(names, ["fine.txt"]);
@@ -68,7 +71,10 @@ async fn disallowed_types_are_415_before_anything_goes_upstream() {
     let r = post_form(&gw, "/upload", form_for(&gw, files), true).await;
     assert_eq!(r.status, 415, "{}", r.text());
     let outcomes = files_of(&r.json());
-    let statuses: Vec<&str> = outcomes.iter().filter_map(|o| o["status"].as_str()).collect();
+    let statuses: Vec<&str> = outcomes
+        .iter()
+        .filter_map(|o| o["status"].as_str())
+        .collect();
     assert_eq!(statuses, ["failed", "failed", "failed", "stored"]);
     let messages: Vec<&str> = outcomes[..3]
         .iter()
@@ -80,7 +86,11 @@ async fn disallowed_types_are_415_before_anything_goes_upstream() {
     assert_eq!(outcomes[3]["sha256"].as_str(), Some(sha_hex(&pdf).as_str()));
 
     let stats = gw.emulator.stats();
-    assert_eq!(stats.total("POST", "/current/upload/"), 1, "only the real PDF went up");
+    assert_eq!(
+        stats.total("POST", "/current/upload/"),
+        1,
+        "only the real PDF went up"
+    );
     let names: Vec<String> = root_files(&gw).await.into_iter().map(|n| n.name).collect();
     assert_eq!(names, ["real.pdf"]);
 }
@@ -115,7 +125,10 @@ async fn a_failed_page_post_shows_the_failure_and_the_successes() {
     let r = post_form(&gw, "/upload", form_for(&gw, files), false).await;
     assert_eq!(r.status, 413);
     let html = r.text();
-    assert!(html.contains("kept.txt") && html.contains("extra.txt"), "{html}");
+    assert!(
+        html.contains("kept.txt") && html.contains("extra.txt"),
+        "{html}"
+    );
     assert!(html.contains("1 of 2 files were stored"), "{html}");
     assert!(html.contains("at most 1 files"), "{html}");
 }

@@ -334,10 +334,7 @@ impl Buffered {
             part,
         } = self;
         let body = part.as_ref().map_or_else(Bytes::new, |p| p.bytes.clone());
-        let single = pipeline
-            .client
-            .upload_single(&target, &name, body)
-            .await?;
+        let single = pipeline.client.upload_single(&target, &name, body).await?;
         // The bytes are upstream: release their budget before waiting.
         drop(part);
         let node = match single.new_file_id {

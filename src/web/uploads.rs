@@ -141,7 +141,9 @@ pub async fn receive(
             Ok(Ok(Some(field))) => field,
             Ok(Ok(None)) => break,
             Ok(Err(e)) if slots.is_empty() => {
-                return Err(AppError::BadRequest(format!("the form could not be read: {e}")));
+                return Err(AppError::BadRequest(format!(
+                    "the form could not be read: {e}"
+                )));
             }
             // The body broke off after some files (client gone); what was done stays reported.
             Ok(Err(_)) => break,
@@ -173,7 +175,8 @@ pub async fn receive(
                     ));
                 };
                 let folder = form_folder.take().filter(|f| !f.is_empty());
-                target.insert(exposed(state, ws, folder.unwrap_or_else(|| "root".into()))?)
+                target
+                    .insert(exposed(state, ws, folder.unwrap_or_else(|| "root".into()))?)
                     .clone()
             }
         };
@@ -210,7 +213,11 @@ pub async fn receive(
                 break;
             }
             Ok(Started::Finished(result)) => {
-                slots.push(outcome(result, &sanitize_filename(&raw_name), &target.workspace));
+                slots.push(outcome(
+                    result,
+                    &sanitize_filename(&raw_name),
+                    &target.workspace,
+                ));
             }
             Ok(Started::Buffered(small)) => {
                 let index = slots.len();
@@ -220,7 +227,9 @@ pub async fn receive(
         }
     }
     let Some(target) = target else {
-        return Err(AppError::BadRequest("no file chosen: pick at least one file".into()));
+        return Err(AppError::BadRequest(
+            "no file chosen: pick at least one file".into(),
+        ));
     };
     while !timed_out {
         match tokio::time::timeout_at(deadline, running.join_next()).await {
@@ -232,7 +241,9 @@ pub async fn receive(
     // Past the deadline: dropping the set aborts the uploads still running (their guards cancel).
     running.abort_all();
     if files == 0 {
-        return Err(AppError::BadRequest("no file chosen: pick at least one file".into()));
+        return Err(AppError::BadRequest(
+            "no file chosen: pick at least one file".into(),
+        ));
     }
     Ok(report(target, slots, state.config.upload_timeout))
 }
@@ -337,9 +348,10 @@ fn describe(e: &FileError) -> (StatusCode, String) {
                 StatusCode::NOT_FOUND,
                 "the destination folder does not exist on Fast.io".into(),
             ),
-            F::Forbidden { message, .. } => {
-                (StatusCode::FORBIDDEN, format!("Fast.io forbids this: {message}"))
-            }
+            F::Forbidden { message, .. } => (
+                StatusCode::FORBIDDEN,
+                format!("Fast.io forbids this: {message}"),
+            ),
             F::RateLimited { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "Fast.io asked us to slow down; please try again shortly".into(),
@@ -352,7 +364,9 @@ fn describe(e: &FileError) -> (StatusCode, String) {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Fast.io could not be reached or did not finish in time; nothing was kept".into(),
             ),
-            F::Upstream { status, message, .. } if (400..500).contains(status) => (
+            F::Upstream {
+                status, message, ..
+            } if (400..500).contains(status) => (
                 StatusCode::BAD_REQUEST,
                 format!("Fast.io refused the file: {message}"),
             ),
@@ -477,7 +491,11 @@ async fn upload_page(
         .iter()
         .map(|w| Choice {
             value: w.id.clone(),
-            label: if w.name.is_empty() { w.id.clone() } else { w.name.clone() },
+            label: if w.name.is_empty() {
+                w.id.clone()
+            } else {
+                w.name.clone()
+            },
             selected: selected.as_deref() == Some(w.id.as_str()),
         })
         .collect();
@@ -492,7 +510,11 @@ async fn upload_page(
             page_size: PageSize::P500,
             ..ListQuery::default()
         };
-        let page = state.fastio.list_folder(ws, "root", &query).await.map_err(upstream)?;
+        let page = state
+            .fastio
+            .list_folder(ws, "root", &query)
+            .await
+            .map_err(upstream)?;
         folders.extend(
             page.nodes
                 .into_iter()

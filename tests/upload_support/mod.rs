@@ -139,5 +139,8 @@ pub async fn wait_until_a_session_is_open(gw: &Gateway, within: Duration) {
 
 /// The `files` of a JSON action result.
 pub fn files_of(body: &serde_json::Value) -> Vec<serde_json::Value> {
-    body["data"]["files"].as_array().cloned().unwrap_or_default()
+    body["data"]["files"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
