@@ -14,4 +14,5 @@ pub mod digest;
 pub mod names;
 pub mod pipeline;
 pub mod rules;
+mod session;
 pub mod token;

@@ -11,8 +11,6 @@
 //! is long-polled until `stored` and the stored node's size and hash are compared with what was
 //! read. A [`SessionGuard`] cancels the session on every failure, including a dropped future.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -23,6 +21,7 @@ use super::budget::{Budget, BudgetError};
 use super::chunker::{ChunkConfig, ChunkError, Part, StreamSummary, part_channel, produce_parts};
 use super::names::sanitize_filename;
 use super::rules::{AllowedTypes, TypeRejected};
+use super::session::{PartBody, SessionGuard};
 use crate::fastio::{self, SINGLE_CALL_MAX_BYTES, UploadTarget};
 
 /// Parts waiting between the reader and a stream session (beyond the one being sent).
@@ -106,7 +105,7 @@ pub enum Started {
     Finished(Result<Receipt, FileError>),
     /// The file fits one single call and is held in memory (under the budget); upload it with
     /// [`Buffered::finish`], which may run concurrently with reading the next file.
-    Buffered(Buffered),
+    Buffered(Box<Buffered>),
 }
 
 /// A small file read whole, ready for one single-call upload.
@@ -185,13 +184,13 @@ impl Pipeline {
                 Started::Finished(Err(e.into()))
             }
             (Err(e), Consumed::Small(_)) => Started::Finished(Err(e.into())),
-            (Ok(summary), Consumed::Small(part)) => Started::Buffered(Buffered {
+            (Ok(summary), Consumed::Small(part)) => Started::Buffered(Box::new(Buffered {
                 pipeline: self.clone(),
                 target: target.clone(),
                 name,
                 summary,
                 part,
-            }),
+            })),
             (Ok(summary), Consumed::Streamed(guard, result)) => {
                 let outcome = match result {
                     Ok(()) => self.settle(guard, target, &name, &summary).await,
@@ -237,12 +236,7 @@ impl Pipeline {
                     Err(e) => return Consumed::Refused(e.into()),
                 };
                 let guard = SessionGuard::new(self.client.clone(), id);
-                let body = PartBody {
-                    held: Some(part),
-                    first: true,
-                    rx,
-                    finished: false,
-                };
+                let body = PartBody::new(part, rx);
                 let result = self.client.upload_stream(guard.id(), body, None).await;
                 Consumed::Streamed(guard, result)
             }
@@ -325,14 +319,14 @@ impl Buffered {
 
     /// Uploads the file in one single call, waits until stored and verifies it. `'static`, so
     /// it can be spawned.
-    pub async fn finish(self) -> Result<Receipt, FileError> {
+    pub async fn finish(self: Box<Self>) -> Result<Receipt, FileError> {
         let Buffered {
             pipeline,
             target,
             name,
             summary,
             part,
-        } = self;
+        } = *self;
         let body = part.as_ref().map_or_else(Bytes::new, |p| p.bytes.clone());
         let single = pipeline.client.upload_single(&target, &name, body).await?;
         // The bytes are upstream: release their budget before waiting.
@@ -372,95 +366,4 @@ enum Consumed {
     Small(Option<Part>),
     /// A stream session was fed; its result.
     Streamed(SessionGuard, Result<(), fastio::Error>),
-}
-
-/// The body of a stream session: the parts from the channel, each held (with its budget) until
-/// the next is asked for. If the channel closes before the last part, the body fails, so Fast.io
-/// never takes a cut stream for a whole file.
-struct PartBody {
-    held: Option<Part>,
-    first: bool,
-    rx: mpsc::Receiver<Part>,
-    finished: bool,
-}
-
-impl Stream for PartBody {
-    type Item = Result<Bytes, std::io::Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.first {
-            self.first = false;
-            let first = self.held.as_ref().map(|p| (p.last, p.bytes.clone()));
-            if let Some((last, bytes)) = first {
-                self.finished = last;
-                return Poll::Ready(Some(Ok(bytes)));
-            }
-        }
-        self.held = None;
-        if self.finished {
-            return Poll::Ready(None);
-        }
-        match self.rx.poll_recv(cx) {
-            Poll::Ready(Some(part)) => {
-                self.finished = part.last;
-                let bytes = part.bytes.clone();
-                self.held = Some(part);
-                Poll::Ready(Some(Ok(bytes)))
-            }
-            Poll::Ready(None) => Poll::Ready(Some(Err(std::io::Error::other(
-                "the file ended before its last part",
-            )))),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-/// Cancels its Fast.io session unless disarmed: awaited on failure paths, spawned from `Drop`
-/// when the future holding it is dropped (client gone, request timeout).
-struct SessionGuard {
-    client: fastio::Client,
-    id: String,
-    armed: bool,
-}
-
-impl SessionGuard {
-    fn new(client: fastio::Client, id: String) -> Self {
-        Self {
-            client,
-            id,
-            armed: true,
-        }
-    }
-
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn disarm(mut self) {
-        self.armed = false;
-    }
-
-    async fn cancel(mut self) {
-        self.armed = false;
-        if let Err(e) = self.client.cancel_upload(&self.id).await {
-            tracing::warn!(error = %e, "could not cancel a failed upload session");
-        }
-    }
-}
-
-impl Drop for SessionGuard {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        let client = self.client.clone();
-        let id = std::mem::take(&mut self.id);
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                if let Err(e) = client.cancel_upload(&id).await {
-                    tracing::warn!(error = %e, "could not cancel an abandoned upload session");
-                }
-            });
-        }
-    }
 }

@@ -8,26 +8,25 @@
 //!
 //! [`upload::pipeline`]: crate::upload::pipeline
 
-use std::time::Duration;
+mod outcome;
+mod page;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Multipart, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{DefaultBodyLimit, Multipart};
+use axum::http::StatusCode;
 use axum::routing::get;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::AppState;
-use super::display;
-use super::render::Html;
-use super::templates::{Choice, FileOutcome, Limits, Notice, UploadPage};
+use super::templates::{FileOutcome, Notice};
 use super::view::ActionResult;
 use crate::error::AppError;
-use crate::fastio::{self, ListQuery, NodeType, PageSize, UploadTarget};
+use crate::fastio::UploadTarget;
 use crate::upload::names::sanitize_filename;
 use crate::upload::pipeline::{self, FileError, Pipeline, Receipt, Started};
+use outcome::{Slot, outcome, report, settle};
 
 /// Single-call uploads kept in flight while the next parts are read.
 const PARALLEL_SMALL_UPLOADS: usize = 4;
@@ -104,12 +103,6 @@ impl UploadReport {
             text,
         }
     }
-}
-
-/// One file's place in the report while uploads run.
-enum Slot {
-    Done(FileOutcome, StatusCode),
-    Running(String),
 }
 
 /// Streams every `file` part of `multipart` to `destination`. Whole-request problems (an
@@ -248,136 +241,6 @@ pub async fn receive(
     Ok(report(target, slots, state.config.upload_timeout))
 }
 
-/// Builds the report; files still running (the deadline passed) fail with 408.
-fn report(target: UploadTarget, slots: Vec<Slot>, limit: Duration) -> UploadReport {
-    let mut status = StatusCode::OK;
-    let outcomes = slots
-        .into_iter()
-        .map(|slot| {
-            let (outcome, code) = match slot {
-                Slot::Done(outcome, code) => (outcome, code),
-                Slot::Running(name) => (
-                    FileOutcome::failed(
-                        name,
-                        format!(
-                            "not stored: the upload took longer than the limit of {}s",
-                            limit.as_secs()
-                        ),
-                    ),
-                    StatusCode::REQUEST_TIMEOUT,
-                ),
-            };
-            if status == StatusCode::OK && code != StatusCode::OK {
-                status = code;
-            }
-            outcome
-        })
-        .collect();
-    UploadReport {
-        workspace: target.workspace,
-        folder: target.folder,
-        outcomes,
-        status,
-    }
-}
-
-/// Records a finished background upload in its slot.
-fn settle(
-    slots: &mut [Slot],
-    joined: Result<(usize, Result<Receipt, FileError>), tokio::task::JoinError>,
-    workspace: &str,
-) {
-    let Ok((index, result)) = joined else {
-        // A panicked upload task; its slot stays running and is reported as failed.
-        tracing::error!("an upload task ended abnormally");
-        return;
-    };
-    if let Some(slot) = slots.get_mut(index) {
-        if let Slot::Running(name) = slot {
-            let name = std::mem::take(name);
-            *slot = outcome(result, &name, workspace);
-        }
-    }
-}
-
-/// A file's outcome and status.
-fn outcome(result: Result<Receipt, FileError>, name: &str, workspace: &str) -> Slot {
-    match result {
-        Ok(r) => Slot::Done(
-            FileOutcome::stored(r.name, r.size, r.sha256, workspace, r.node),
-            StatusCode::OK,
-        ),
-        Err(e) => {
-            let (status, message) = describe(&e);
-            tracing::info!(error = %e, status = status.as_u16(), "file not stored");
-            Slot::Done(FileOutcome::failed(name.to_owned(), message), status)
-        }
-    }
-}
-
-/// The status and the message shown for a file that failed.
-fn describe(e: &FileError) -> (StatusCode, String) {
-    use fastio::Error as F;
-    match e {
-        FileError::TooLarge { limit } => (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "the file is larger than the limit of {}",
-                display::human_size(*limit)
-            ),
-        ),
-        FileError::Type(t) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, t.to_string()),
-        FileError::Interrupted(_) => (
-            StatusCode::BAD_REQUEST,
-            "the upload was interrupted before the file ended; nothing was kept".into(),
-        ),
-        FileError::Mismatch { what } => (
-            StatusCode::BAD_GATEWAY,
-            format!("Fast.io stored something other than what was sent: {what}"),
-        ),
-        FileError::Budget(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the gateway is shutting down; please try again".into(),
-        ),
-        FileError::Upstream(f) => match f {
-            F::TooLarge { .. } => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Fast.io refused the file as too large".into(),
-            ),
-            F::NotFound { .. } => (
-                StatusCode::NOT_FOUND,
-                "the destination folder does not exist on Fast.io".into(),
-            ),
-            F::Forbidden { message, .. } => (
-                StatusCode::FORBIDDEN,
-                format!("Fast.io forbids this: {message}"),
-            ),
-            F::RateLimited { .. } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "Fast.io asked us to slow down; please try again shortly".into(),
-            ),
-            F::UploadFailed { message, .. } => (
-                StatusCode::BAD_GATEWAY,
-                format!("Fast.io could not store the file: {message}"),
-            ),
-            F::UploadTimedOut { .. } | F::Transport(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Fast.io could not be reached or did not finish in time; nothing was kept".into(),
-            ),
-            F::Upstream {
-                status, message, ..
-            } if (400..500).contains(status) => (
-                StatusCode::BAD_REQUEST,
-                format!("Fast.io refused the file: {message}"),
-            ),
-            _ => (
-                StatusCode::BAD_GATEWAY,
-                "Fast.io answered with an error; nothing was kept".into(),
-            ),
-        },
-    }
-}
-
 /// The pipeline of this gateway's configuration.
 fn pipeline_of(state: &AppState) -> Pipeline {
     Pipeline::new(
@@ -421,131 +284,6 @@ async fn text_field(mut field: axum::extract::multipart::Field<'_>) -> Result<St
 /// limit (the pipeline enforces the file size while streaming).
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/upload", get(show_page).post(post_upload))
+        .route("/upload", get(page::show_page).post(page::post_upload))
         .layer(DefaultBodyLimit::disable())
-}
-
-/// `?workspace=` on the upload page.
-#[derive(Debug, Deserialize)]
-struct PageQuery {
-    workspace: Option<String>,
-}
-
-/// `GET /upload`.
-async fn show_page(
-    State(state): State<AppState>,
-    Query(q): Query<PageQuery>,
-) -> Result<Html<UploadPage>, AppError> {
-    let page = upload_page(&state, q.workspace, None, Vec::new(), None).await?;
-    Ok(Html(page))
-}
-
-/// `POST /upload`: the page with the results, or the JSON action result.
-async fn post_upload(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    multipart: Multipart,
-) -> Result<Response, AppError> {
-    let report = receive(&state, Destination::FromForm, multipart).await?;
-    if wants_json(&headers) {
-        return Ok(report.action_result().into_response());
-    }
-    let notice = report.notice();
-    let status = report.status;
-    let page = upload_page(
-        &state,
-        Some(report.workspace),
-        Some(report.folder),
-        report.outcomes,
-        Some(notice),
-    )
-    .await?;
-    Ok((status, Html(page)).into_response())
-}
-
-/// Whether the client asked for the JSON action result.
-fn wants_json(headers: &HeaderMap) -> bool {
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    accept.contains("application/json") && !accept.contains("text/html")
-}
-
-/// The upload page: the exposed workspaces (one selected), the selected one's top folders.
-async fn upload_page(
-    state: &AppState,
-    workspace: Option<String>,
-    folder: Option<String>,
-    results: Vec<FileOutcome>,
-    notice: Option<Notice>,
-) -> Result<UploadPage, AppError> {
-    let all = state.fastio.list_workspaces().await.map_err(upstream)?;
-    let exposed: Vec<_> = all.into_iter().filter(|w| state.exposes(&w.id)).collect();
-    let selected = match workspace.filter(|w| !w.is_empty()) {
-        Some(ws) if exposed.iter().any(|w| w.id == ws) => Some(ws),
-        Some(ws) => return Err(AppError::NotFound(format!("no workspace “{ws}”"))),
-        None => exposed.first().map(|w| w.id.clone()),
-    };
-    let workspaces = exposed
-        .iter()
-        .map(|w| Choice {
-            value: w.id.clone(),
-            label: if w.name.is_empty() {
-                w.id.clone()
-            } else {
-                w.name.clone()
-            },
-            selected: selected.as_deref() == Some(w.id.as_str()),
-        })
-        .collect();
-    let folder = folder.unwrap_or_else(|| "root".into());
-    let mut folders = vec![Choice {
-        value: "root".into(),
-        label: "/ (top level)".into(),
-        selected: folder == "root",
-    }];
-    if let Some(ws) = &selected {
-        let query = ListQuery {
-            page_size: PageSize::P500,
-            ..ListQuery::default()
-        };
-        let page = state
-            .fastio
-            .list_folder(ws, "root", &query)
-            .await
-            .map_err(upstream)?;
-        folders.extend(
-            page.nodes
-                .into_iter()
-                .filter(|n| n.node_type == NodeType::Folder)
-                .map(|n| Choice {
-                    selected: n.id == folder,
-                    value: n.id,
-                    label: format!("/{}", n.name),
-                }),
-        );
-    }
-    Ok(UploadPage {
-        workspaces,
-        folders,
-        limits: Limits::from_config(&state.config),
-        results,
-        notice,
-    })
-}
-
-/// Maps a client error for the page handlers (until `From<fastio::Error>` reaches this branch).
-fn upstream(e: fastio::Error) -> AppError {
-    use fastio::Error as F;
-    match e {
-        F::Unauthorized { .. } => AppError::UpstreamAuth(e.to_string()),
-        F::Forbidden { message, .. } => AppError::Forbidden(message),
-        F::NotFound { message, .. } => AppError::NotFound(message),
-        F::RateLimited { retry_after, .. } => AppError::RateLimited {
-            retry_after: Some(retry_after),
-        },
-        F::Transport(_) | F::UploadTimedOut { .. } => AppError::Unavailable(e.to_string()),
-        _ => AppError::Upstream(e.to_string()),
-    }
 }
