@@ -56,9 +56,12 @@ impl Stream for PartBody {
                 self.held = Some(part);
                 Poll::Ready(Some(Ok(bytes)))
             }
-            Poll::Ready(None) => Poll::Ready(Some(Err(std::io::Error::other(
-                "the file ended before its last part",
-            )))),
+            Poll::Ready(None) => {
+                self.finished = true;
+                Poll::Ready(Some(Err(std::io::Error::other(
+                    "the file ended before its last part",
+                ))))
+            }
             Poll::Pending => Poll::Pending,
         }
     }
