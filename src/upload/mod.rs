@@ -5,12 +5,14 @@
 //! name and the first bytes whether the type is allowed, before anything goes upstream →
 //! [`chunker`] cuts the stream into fixed-size parts over a bounded channel, hashing each part and
 //! the whole, holding a [`budget`] permit per part so memory stays bounded across all uploads →
-//! the pipeline (next phase) hands the parts to `fastio::Client`. The JS path is stateless on the
+//! [`pipeline`] hands the parts to `fastio::Client` and verifies what was stored. The JS path is stateless on the
 //! gateway: the browser holds a [`token`] that binds its Fast.io session to one file and folder.
 
 pub mod budget;
 pub mod chunker;
 pub mod digest;
 pub mod names;
+pub mod pipeline;
 pub mod rules;
+mod session;
 pub mod token;

@@ -1,13 +1,38 @@
 //! Form uploads (no JavaScript): `GET /upload`, `POST /upload`, and the `?/upload` action of a
-//! folder page, each streaming every `file` part through the upload pipeline.
+//! folder page, each streaming every `file` part through the [`upload::pipeline`].
+//!
+//! [`receive`] adapts axum's multipart stream to the pipeline: the parts are read in order, each
+//! file's bytes go upstream while they arrive, and small files (one single call each) are
+//! uploaded a few at a time while the next parts are read, so many small files do not cost one
+//! serialized round trip each. Each file succeeds or fails on its own; the report lists both.
+//!
+//! [`upload::pipeline`]: crate::upload::pipeline
+
+mod outcome;
+mod page;
 
 use axum::Router;
-use axum::extract::Multipart;
+use axum::extract::{DefaultBodyLimit, Multipart};
 use axum::http::StatusCode;
+use axum::routing::get;
+use serde::Serialize;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 use super::AppState;
-use super::templates::FileOutcome;
+use super::templates::{FileOutcome, Notice};
+use super::view::ActionResult;
 use crate::error::AppError;
+use crate::fastio::UploadTarget;
+use crate::upload::names::sanitize_filename;
+use crate::upload::pipeline::{self, FileError, Pipeline, Receipt, Started};
+use outcome::{Slot, outcome, report, settle};
+
+/// Single-call uploads kept in flight while the next parts are read.
+const PARALLEL_SMALL_UPLOADS: usize = 4;
+
+/// Longest text field (`workspace`, `folder`) read from an upload form.
+const MAX_TEXT_FIELD: usize = 1024;
 
 /// Where the files of a form post go.
 #[derive(Clone, Debug)]
@@ -36,18 +61,229 @@ pub struct UploadReport {
     pub status: StatusCode,
 }
 
-/// Streams every `file` part of `multipart` to `destination` (being built: see the upload issue).
-pub async fn receive(
-    _state: &AppState,
-    _destination: Destination,
-    _multipart: Multipart,
-) -> Result<UploadReport, AppError> {
-    Err(AppError::Unavailable(
-        "form uploads are not wired yet".to_owned(),
-    ))
+/// The `data` of an upload's JSON action result.
+#[derive(Debug, Serialize)]
+pub struct UploadData {
+    /// Workspace id.
+    pub workspace: String,
+    /// Folder id.
+    pub folder: String,
+    /// One outcome per file, in order.
+    pub files: Vec<FileOutcome>,
 }
 
-/// This module's routes.
+impl UploadReport {
+    /// The JSON action result (`success` with 200 when every file was stored).
+    pub fn action_result(self) -> ActionResult<UploadData> {
+        let data = UploadData {
+            workspace: self.workspace,
+            folder: self.folder,
+            files: self.outcomes,
+        };
+        if self.status == StatusCode::OK {
+            ActionResult::success(data)
+        } else {
+            ActionResult::failure(self.status, data)
+        }
+    }
+
+    /// A one-line summary for the page.
+    pub fn notice(&self) -> Notice {
+        let stored = self.outcomes.iter().filter(|o| o.ok()).count();
+        let total = self.outcomes.len();
+        let text = match (stored, total) {
+            (s, t) if s == t && t == 1 => "The file was stored.".to_owned(),
+            (s, t) if s == t => format!("All {t} files were stored."),
+            (0, 1) => "The file was not stored.".to_owned(),
+            (0, t) => format!("None of the {t} files were stored."),
+            (s, t) => format!("{s} of {t} files were stored; the others failed."),
+        };
+        Notice {
+            success: stored == total,
+            text,
+        }
+    }
+}
+
+/// Streams every `file` part of `multipart` to `destination`. Whole-request problems (an
+/// unexposed workspace, no file chosen, a malformed form) are errors; a file's own failure is an
+/// outcome in the report. The whole post may take `config.upload_timeout`; past it, files not yet
+/// stored fail with 408 and their sessions are cancelled.
+pub async fn receive(
+    state: &AppState,
+    destination: Destination,
+    mut multipart: Multipart,
+) -> Result<UploadReport, AppError> {
+    let deadline = Instant::now() + state.config.upload_timeout;
+    let pipeline = pipeline_of(state);
+    let mut target = match destination {
+        Destination::Folder { workspace, folder } => Some(exposed(state, workspace, folder)?),
+        Destination::FromForm => None,
+    };
+    let (mut form_ws, mut form_folder) = (None, None);
+    let mut slots: Vec<Slot> = Vec::new();
+    let mut running: JoinSet<(usize, Result<Receipt, FileError>)> = JoinSet::new();
+    let mut files = 0usize;
+    let mut timed_out = false;
+    loop {
+        let field = match tokio::time::timeout_at(deadline, multipart.next_field()).await {
+            Err(_) => {
+                timed_out = true;
+                break;
+            }
+            Ok(Ok(Some(field))) => field,
+            Ok(Ok(None)) => break,
+            Ok(Err(e)) if slots.is_empty() => {
+                return Err(AppError::BadRequest(format!(
+                    "the form could not be read: {e}"
+                )));
+            }
+            // The body broke off after some files (client gone); what was done stays reported.
+            Ok(Err(_)) => break,
+        };
+        match field.name().unwrap_or_default() {
+            "file" => {}
+            "workspace" if target.is_none() => {
+                form_ws = Some(text_field(field).await?);
+                continue;
+            }
+            "folder" if target.is_none() => {
+                form_folder = Some(text_field(field).await?);
+                continue;
+            }
+            _ => continue,
+        }
+        let raw_name = field.file_name().unwrap_or_default().to_owned();
+        if raw_name.is_empty() {
+            // A file input with nothing picked: no name, no bytes. Not a file.
+            continue;
+        }
+        let target = match &target {
+            Some(t) => t.clone(),
+            None => {
+                let Some(ws) = form_ws.take().filter(|w| !w.is_empty()) else {
+                    return Err(AppError::BadRequest(
+                        "choose a workspace: the form's workspace field must precede the files"
+                            .into(),
+                    ));
+                };
+                let folder = form_folder.take().filter(|f| !f.is_empty());
+                target
+                    .insert(exposed(state, ws, folder.unwrap_or_else(|| "root".into()))?)
+                    .clone()
+            }
+        };
+        files += 1;
+        if files > state.config.max_files {
+            let message = format!(
+                "not uploaded: at most {} files can be uploaded at once",
+                state.config.max_files
+            );
+            slots.push(Slot::Done(
+                FileOutcome::failed(sanitize_filename(&raw_name), message),
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ));
+            continue;
+        }
+        while running.len() >= PARALLEL_SMALL_UPLOADS {
+            match tokio::time::timeout_at(deadline, running.join_next()).await {
+                Ok(Some(joined)) => settle(&mut slots, joined, &target.workspace),
+                Ok(None) => break,
+                Err(_) => {
+                    timed_out = true;
+                    break;
+                }
+            }
+        }
+        if timed_out {
+            break;
+        }
+        let started = tokio::time::timeout_at(deadline, pipeline.start(&target, &raw_name, field));
+        match started.await {
+            Err(_) => {
+                timed_out = true;
+                slots.push(Slot::Running(sanitize_filename(&raw_name)));
+                break;
+            }
+            Ok(Started::Finished(result)) => {
+                slots.push(outcome(
+                    result,
+                    &sanitize_filename(&raw_name),
+                    &target.workspace,
+                ));
+            }
+            Ok(Started::Buffered(small)) => {
+                let index = slots.len();
+                slots.push(Slot::Running(small.name().to_owned()));
+                running.spawn(async move { (index, small.finish().await) });
+            }
+        }
+    }
+    let Some(target) = target else {
+        return Err(AppError::BadRequest(
+            "no file chosen: pick at least one file".into(),
+        ));
+    };
+    while !timed_out {
+        match tokio::time::timeout_at(deadline, running.join_next()).await {
+            Ok(Some(joined)) => settle(&mut slots, joined, &target.workspace),
+            Ok(None) => break,
+            Err(_) => timed_out = true,
+        }
+    }
+    // Past the deadline: dropping the set aborts the uploads still running (their guards cancel).
+    running.abort_all();
+    if files == 0 {
+        return Err(AppError::BadRequest(
+            "no file chosen: pick at least one file".into(),
+        ));
+    }
+    Ok(report(target, slots, state.config.upload_timeout))
+}
+
+/// The pipeline of this gateway's configuration.
+fn pipeline_of(state: &AppState) -> Pipeline {
+    Pipeline::new(
+        state.fastio.clone(),
+        state.budget.clone(),
+        pipeline::Limits {
+            max_size: state.config.max_file_size,
+            allowed: state.config.allowed_types.clone(),
+            store_timeout: state.config.upload_timeout,
+        },
+    )
+}
+
+/// The upload target, if the gateway exposes the workspace (404 otherwise).
+fn exposed(state: &AppState, workspace: String, folder: String) -> Result<UploadTarget, AppError> {
+    if !state.exposes(&workspace) {
+        return Err(AppError::NotFound(format!("no workspace “{workspace}”")));
+    }
+    Ok(UploadTarget { workspace, folder })
+}
+
+/// Reads a short text field (bounded, so a huge field cannot fill memory).
+async fn text_field(mut field: axum::extract::multipart::Field<'_>) -> Result<String, AppError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|e| AppError::BadRequest(format!("the form could not be read: {e}")))?
+    {
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() > MAX_TEXT_FIELD {
+            return Err(AppError::BadRequest("a form field is too long".into()));
+        }
+    }
+    String::from_utf8(bytes)
+        .map(|s| s.trim().to_owned())
+        .map_err(|_| AppError::BadRequest("a form field is not valid UTF-8".into()))
+}
+
+/// This module's routes: the stand-alone upload page and its form action, without axum's body
+/// limit (the pipeline enforces the file size while streaming).
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/upload", get(page::show_page).post(page::post_upload))
+        .layer(DefaultBodyLimit::disable())
 }

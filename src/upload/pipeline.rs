@@ -1,0 +1,369 @@
+//! The upload pipeline of the form path (DESIGN §4a): one file's byte stream in, a verified
+//! receipt out, nothing half-written left behind on any failure.
+//!
+//! For each file: the name is sanitised ([`names`](super::names)); the [`chunker`] cuts the
+//! stream into parts of at most [`SINGLE_CALL_MAX_BYTES`] under the global [`Budget`], so the
+//! first part shows whether the file ends within one Fast.io single call; the type is checked
+//! on the first bytes ([`rules`](super::rules)) before anything goes upstream. A one-part file is
+//! handed back as a [`Buffered`] upload the caller may run concurrently with reading the next
+//! file (multipart parts arrive in order; their uploads need not). A longer file feeds a Fast.io
+//! stream session from the bounded part channel while it is being read. Either way the session
+//! is long-polled until `stored` and the stored node's size and hash are compared with what was
+//! read. A [`SessionGuard`] cancels the session on every failure, including a dropped future.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use tokio::sync::mpsc;
+
+use super::budget::{Budget, BudgetError};
+use super::chunker::{ChunkConfig, ChunkError, Part, StreamSummary, part_channel, produce_parts};
+use super::names::sanitize_filename;
+use super::rules::{AllowedTypes, TypeRejected};
+use super::session::{PartBody, SessionGuard};
+use crate::fastio::{self, SINGLE_CALL_MAX_BYTES, UploadTarget};
+
+/// Parts waiting between the reader and a stream session (beyond the one being sent).
+const STREAM_QUEUE: usize = 1;
+
+/// The rules every file of the pipeline obeys.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest file, in bytes; one byte more is [`FileError::TooLarge`].
+    pub max_size: u64,
+    /// Allowed types, checked on the name and the first bytes.
+    pub allowed: AllowedTypes,
+    /// How long to wait for Fast.io to store a file once it has every byte.
+    pub store_timeout: Duration,
+}
+
+/// Streams files to Fast.io; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    client: fastio::Client,
+    budget: Budget,
+    limits: Limits,
+}
+
+/// A file stored and verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// The sanitised name it was stored under.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// SHA-256 of its bytes, lower-case hex (equal to the stored node's hash).
+    pub sha256: String,
+    /// The stored node's id.
+    pub node: String,
+}
+
+/// Why one file was not stored. Display is a message for people.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The file passed `max_size`; the session (if any) was cancelled.
+    #[error("the file is larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The type is not allowed; nothing went upstream.
+    #[error(transparent)]
+    Type(#[from] TypeRejected),
+    /// The request body ended or failed before the file did (client gone, malformed body).
+    #[error("the upload was interrupted before the file ended")]
+    Interrupted(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Fast.io stored something other than what was sent.
+    #[error("the stored file does not match what was sent ({what})")]
+    Mismatch {
+        /// Which check failed, for people.
+        what: String,
+    },
+    /// Fast.io refused or failed the upload.
+    #[error(transparent)]
+    Upstream(#[from] fastio::Error),
+    /// The in-flight budget refused (shutdown, or a budget too small for one part).
+    #[error(transparent)]
+    Budget(#[from] BudgetError),
+}
+
+impl From<ChunkError> for FileError {
+    fn from(e: ChunkError) -> Self {
+        match e {
+            ChunkError::TooLarge { max } => Self::TooLarge { limit: max },
+            ChunkError::Source(why) => Self::Interrupted(why),
+            ChunkError::ConsumerGone => Self::Interrupted("the upload was abandoned".into()),
+            ChunkError::Budget(b) => Self::Budget(b),
+        }
+    }
+}
+
+/// What [`Pipeline::start`] gives back once it has read a file's bytes.
+pub enum Started {
+    /// The file was large and has been streamed up already (or failed): the final outcome.
+    Finished(Result<Receipt, FileError>),
+    /// The file fits one single call and is held in memory (under the budget); upload it with
+    /// [`Buffered::finish`], which may run concurrently with reading the next file.
+    Buffered(Box<Buffered>),
+}
+
+/// A small file read whole, ready for one single-call upload.
+pub struct Buffered {
+    pipeline: Pipeline,
+    target: UploadTarget,
+    name: String,
+    summary: StreamSummary,
+    /// Holds the bytes and their budget; `None` for an empty file.
+    part: Option<Part>,
+}
+
+impl Pipeline {
+    /// A pipeline sending to `client`, holding upload bytes under `budget`.
+    pub fn new(client: fastio::Client, budget: Budget, limits: Limits) -> Self {
+        Self {
+            client,
+            budget,
+            limits,
+        }
+    }
+
+    /// The budget its bytes are counted in (its `peak()` is the most ever held at once).
+    pub fn budget(&self) -> &Budget {
+        &self.budget
+    }
+
+    /// Uploads one file from start to end: [`Pipeline::start`] then, for a small file,
+    /// [`Buffered::finish`].
+    pub async fn upload<S, E>(
+        &self,
+        target: &UploadTarget,
+        raw_name: &str,
+        stream: S,
+    ) -> Result<Receipt, FileError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        match self.start(target, raw_name, stream).await {
+            Started::Finished(outcome) => outcome,
+            Started::Buffered(small) => small.finish().await,
+        }
+    }
+
+    /// Reads `stream` (the file called `raw_name` by its sender): a file that ends within one
+    /// single call is returned [`Started::Buffered`]; a longer one is streamed to a Fast.io
+    /// stream session while it is read and returned [`Started::Finished`]. The stream is always
+    /// read to its end or its first error, except after a refusal (type, size).
+    pub async fn start<S, E>(&self, target: &UploadTarget, raw_name: &str, stream: S) -> Started
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let name = sanitize_filename(raw_name);
+        let config = ChunkConfig {
+            chunk_size: self.part_size(),
+            max_size: self.limits.max_size,
+        };
+        let (tx, rx) = part_channel(STREAM_QUEUE);
+        let produce = produce_parts(stream, config, Some(&self.budget), tx);
+        let consume = self.consume(target, &name, rx);
+        let (produced, consumed) = tokio::join!(produce, consume);
+        match (produced, consumed) {
+            // The reader's own failure (size, interrupted body) is the cause; the consumer only
+            // saw its channel close.
+            (Err(e), consumed) if !matches!(e, ChunkError::ConsumerGone) => {
+                if let Consumed::Streamed(guard, _) = consumed {
+                    guard.cancel().await;
+                }
+                Started::Finished(Err(e.into()))
+            }
+            (_, Consumed::Refused(e)) => Started::Finished(Err(e)),
+            (Err(e), Consumed::Streamed(guard, _)) => {
+                guard.cancel().await;
+                Started::Finished(Err(e.into()))
+            }
+            (Err(e), Consumed::Small(_)) => Started::Finished(Err(e.into())),
+            (Ok(summary), Consumed::Small(part)) => Started::Buffered(Box::new(Buffered {
+                pipeline: self.clone(),
+                target: target.clone(),
+                name,
+                summary,
+                part,
+            })),
+            (Ok(summary), Consumed::Streamed(guard, result)) => {
+                let outcome = match result {
+                    Ok(()) => self.settle(guard, target, &name, &summary).await,
+                    Err(e) => {
+                        guard.cancel().await;
+                        Err(e.into())
+                    }
+                };
+                Started::Finished(outcome)
+            }
+        }
+    }
+
+    /// The part size: one single call's worth, or less when the budget is smaller.
+    fn part_size(&self) -> usize {
+        let bytes = SINGLE_CALL_MAX_BYTES.min(self.budget.capacity());
+        usize::try_from(bytes).unwrap_or(usize::MAX)
+    }
+
+    /// Takes the first part: decides the type, then either keeps it (a one-part file) or opens a
+    /// stream session and feeds it every part.
+    async fn consume(
+        &self,
+        target: &UploadTarget,
+        name: &str,
+        mut rx: mpsc::Receiver<Part>,
+    ) -> Consumed {
+        let first = rx.recv().await;
+        let head = first.as_ref().map_or(&[][..], |p| &p.bytes[..]);
+        if let Err(e) = self.limits.allowed.check(name, head) {
+            return Consumed::Refused(e.into());
+        }
+        match first {
+            None => Consumed::Small(None),
+            Some(part) if part.last => Consumed::Small(Some(part)),
+            Some(part) => {
+                let id = match self
+                    .client
+                    .create_stream_upload(target, name, self.limits.max_size)
+                    .await
+                {
+                    Ok(id) => id,
+                    Err(e) => return Consumed::Refused(e.into()),
+                };
+                let guard = SessionGuard::new(self.client.clone(), id);
+                let body = PartBody::new(part, rx);
+                let result = self.client.upload_stream(guard.id(), body, None).await;
+                Consumed::Streamed(guard, result)
+            }
+        }
+    }
+
+    /// After a stream session got every byte: waits until stored, then verifies.
+    async fn settle(
+        &self,
+        guard: SessionGuard,
+        target: &UploadTarget,
+        name: &str,
+        summary: &StreamSummary,
+    ) -> Result<Receipt, FileError> {
+        let stored = self
+            .client
+            .wait_until_stored(guard.id(), self.limits.store_timeout)
+            .await;
+        let session = match stored {
+            Ok(session) => session,
+            Err(e) => {
+                guard.cancel().await;
+                return Err(e.into());
+            }
+        };
+        guard.disarm();
+        let node = session.new_file_id.ok_or_else(|| FileError::Mismatch {
+            what: "Fast.io reported it stored but named no file".into(),
+        })?;
+        self.verify(&target.workspace, node, name, summary).await
+    }
+
+    /// Compares the stored node's size and hash with what was read.
+    async fn verify(
+        &self,
+        workspace: &str,
+        node_id: String,
+        name: &str,
+        summary: &StreamSummary,
+    ) -> Result<Receipt, FileError> {
+        let node = self.client.node(workspace, &node_id).await?;
+        let sha256 = summary.sha256.to_hex();
+        let mismatch = if node.size.is_some_and(|size| size != summary.size) {
+            Some(format!(
+                "Fast.io stored {} bytes, {} were sent",
+                node.size.unwrap_or_default(),
+                summary.size
+            ))
+        } else {
+            match (&node.hash, node.hash_algo.as_deref()) {
+                (Some(hash), Some("sha256") | None) if !hash.eq_ignore_ascii_case(&sha256) => {
+                    Some("its SHA-256 differs from the bytes sent".to_owned())
+                }
+                (None, _) => {
+                    tracing::warn!(node = %node_id, "stored node carries no hash to verify");
+                    None
+                }
+                _ => None,
+            }
+        };
+        if let Some(what) = mismatch {
+            // The client has no delete call: the node stays, but it is never reported stored.
+            tracing::error!(node = %node_id, what, "stored file does not match the upload");
+            return Err(FileError::Mismatch { what });
+        }
+        Ok(Receipt {
+            name: name.to_owned(),
+            size: summary.size,
+            sha256,
+            node: node_id,
+        })
+    }
+}
+
+impl Buffered {
+    /// The sanitised name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Uploads the file in one single call, waits until stored and verifies it. `'static`, so
+    /// it can be spawned.
+    pub async fn finish(self: Box<Self>) -> Result<Receipt, FileError> {
+        let Buffered {
+            pipeline,
+            target,
+            name,
+            summary,
+            part,
+        } = *self;
+        let body = part.as_ref().map_or_else(Bytes::new, |p| p.bytes.clone());
+        let single = pipeline.client.upload_single(&target, &name, body).await?;
+        // The bytes are upstream: release their budget before waiting.
+        drop(part);
+        let node = match single.new_file_id {
+            Some(node) => node,
+            None => {
+                let guard = SessionGuard::new(pipeline.client.clone(), single.upload_id);
+                let stored = pipeline
+                    .client
+                    .wait_until_stored(guard.id(), pipeline.limits.store_timeout)
+                    .await;
+                let session = match stored {
+                    Ok(session) => session,
+                    Err(e) => {
+                        guard.cancel().await;
+                        return Err(e.into());
+                    }
+                };
+                guard.disarm();
+                session.new_file_id.ok_or_else(|| FileError::Mismatch {
+                    what: "Fast.io reported it stored but named no file".into(),
+                })?
+            }
+        };
+        pipeline
+            .verify(&target.workspace, node, &name, &summary)
+            .await
+    }
+}
+
+/// What the consumer side ended with.
+enum Consumed {
+    /// Refused before or at session creation; nothing is left upstream.
+    Refused(FileError),
+    /// A file of at most one part (none when empty).
+    Small(Option<Part>),
+    /// A stream session was fed; its result.
+    Streamed(SessionGuard, Result<(), fastio::Error>),
+}

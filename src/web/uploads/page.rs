@@ -1,0 +1,139 @@
+//! The stand-alone upload page: `GET /upload` (workspace and folder pickers) and `POST /upload`
+//! (the form action: the page again with the results, or the JSON action result).
+
+use axum::extract::{Multipart, Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{Destination, receive};
+use crate::error::AppError;
+use crate::fastio::{self, ListQuery, NodeType, PageSize};
+use crate::web::AppState;
+use crate::web::render::Html;
+use crate::web::templates::{Choice, FileOutcome, Limits, Notice, UploadPage};
+
+/// `?workspace=` on the upload page.
+#[derive(Debug, Deserialize)]
+pub(super) struct PageQuery {
+    workspace: Option<String>,
+}
+
+/// `GET /upload`.
+pub(super) async fn show_page(
+    State(state): State<AppState>,
+    Query(q): Query<PageQuery>,
+) -> Result<Html<UploadPage>, AppError> {
+    let page = upload_page(&state, q.workspace, None, Vec::new(), None).await?;
+    Ok(Html(page))
+}
+
+/// `POST /upload`: the page with the results, or the JSON action result.
+pub(super) async fn post_upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    multipart: Multipart,
+) -> Result<Response, AppError> {
+    let report = receive(&state, Destination::FromForm, multipart).await?;
+    if wants_json(&headers) {
+        return Ok(report.action_result().into_response());
+    }
+    let notice = report.notice();
+    let status = report.status;
+    let page = upload_page(
+        &state,
+        Some(report.workspace),
+        Some(report.folder),
+        report.outcomes,
+        Some(notice),
+    )
+    .await?;
+    Ok((status, Html(page)).into_response())
+}
+
+/// Whether the client asked for the JSON action result.
+fn wants_json(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    accept.contains("application/json") && !accept.contains("text/html")
+}
+
+/// The upload page: the exposed workspaces (one selected), the selected one's top folders.
+async fn upload_page(
+    state: &AppState,
+    workspace: Option<String>,
+    folder: Option<String>,
+    results: Vec<FileOutcome>,
+    notice: Option<Notice>,
+) -> Result<UploadPage, AppError> {
+    let all = state.fastio.list_workspaces().await.map_err(upstream)?;
+    let exposed: Vec<_> = all.into_iter().filter(|w| state.exposes(&w.id)).collect();
+    let selected = match workspace.filter(|w| !w.is_empty()) {
+        Some(ws) if exposed.iter().any(|w| w.id == ws) => Some(ws),
+        Some(ws) => return Err(AppError::NotFound(format!("no workspace “{ws}”"))),
+        None => exposed.first().map(|w| w.id.clone()),
+    };
+    let workspaces = exposed
+        .iter()
+        .map(|w| Choice {
+            value: w.id.clone(),
+            label: if w.name.is_empty() {
+                w.id.clone()
+            } else {
+                w.name.clone()
+            },
+            selected: selected.as_deref() == Some(w.id.as_str()),
+        })
+        .collect();
+    let folder = folder.unwrap_or_else(|| "root".into());
+    let mut folders = vec![Choice {
+        value: "root".into(),
+        label: "/ (top level)".into(),
+        selected: folder == "root",
+    }];
+    if let Some(ws) = &selected {
+        let query = ListQuery {
+            page_size: PageSize::P500,
+            ..ListQuery::default()
+        };
+        let page = state
+            .fastio
+            .list_folder(ws, "root", &query)
+            .await
+            .map_err(upstream)?;
+        folders.extend(
+            page.nodes
+                .into_iter()
+                .filter(|n| n.node_type == NodeType::Folder)
+                .map(|n| Choice {
+                    selected: n.id == folder,
+                    value: n.id,
+                    label: format!("/{}", n.name),
+                }),
+        );
+    }
+    Ok(UploadPage {
+        workspaces,
+        folders,
+        limits: Limits::from_config(&state.config),
+        results,
+        notice,
+    })
+}
+
+/// Maps a client error for the page handlers (until `From<fastio::Error>` reaches this branch).
+fn upstream(e: fastio::Error) -> AppError {
+    use fastio::Error as F;
+    match e {
+        F::Unauthorized { .. } => AppError::UpstreamAuth(e.to_string()),
+        F::Forbidden { message, .. } => AppError::Forbidden(message),
+        F::NotFound { message, .. } => AppError::NotFound(message),
+        F::RateLimited { retry_after, .. } => AppError::RateLimited {
+            retry_after: Some(retry_after),
+        },
+        F::Transport(_) | F::UploadTimedOut { .. } => AppError::Unavailable(e.to_string()),
+        _ => AppError::Upstream(e.to_string()),
+    }
+}
