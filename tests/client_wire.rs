@@ -203,7 +203,7 @@ async fn rate_limited_call_waits_for_expires_then_succeeds() {
                 .duration_since(UNIX_EPOCH)
                 .expect("now")
                 .as_secs()
-                + 1;
+                + 2; // whole seconds: at least one full second from now, whatever the fraction
             let mut response = reply(
                 429,
                 json!({"result": false, "error": {"code": 10368, "text": "slow down"}}),
@@ -222,7 +222,7 @@ async fn rate_limited_call_waits_for_expires_then_succeeds() {
     assert_eq!(id, "42");
     assert_eq!(mock.seen.lock().len(), 2);
     assert!(
-        started.elapsed() >= Duration::from_millis(200),
+        started.elapsed() >= Duration::from_millis(900),
         "waited for the reset"
     );
 }

@@ -212,7 +212,6 @@ async fn actions_on_an_unexposed_workspace_are_404() {
 }
 
 #[tokio::test]
-#[ignore = "needs the upload branch's uploads::receive; un-ignore once it is merged"]
 async fn mkdir_then_upload_into_the_new_folder_lists_the_files_with_their_sizes() {
     let app = spawn_app().await;
     let made = post_json(&app, "root", "mkdir", &[("name", "Incoming")]).await;

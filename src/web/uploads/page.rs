@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{Destination, receive};
 use crate::error::AppError;
-use crate::fastio::{self, ListQuery, NodeType, PageSize};
+use crate::fastio::{ListQuery, NodeType, PageSize};
 use crate::web::AppState;
 use crate::web::render::Html;
 use crate::web::templates::{Choice, FileOutcome, Limits, Notice, UploadPage};
@@ -68,7 +68,7 @@ async fn upload_page(
     results: Vec<FileOutcome>,
     notice: Option<Notice>,
 ) -> Result<UploadPage, AppError> {
-    let all = state.fastio.list_workspaces().await.map_err(upstream)?;
+    let all = state.fastio.list_workspaces().await?;
     let exposed: Vec<_> = all.into_iter().filter(|w| state.exposes(&w.id)).collect();
     let selected = match workspace.filter(|w| !w.is_empty()) {
         Some(ws) if exposed.iter().any(|w| w.id == ws) => Some(ws),
@@ -98,11 +98,7 @@ async fn upload_page(
             page_size: PageSize::P500,
             ..ListQuery::default()
         };
-        let page = state
-            .fastio
-            .list_folder(ws, "root", &query)
-            .await
-            .map_err(upstream)?;
+        let page = state.fastio.list_folder(ws, "root", &query).await?;
         folders.extend(
             page.nodes
                 .into_iter()
@@ -121,19 +117,4 @@ async fn upload_page(
         results,
         notice,
     })
-}
-
-/// Maps a client error for the page handlers (until `From<fastio::Error>` reaches this branch).
-fn upstream(e: fastio::Error) -> AppError {
-    use fastio::Error as F;
-    match e {
-        F::Unauthorized { .. } => AppError::UpstreamAuth(e.to_string()),
-        F::Forbidden { message, .. } => AppError::Forbidden(message),
-        F::NotFound { message, .. } => AppError::NotFound(message),
-        F::RateLimited { retry_after, .. } => AppError::RateLimited {
-            retry_after: Some(retry_after),
-        },
-        F::Transport(_) | F::UploadTimedOut { .. } => AppError::Unavailable(e.to_string()),
-        _ => AppError::Upstream(e.to_string()),
-    }
 }
