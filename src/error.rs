@@ -4,10 +4,12 @@
 //! which decides by route kind. 5xx bodies are opaque; their real cause goes to the log inside the
 //! request's span (so it carries the request id).
 //!
-//! Mapping from `fastio::Error` (next phase) is one `From` impl: Unauthorized → `UpstreamAuth`,
-//! Forbidden → `Forbidden`, NotFound → `NotFound`, TooLarge → `TooLarge`, RateLimited →
-//! `RateLimited`, Upstream → `Upstream`, Transport → `Unavailable`, InvalidResponse → `Upstream`,
-//! UploadFailed{4xx} → `UploadRejected`, UploadFailed{5xx} → `Upstream`.
+//! Mapping from `fastio::Error` is one `From` impl: Unauthorized → `UpstreamAuth` (the key is an
+//! operator problem, 502), Forbidden → `Forbidden`, NotFound → `NotFound`, TooLarge →
+//! `UpstreamTooLarge` (413), RateLimited → `RateLimited` (429 + Retry-After), Upstream 409 →
+//! `Conflict`, other Upstream → `Upstream` (502), Transport and UploadTimedOut → `Unavailable`
+//! (503), InvalidResponse → `Upstream`, UploadFailed → `UploadRejected` (Fast.io's message, 400),
+//! InvalidArgument → `BadRequest`.
 
 use std::time::Duration;
 
@@ -18,6 +20,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::fastio;
 use crate::upload::budget::BudgetError;
 use crate::upload::chunker::ChunkError;
 use crate::upload::rules::TypeRejected;
@@ -59,6 +62,9 @@ pub enum AppError {
         /// The limit.
         limit: usize,
     },
+    /// 413: Fast.io refused the body as too large (its own limit, not ours); its text is shown.
+    #[error("too large for Fast.io: {0}")]
+    UpstreamTooLarge(String),
     /// 415: a file type `FASTGATE_ALLOWED_TYPES` does not allow.
     #[error(transparent)]
     UnsupportedType(#[from] TypeRejected),
@@ -107,7 +113,9 @@ impl AppError {
             Self::CrossOrigin | Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::TooLarge { .. } | Self::TooManyFiles { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooLarge { .. } | Self::TooManyFiles { .. } | Self::UpstreamTooLarge(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             Self::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream(_) | Self::UpstreamAuth(_) => StatusCode::BAD_GATEWAY,
@@ -126,7 +134,7 @@ impl AppError {
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
-            Self::TooLarge { .. } => "file_too_large",
+            Self::TooLarge { .. } | Self::UpstreamTooLarge(_) => "file_too_large",
             Self::TooManyFiles { .. } => "too_many_files",
             Self::UnsupportedType(_) => "unsupported_type",
             Self::RateLimited { .. } => "rate_limited",
@@ -197,6 +205,32 @@ impl From<ChunkError> for AppError {
             )),
             ChunkError::Budget(BudgetError::Closed) => Self::Unavailable("shutting down".into()),
             other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<fastio::Error> for AppError {
+    fn from(e: fastio::Error) -> Self {
+        use fastio::Error as F;
+        match e {
+            F::Unauthorized { .. } => Self::UpstreamAuth(e.to_string()),
+            F::Forbidden { message, .. } => {
+                Self::Forbidden(format!("Fast.io forbids this: {message}"))
+            }
+            F::NotFound { message, .. } => Self::NotFound(format!("not found: {message}")),
+            F::TooLarge { message, .. } => Self::UpstreamTooLarge(message),
+            F::RateLimited { retry_after, .. } => Self::RateLimited {
+                retry_after: Some(retry_after),
+            },
+            F::Upstream {
+                status: 409,
+                message,
+                ..
+            } => Self::Conflict(message),
+            F::Upstream { .. } | F::InvalidResponse(_) => Self::Upstream(e.to_string()),
+            F::Transport(_) | F::UploadTimedOut { .. } => Self::Unavailable(e.to_string()),
+            F::UploadFailed { message, .. } => Self::UploadRejected(message),
+            F::InvalidArgument(why) => Self::BadRequest(why),
         }
     }
 }
@@ -398,6 +432,51 @@ mod tests {
             assert_eq!(e.status().as_u16(), status, "{e:?}");
             assert!(e.code().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
         }
+    }
+
+    #[test]
+    fn fastio_errors_map_to_the_documented_statuses() {
+        let cases = [
+            (
+                fastio::Error::Unauthorized {
+                    code: None,
+                    message: "bad key".into(),
+                },
+                502,
+            ),
+            (
+                fastio::Error::NotFound {
+                    code: Some(1609),
+                    message: "no node".into(),
+                },
+                404,
+            ),
+            (
+                fastio::Error::RateLimited {
+                    retry_after: Duration::from_secs(3),
+                    code: None,
+                },
+                429,
+            ),
+            (
+                fastio::Error::Upstream {
+                    status: 500,
+                    code: None,
+                    message: "HTTP 500".into(),
+                },
+                502,
+            ),
+            (fastio::Error::InvalidResponse("x".into()), 502),
+            (fastio::Error::InvalidArgument("empty id".into()), 400),
+        ];
+        for (e, status) in cases {
+            assert_eq!(AppError::from(e).status().as_u16(), status);
+        }
+        let e = AppError::from(fastio::Error::Unauthorized {
+            code: None,
+            message: "x".into(),
+        });
+        assert!(e.public_message().contains("operator"));
     }
 
     #[test]
