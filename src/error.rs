@@ -24,6 +24,7 @@ use crate::fastio;
 use crate::upload::budget::BudgetError;
 use crate::upload::chunker::ChunkError;
 use crate::upload::rules::TypeRejected;
+use crate::upload::session::ChunkRefused;
 use crate::upload::token::TokenError;
 use crate::web::display::human_size;
 use crate::web::render::Html;
@@ -65,6 +66,10 @@ pub enum AppError {
     /// 413: Fast.io refused the body as too large (its own limit, not ours); its text is shown.
     #[error("too large for Fast.io: {0}")]
     UpstreamTooLarge(String),
+    /// A chunk of the upload API refused before it went upstream: 404 (no such chunk number),
+    /// 411 (no Content-Length), 400 (wrong size, digest mismatch, interrupted).
+    #[error(transparent)]
+    Chunk(#[from] ChunkRefused),
     /// 415: a file type `FASTGATE_ALLOWED_TYPES` does not allow.
     #[error(transparent)]
     UnsupportedType(#[from] TypeRejected),
@@ -117,6 +122,9 @@ impl AppError {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             Self::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Chunk(ChunkRefused::OutOfRange { .. }) => StatusCode::NOT_FOUND,
+            Self::Chunk(ChunkRefused::LengthRequired) => StatusCode::LENGTH_REQUIRED,
+            Self::Chunk(_) => StatusCode::BAD_REQUEST,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream(_) | Self::UpstreamAuth(_) => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -137,6 +145,12 @@ impl AppError {
             Self::TooLarge { .. } | Self::UpstreamTooLarge(_) => "file_too_large",
             Self::TooManyFiles { .. } => "too_many_files",
             Self::UnsupportedType(_) => "unsupported_type",
+            Self::Chunk(ChunkRefused::OutOfRange { .. }) => "chunk_out_of_range",
+            Self::Chunk(ChunkRefused::LengthRequired) => "length_required",
+            Self::Chunk(ChunkRefused::WrongSize { .. }) => "wrong_chunk_size",
+            Self::Chunk(ChunkRefused::BadDigestHeader) => "bad_digest_header",
+            Self::Chunk(ChunkRefused::DigestMismatch { .. }) => "digest_mismatch",
+            Self::Chunk(ChunkRefused::Interrupted(_)) => "chunk_interrupted",
             Self::RateLimited { .. } => "rate_limited",
             Self::UploadRejected(_) => "upload_rejected",
             Self::Upstream(_) => "upstream_error",

@@ -78,6 +78,21 @@ impl TestApp {
         }
     }
 
+    /// A recording client for a gateway served elsewhere (another runtime or process) at `url`,
+    /// watching for `secrets` like [`Self::serve`] does.
+    pub fn attach(url: &str, secrets: Vec<String>) -> Self {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Self {
+            url: url.trim_end_matches('/').to_owned(),
+            client,
+            secrets,
+            scanned: Arc::default(),
+        }
+    }
+
     /// `GET {url}{path}`.
     pub async fn get(&self, path: &str) -> Recorded {
         self.send(self.client.get(format!("{}{path}", self.url)))
@@ -186,8 +201,39 @@ pub async fn spawn_app_with(
     let workspace = emulator.workspace_id();
     let base_url = emulator.base_url();
 
-    let key_for_app = key.clone();
-    let data_dir = dir.path().join("gateway").display().to_string();
+    let (app, state) = serve_gateway(&base_url, &key, &dir.path().join("gateway"), vars).await;
+    Gateway {
+        app,
+        emulator,
+        workspace,
+        key,
+        state,
+        dir,
+    }
+}
+
+/// A second gateway in front of `gw`'s emulator, as another replica behind a load balancer:
+/// give both the same `FASTGATE_SECRET` in `vars` and either serves any upload of the other.
+pub async fn spawn_second_gateway(gw: &Gateway, vars: &[(&str, &str)]) -> TestApp {
+    let dir = gw.dir.path().join(format!("gateway-{}", rand_suffix()));
+    serve_gateway(&gw.emulator.base_url(), &gw.key, &dir, vars)
+        .await
+        .0
+}
+
+/// Serves a gateway on port 0 against the emulator at `base_url` with key `key`, the test
+/// defaults and `vars` on top; returns it and its state.
+async fn serve_gateway(
+    base_url: &str,
+    key: &str,
+    data_dir: &std::path::Path,
+    vars: &[(&str, &str)],
+) -> (TestApp, fastgate::web::AppState) {
+    use std::time::Duration;
+
+    let base_url = base_url.to_owned();
+    let key_for_app = key.to_owned();
+    let data_dir = data_dir.display().to_string();
     let vars: Vec<(String, String)> = vars
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -220,7 +266,7 @@ pub async fn spawn_app_with(
             *slot.lock().expect("slot") = Some(state.clone());
             fastgate::web::app(state)
         },
-        vec![key.clone()],
+        vec![key.to_owned()],
     )
     .await;
     let state = state_slot
@@ -228,14 +274,7 @@ pub async fn spawn_app_with(
         .expect("slot")
         .take()
         .expect("state built");
-    Gateway {
-        app,
-        emulator,
-        workspace,
-        key,
-        state,
-        dir,
-    }
+    (app, state)
 }
 
 fn rand_suffix() -> String {
