@@ -229,11 +229,8 @@ async fn serve_gateway(
     data_dir: &std::path::Path,
     vars: &[(&str, &str)],
 ) -> (TestApp, fastgate::web::AppState) {
-    use std::time::Duration;
-
-    let base_url = base_url.to_owned();
-    let key_for_app = key.to_owned();
-    let data_dir = data_dir.display().to_string();
+    let secrets = vec![key.to_owned()];
+    let (base_url, key, data_dir) = (base_url.to_owned(), key.to_owned(), data_dir.to_owned());
     let vars: Vec<(String, String)> = vars
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -242,31 +239,11 @@ async fn serve_gateway(
     let slot = state_slot.clone();
     let app = TestApp::serve(
         move |url| {
-            let mut all = vec![
-                ("FASTIO_API_KEY".to_owned(), key_for_app.clone()),
-                ("FASTIO_BASE_URL".to_owned(), base_url.clone()),
-                ("FASTGATE_PUBLIC_URL".to_owned(), url.to_owned()),
-                ("FASTGATE_DATA_DIR".to_owned(), data_dir),
-            ];
-            all.extend(vars);
-            let config = fastgate::config::Config::from_vars(all).expect("test config is valid");
-            let mut client_config = fastgate::fastio::ClientConfig::new(
-                base_url,
-                secrecy::SecretString::from(key_for_app),
-            );
-            client_config.retry = fastgate::fastio::RetryPolicy {
-                max_attempts: 4,
-                base_delay: Duration::from_millis(20),
-                chunk_base_delay: Duration::from_millis(20),
-                max_delay: Duration::from_millis(200),
-                max_rate_limit_wait: Duration::from_secs(5),
-            };
-            let client = fastgate::fastio::Client::new(client_config).expect("client");
-            let state = fastgate::web::AppState::new(config, client);
-            *slot.lock().expect("slot") = Some(state.clone());
-            fastgate::web::app(state)
+            let (router, state) = build_gateway(url, &base_url, &key, &data_dir, vars);
+            *slot.lock().expect("slot") = Some(state);
+            router
         },
-        vec![key.to_owned()],
+        secrets,
     )
     .await;
     let state = state_slot
@@ -275,6 +252,44 @@ async fn serve_gateway(
         .take()
         .expect("state built");
     (app, state)
+}
+
+/// The gateway's router and state as the tests run it: public URL `url`, the emulator at
+/// `base_url` with key `key`, quick client retries, and `vars` on top of the test defaults.
+pub fn build_gateway(
+    url: &str,
+    base_url: &str,
+    key: &str,
+    data_dir: &std::path::Path,
+    vars: Vec<(String, String)>,
+) -> (Router, fastgate::web::AppState) {
+    use std::time::Duration;
+
+    let mut all = vec![
+        ("FASTIO_API_KEY".to_owned(), key.to_owned()),
+        ("FASTIO_BASE_URL".to_owned(), base_url.to_owned()),
+        ("FASTGATE_PUBLIC_URL".to_owned(), url.to_owned()),
+        (
+            "FASTGATE_DATA_DIR".to_owned(),
+            data_dir.display().to_string(),
+        ),
+    ];
+    all.extend(vars);
+    let config = fastgate::config::Config::from_vars(all).expect("test config is valid");
+    let mut client_config = fastgate::fastio::ClientConfig::new(
+        base_url.to_owned(),
+        secrecy::SecretString::from(key.to_owned()),
+    );
+    client_config.retry = fastgate::fastio::RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(20),
+        chunk_base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        max_rate_limit_wait: Duration::from_secs(5),
+    };
+    let client = fastgate::fastio::Client::new(client_config).expect("client");
+    let state = fastgate::web::AppState::new(config, client);
+    (fastgate::web::app(state.clone()), state)
 }
 
 fn rand_suffix() -> String {
