@@ -141,6 +141,11 @@ async fn one_upload_served_by_two_replicas_alternately_is_stored_with_its_hash()
         assert_eq!(r.status, 200, "chunk {n}: {}", r.text());
     }
     assert_eq!(state_of(&b, &ticket).await["received"], json!([1, 2, 3, 4]));
+    assert_eq!(
+        upstream_chunk_posts(&a),
+        4,
+        "one upstream chunk POST per chunk"
+    );
     let r = post_with_token(&b, &ticket, "/complete").await;
     assert_eq!(r.status, 200, "{}", r.text());
     let receipt = r.json();
