@@ -39,6 +39,7 @@ class Uploader {
     if (!this.input || !this.list || !window.fetch || !window.XMLHttpRequest) return;
     this.uploads = [];
     this.running = 0;
+    this.throttled = 0; // 429s met, shown in the summary's data-throttled
     this.list.removeAttribute("aria-live"); // byte counts are not news; the live region gets states
     this.live = el("div", "visually-hidden");
     this.live.setAttribute("role", "status");
@@ -154,8 +155,16 @@ class Uploader {
     if (failed) text += ` · ${failed} failed`;
     if (pausedUntil > Date.now()) text += " · paused: the server asked us to slow down";
     this.summaryText.textContent = text;
+    const settled = live.every((u) => ["stored", "failed"].includes(u.state));
+    if (settled && stored && this.form.dataset.folder && !this.refreshLink) {
+      // The folder's table was rendered before these files existed.
+      this.refreshLink = el("a", "", "Show them in the folder");
+      this.refreshLink.href = window.location.pathname;
+      this.summary.append(this.refreshLink);
+    }
     this.summary.dataset.stored = String(stored);
     this.summary.dataset.total = String(live.length);
+    this.summary.dataset.throttled = String(this.throttled);
   }
 }
 
@@ -427,6 +436,7 @@ async function withRetries(attempt, upload) {
       if (upload.stopping) throw err;
       if (!err.retry || i >= CHUNK_ATTEMPTS) throw err;
       if (err.status === 429) {
+        upload.owner.throttled++;
         pausedUntil = Math.max(pausedUntil, Date.now() + (err.retryAfter || 1) * 1000);
         await waitWhilePaused(upload);
       } else {
