@@ -222,7 +222,7 @@ mod tests {
 
     #[test]
     fn chunks_grow_when_the_session_would_have_too_many() {
-        let plan = ChunkPlan::choose(1000 * MIB, 1 * MIB, 100 * MIB, Some(100)).expect("plan");
+        let plan = ChunkPlan::choose(1000 * MIB, MIB, 100 * MIB, Some(100)).expect("plan");
         assert_eq!(plan.chunk_size, 10 * MIB);
         assert!(plan.chunks <= 100);
         assert_eq!(
