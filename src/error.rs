@@ -4,12 +4,13 @@
 //! which decides by route kind. 5xx bodies are opaque; their real cause goes to the log inside the
 //! request's span (so it carries the request id).
 //!
-//! Mapping from `fastio::Error` is one `From` impl: Unauthorized → `UpstreamAuth` (the key is an
-//! operator problem, 502), Forbidden → `Forbidden`, NotFound → `NotFound`, TooLarge →
-//! `UpstreamTooLarge` (413), RateLimited → `RateLimited` (429 + Retry-After), Upstream 409 →
-//! `Conflict`, other Upstream → `Upstream` (502), Transport and UploadTimedOut → `Unavailable`
-//! (503), InvalidResponse → `Upstream`, UploadFailed → `UploadRejected` (Fast.io's message, 400),
-//! InvalidArgument → `BadRequest`.
+//! Mapping from `fastio::Error` is one `From` impl: Unauthorized → `UpstreamAuth` (a bad key is
+//! an operator problem: 502) unless the key is fine but lacks access (10545/115069 → `NotFound`);
+//! Forbidden → `Forbidden`; NotFound → `NotFound`; TooLarge → `UpstreamTooLarge` (413);
+//! RateLimited → `RateLimited` (429 + Retry-After); Upstream 409 → `Conflict`, 416 →
+//! `RangeNotSatisfiable`, others → `Upstream` (502); Transport and UploadTimedOut →
+//! `Unavailable` (503); InvalidResponse → `Upstream`; UploadFailed → `UploadRejected` (Fast.io's
+//! message, 400); InvalidArgument → `BadRequest`.
 
 use std::time::Duration;
 
@@ -70,6 +71,12 @@ pub enum AppError {
     /// 411 (no Content-Length), 400 (wrong size, digest mismatch, interrupted).
     #[error(transparent)]
     Chunk(#[from] ChunkRefused),
+    /// 416 with `Content-Range: bytes */size`: a download's `Range` lies outside the file.
+    #[error("the requested range is outside the file")]
+    RangeNotSatisfiable {
+        /// The file's size, when known.
+        size: Option<u64>,
+    },
     /// 415: a file type `FASTGATE_ALLOWED_TYPES` does not allow.
     #[error(transparent)]
     UnsupportedType(#[from] TypeRejected),
@@ -125,6 +132,7 @@ impl AppError {
             Self::Chunk(ChunkRefused::OutOfRange { .. }) => StatusCode::NOT_FOUND,
             Self::Chunk(ChunkRefused::LengthRequired) => StatusCode::LENGTH_REQUIRED,
             Self::Chunk(_) => StatusCode::BAD_REQUEST,
+            Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream(_) | Self::UpstreamAuth(_) => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -151,6 +159,7 @@ impl AppError {
             Self::Chunk(ChunkRefused::BadDigestHeader) => "bad_digest_header",
             Self::Chunk(ChunkRefused::DigestMismatch { .. }) => "digest_mismatch",
             Self::Chunk(ChunkRefused::Interrupted(_)) => "chunk_interrupted",
+            Self::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             Self::RateLimited { .. } => "rate_limited",
             Self::UploadRejected(_) => "upload_rejected",
             Self::Upstream(_) => "upstream_error",
@@ -199,11 +208,19 @@ impl IntoResponse for AppError {
         }
         let body = json!({"error": {"code": report.code, "message": report.message}});
         let mut response = (report.status, Json(body)).into_response();
-        if let Self::RateLimited { retry_after } = self {
-            let secs = retry_after.map_or(1, |d| d.as_secs_f64().ceil().max(1.0) as u64);
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        match self {
+            Self::RateLimited { retry_after } => {
+                let secs = retry_after.map_or(1, |d| d.as_secs_f64().ceil().max(1.0) as u64);
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            Self::RangeNotSatisfiable { size: Some(size) } => {
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                    response.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+            }
+            _ => {}
         }
         response.extensions_mut().insert(report);
         response
@@ -227,6 +244,11 @@ impl From<fastio::Error> for AppError {
     fn from(e: fastio::Error) -> Self {
         use fastio::Error as F;
         match e {
+            // 10545/115069: the key is fine but has no access here; to a visitor that is "not
+            // found", like an unexposed workspace.
+            F::Unauthorized { .. } if !e.is_bad_key() => {
+                Self::NotFound("no such workspace, or the gateway has no access to it".into())
+            }
             F::Unauthorized { .. } => Self::UpstreamAuth(e.to_string()),
             F::Forbidden { message, .. } => {
                 Self::Forbidden(format!("Fast.io forbids this: {message}"))
@@ -236,6 +258,7 @@ impl From<fastio::Error> for AppError {
             F::RateLimited { retry_after, .. } => Self::RateLimited {
                 retry_after: Some(retry_after),
             },
+            F::Upstream { status: 416, .. } => Self::RangeNotSatisfiable { size: None },
             F::Upstream {
                 status: 409,
                 message,
@@ -303,7 +326,11 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
+    // Headers that belong to the error itself survive its re-rendering.
+    let kept: Vec<_> = [header::RETRY_AFTER, header::CONTENT_RANGE]
+        .into_iter()
+        .filter_map(|name| Some((name.clone(), response.headers().get(&name)?.clone())))
+        .collect();
     let report = match response.extensions().get::<ErrorReport>().cloned() {
         Some(_) if kind == RouteKind::Api => return response,
         Some(report) => report,
@@ -317,8 +344,8 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         }
         RouteKind::Page => error_page(&report, request_id),
     };
-    if let Some(v) = retry_after {
-        out.headers_mut().insert(header::RETRY_AFTER, v);
+    for (name, value) in kept {
+        out.headers_mut().insert(name, value);
     }
     out.extensions_mut().insert(report);
     out

@@ -1,10 +1,57 @@
-//! (being written)
+//! The JSON listing API (DESIGN §3): `GET /api/workspaces` and `GET /api/files/{workspace}[/{folder}]`
+//! (`root` is the root folder). Answers are [`Listing`] serialised as is, the struct the browse
+//! page renders; errors take the one JSON shape of [`AppError`].
 
-use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
 
 use super::AppState;
+use super::listing::{self, ROOT, WorkspaceInfo};
+use super::view::{ListQuery, Listing};
+use crate::error::AppError;
 
 /// This module's routes.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/workspaces", get(workspaces))
+        .route("/api/files/{workspace}", get(files_root))
+        .route("/api/files/{workspace}/{folder}", get(files))
+}
+
+/// `{"items": [{"id", "name"}]}`.
+#[derive(Serialize)]
+struct Workspaces {
+    items: Vec<WorkspaceInfo>,
+}
+
+/// `GET /api/workspaces`: the workspaces the gateway exposes.
+async fn workspaces(State(state): State<AppState>) -> Result<Json<Workspaces>, AppError> {
+    let items = listing::workspaces(&state).await?;
+    Ok(Json(Workspaces { items }))
+}
+
+/// `GET /api/files/{workspace}`: the root folder.
+async fn files_root(
+    State(state): State<AppState>,
+    Path(workspace): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Listing>, AppError> {
+    let params = query.validate()?;
+    Ok(Json(
+        listing::list(&state, &workspace, ROOT, &params).await?,
+    ))
+}
+
+/// `GET /api/files/{workspace}/{folder}`.
+async fn files(
+    State(state): State<AppState>,
+    Path((workspace, folder)): Path<(String, String)>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Listing>, AppError> {
+    let params = query.validate()?;
+    Ok(Json(
+        listing::list(&state, &workspace, &folder, &params).await?,
+    ))
 }

@@ -5,11 +5,14 @@
 //! display helpers, the template structs and the askama bridge. [`app`] assembles every router
 //! behind the security layers.
 
+pub mod actions;
 pub mod api;
 pub mod assets;
+pub mod cursor;
 pub mod display;
 pub mod download;
 pub mod health;
+pub mod listing;
 pub mod pages;
 pub mod render;
 pub mod security;
@@ -29,6 +32,7 @@ pub fn app(state: AppState) -> Router {
     let policy = security::OriginPolicy::new(&state.config.public_url);
     let routes = Router::new()
         .merge(pages::router())
+        .merge(actions::router())
         .merge(api::router())
         .merge(uploads::router())
         .merge(upload_api::router())

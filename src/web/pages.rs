@@ -1,10 +1,88 @@
-//! (being written)
+//! The browse pages: `GET /` (the exposed workspaces; with exactly one, a redirect to its root
+//! folder) and `GET /w/{workspace}` / `GET /w/{workspace}/{folder}` (`root` is the root folder).
+//! A page is a [`Listing`](super::view::Listing) plus breadcrumbs, rendered by `browse.html`;
+//! [`browse_page`] is also what the form actions re-render after an action.
 
 use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
 
 use super::AppState;
+use super::display::{self, SortState};
+use super::listing::{self, ROOT};
+use super::render::Html;
+use super::templates::{BrowsePage, Limits, WorkspaceLink, WorkspacesPage};
+use super::view::{ListParams, ListQuery};
+use crate::error::AppError;
 
 /// This module's routes.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/", get(home))
+        .route("/w/{workspace}", get(browse_root))
+        .route("/w/{workspace}/{folder}", get(browse))
+}
+
+/// `GET /`: the workspaces, or straight to the only one.
+async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
+    let workspaces = listing::workspaces(&state).await?;
+    if let [only] = workspaces.as_slice() {
+        return Ok(Redirect::to(&display::folder_href(&only.id, ROOT)).into_response());
+    }
+    let workspaces = workspaces
+        .into_iter()
+        .map(|w| WorkspaceLink::new(w.id, w.name))
+        .collect();
+    Ok(Html(WorkspacesPage { workspaces }).into_response())
+}
+
+/// `GET /w/{workspace}`: the root folder's page.
+async fn browse_root(
+    State(state): State<AppState>,
+    Path(workspace): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> Result<Html<BrowsePage>, AppError> {
+    let params = query.validate()?;
+    Ok(Html(browse_page(&state, &workspace, ROOT, &params).await?))
+}
+
+/// `GET /w/{workspace}/{folder}`: a folder's page.
+async fn browse(
+    State(state): State<AppState>,
+    Path((workspace, folder)): Path<(String, String)>,
+    Query(query): Query<ListQuery>,
+) -> Result<Html<BrowsePage>, AppError> {
+    let params = query.validate()?;
+    Ok(Html(
+        browse_page(&state, &workspace, &folder, &params).await?,
+    ))
+}
+
+/// The browse page of `folder` in `workspace`: one page of its listing, breadcrumbs, forms.
+pub async fn browse_page(
+    state: &AppState,
+    workspace: &str,
+    folder: &str,
+    params: &ListParams,
+) -> Result<BrowsePage, AppError> {
+    let listing = listing::list(state, workspace, folder, params).await?;
+    let (workspace_name, path) = tokio::try_join!(
+        async {
+            if listing.folder.id == ROOT {
+                Ok(listing.folder.name.clone())
+            } else {
+                listing::workspace_name(state, workspace).await
+            }
+        },
+        listing::ancestry(state, workspace, &listing.folder),
+    )?;
+    Ok(BrowsePage::new(
+        &listing,
+        &workspace_name,
+        &path,
+        SortState::of(params),
+        Limits::from_config(&state.config),
+        chrono::Utc::now(),
+    ))
 }

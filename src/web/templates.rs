@@ -203,7 +203,7 @@ pub struct BrowsePage {
     pub type_header: SortHeader,
     /// Modified column header.
     pub modified_header: SortHeader,
-    /// Folders first, then files.
+    /// This page's folders first, then its files (each group in listing order).
     pub rows: Vec<Row>,
     /// Query string of the next page, if any.
     pub next_href: Option<String>,
@@ -244,7 +244,7 @@ impl BrowsePage {
             name_header: header("Name", SortKey::Name),
             type_header: header("Type", SortKey::Type),
             modified_header: header("Modified", SortKey::Modified),
-            rows: listing.items.iter().map(|e| row(ws, e, now)).collect(),
+            rows: folders_first(listing.items.iter().map(|e| row(ws, e, now)).collect()),
             next_href: listing.next_cursor.as_deref().map(|c| sort.next_href(c)),
             limits,
             results: Vec::new(),
@@ -252,6 +252,12 @@ impl BrowsePage {
             notice: None,
         }
     }
+}
+
+/// The page's rows with its folders before its files, each group in listing order.
+fn folders_first(mut rows: Vec<Row>) -> Vec<Row> {
+    rows.sort_by_key(|r| !r.is_folder);
+    rows
 }
 
 fn row(ws: &str, e: &super::view::Entry, now: DateTime<Utc>) -> Row {

@@ -18,7 +18,8 @@ pub struct Listing {
     pub workspace: String,
     /// The folder listed.
     pub folder: FolderRef,
-    /// Its children: folders first, then files, each group in the upstream sort order.
+    /// Its children in Fast.io's order for the requested sort (so paging gives every item once;
+    /// the browse page groups folders first within the page it shows).
     pub items: Vec<Entry>,
     /// Opaque cursor of the next page, `null` on the last one.
     pub next_cursor: Option<String>,
@@ -64,14 +65,13 @@ pub enum EntryKind {
 }
 
 impl Listing {
-    /// A listing with `items` put folders-first (stable: upstream order kept within each group).
+    /// A listing of `items` in the order given (the upstream sort order).
     pub fn new(
         workspace: String,
         folder: FolderRef,
-        mut items: Vec<Entry>,
+        items: Vec<Entry>,
         next_cursor: Option<String>,
     ) -> Self {
-        items.sort_by_key(|e| e.kind != EntryKind::Folder);
         Self {
             workspace,
             folder,
@@ -279,7 +279,7 @@ mod tests {
     }
 
     #[test]
-    fn folders_come_first_keeping_upstream_order() {
+    fn items_keep_the_upstream_order() {
         let l = Listing::new(
             "ws".into(),
             FolderRef {
@@ -295,7 +295,7 @@ mod tests {
             None,
         );
         let names: Vec<&str> = l.items.iter().map(|e| e.name.as_str()).collect();
-        assert_eq!(names, ["Zeta", "Alpha", "b.txt", "a.txt"]);
+        assert_eq!(names, ["b.txt", "Zeta", "a.txt", "Alpha"]);
     }
 
     #[test]
@@ -307,8 +307,8 @@ mod tests {
                 name: "Home".into(),
             },
             vec![
-                entry("a.txt", EntryKind::File),
                 entry("Docs", EntryKind::Folder),
+                entry("a.txt", EntryKind::File),
             ],
             Some("c1".into()),
         );

@@ -4,6 +4,8 @@
 //! wired; for now [`TestApp::serve`] takes any router.
 #![allow(dead_code)]
 
+mod fixtures;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

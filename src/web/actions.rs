@@ -1,0 +1,359 @@
+//! Form actions of a folder page, SvelteKit's way: a form POSTs to its own page and names the
+//! action in the query, `POST /w/{workspace}/{folder}?/upload|mkdir|share` (DESIGN §3).
+//!
+//! - `upload` (multipart, `file` repeated): handed to [`uploads::receive`], which streams each
+//!   part and reports per file; the page is re-rendered with the results.
+//! - `mkdir` (`name`): creates the folder, then 303 to the folder page (a reload never re-posts).
+//! - `share` (`node`, optional `expires` seconds and `password`): creates a Fast.io File Share
+//!   and re-renders the page with its link.
+//!
+//! Without JS a failure the user can fix (400, 413, 415) re-renders the page with a notice and
+//! that status; with `Accept: application/json` the answer is an [`ActionResult`]. Other errors
+//! (404, 429, 5xx) take the usual error shapes of [`AppError`], like SvelteKit's thrown errors.
+//! Only the upload action reads a large body: the route has no framework body limit (the
+//! pipeline enforces its own), and the small forms are read here under [`FORM_LIMIT`].
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, RawQuery, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use secrecy::SecretString;
+use serde_json::json;
+
+use super::AppState;
+use super::display;
+use super::listing;
+use super::pages::browse_page;
+use super::render::Html;
+use super::templates::{FileOutcome, Notice, ShareView};
+use super::uploads::{self, Destination, UploadReport};
+use super::view::{ActionResult, FolderRef, ListQuery};
+use crate::error::{AppError, RouteKind};
+use crate::fastio::{Expiry, FileShareParams, NodeType};
+use crate::upload::names::{FALLBACK_NAME, sanitize_filename};
+
+/// The largest `mkdir`/`share` form body read.
+pub const FORM_LIMIT: usize = 16 * 1024;
+
+/// The longest share lifetime accepted (a year).
+const MAX_SHARE_SECS: u64 = 366 * 86_400;
+
+/// This module's routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/w/{workspace}/{folder}",
+        post(act).layer(DefaultBodyLimit::disable()),
+    )
+}
+
+/// Where an action runs and how its caller wants the answer.
+struct Target {
+    state: AppState,
+    workspace: String,
+    folder: String,
+    json: bool,
+}
+
+/// What a successful action did.
+enum Done {
+    /// `mkdir`: the folder made (or the existing one of that name).
+    FolderCreated(FolderRef),
+    /// `share`: the link made.
+    Shared(ShareView),
+    /// `upload`: one outcome per file (some may have failed).
+    Uploaded(UploadReport),
+}
+
+/// `POST /w/{workspace}/{folder}?/{action}`.
+async fn act(
+    State(state): State<AppState>,
+    Path((workspace, folder)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    request: Request,
+) -> Response {
+    let target = Target {
+        json: RouteKind::of(&request) == RouteKind::Api,
+        state,
+        workspace,
+        folder,
+    };
+    let done = match query.as_deref().unwrap_or("") {
+        "/upload" => upload(&target, request).await,
+        "/mkdir" => mkdir(&target, request).await,
+        "/share" => share(&target, request).await,
+        _ => Err(AppError::BadRequest(
+            "unknown action: post to ?/upload, ?/mkdir or ?/share".into(),
+        )),
+    };
+    match done {
+        Ok(done) => succeeded(&target, done).await,
+        Err(e) => failed(&target, e).await,
+    }
+}
+
+async fn upload(t: &Target, request: Request) -> Result<Done, AppError> {
+    listing::ensure_exposed(&t.state, &t.workspace)?;
+    let multipart = Multipart::from_request(request, &t.state)
+        .await
+        .map_err(|e| AppError::BadRequest(format!("an upload must be multipart/form-data: {e}")))?;
+    let destination = Destination::Folder {
+        workspace: t.workspace.clone(),
+        folder: t.folder.clone(),
+    };
+    Ok(Done::Uploaded(
+        uploads::receive(&t.state, destination, multipart).await?,
+    ))
+}
+
+async fn mkdir(t: &Target, request: Request) -> Result<Done, AppError> {
+    listing::ensure_exposed(&t.state, &t.workspace)?;
+    let fields = read_fields(&t.state, request).await?;
+    let raw = fields.get("name").map_or("", |n| n.trim());
+    if raw.is_empty() {
+        return Err(AppError::BadRequest(
+            "Enter a name for the new folder.".into(),
+        ));
+    }
+    let name = sanitize_filename(raw);
+    if name == FALLBACK_NAME && raw != FALLBACK_NAME {
+        return Err(AppError::BadRequest(format!(
+            "“{raw}” cannot be used as a folder name."
+        )));
+    }
+    let node = t
+        .state
+        .fastio
+        .create_folder(&t.workspace, &t.folder, &name)
+        .await?;
+    Ok(Done::FolderCreated(FolderRef {
+        id: node.id,
+        name: node.name,
+    }))
+}
+
+async fn share(t: &Target, request: Request) -> Result<Done, AppError> {
+    listing::ensure_exposed(&t.state, &t.workspace)?;
+    let fields = read_fields(&t.state, request).await?;
+    let node = fields.get("node").map_or("", |n| n.trim());
+    if node.is_empty() {
+        return Err(AppError::BadRequest("Choose a file to share.".into()));
+    }
+    let expires = match fields
+        .get("expires")
+        .map(|e| e.trim())
+        .filter(|e| !e.is_empty())
+    {
+        None => None,
+        Some(e) => Some(
+            e.parse::<u64>()
+                .ok()
+                .filter(|s| (1..=MAX_SHARE_SECS).contains(s))
+                .map(Duration::from_secs)
+                .ok_or_else(|| {
+                    AppError::BadRequest(
+                        "expires must be a number of seconds, at most a year".into(),
+                    )
+                })?,
+        ),
+    };
+    let password = fields.get("password").filter(|p| !p.is_empty());
+    if password.is_some_and(|p| p.chars().count() > 255) {
+        return Err(AppError::BadRequest(
+            "The password can be at most 255 characters.".into(),
+        ));
+    }
+    let file = t
+        .state
+        .fastio
+        .node(&t.workspace, node)
+        .await
+        .map_err(|e| match e {
+            crate::fastio::Error::NotFound { .. } => AppError::NotFound("no such file".into()),
+            other => other.into(),
+        })?;
+    if file.node_type == NodeType::Folder {
+        return Err(AppError::BadRequest(
+            "Only files can be shared from here.".into(),
+        ));
+    }
+    let params = FileShareParams {
+        node: file.id.clone(),
+        password: password.map(|p| SecretString::from(p.clone())),
+        expires: expires.map(Expiry::After),
+        ..FileShareParams::default()
+    };
+    let created = t
+        .state
+        .fastio
+        .create_file_share(&t.workspace, &params)
+        .await?;
+    let url = created
+        .web_url
+        .ok_or_else(|| AppError::Upstream("the file share came back without a link".into()))?;
+    Ok(Done::Shared(ShareView {
+        name: file.name,
+        url,
+        expires: expires.map(|d| {
+            let at = chrono::Utc::now() + chrono::Duration::seconds(d.as_secs() as i64);
+            display::full_date(at)
+        }),
+        password_protected: password.is_some(),
+    }))
+}
+
+/// The answer to a successful action.
+async fn succeeded(t: &Target, done: Done) -> Response {
+    match (done, t.json) {
+        (Done::FolderCreated(folder), true) => {
+            let location = display::folder_href(&t.workspace, &folder.id);
+            ActionResult::success(json!({"folder": folder, "location": location})).into_response()
+        }
+        (Done::FolderCreated(_), false) => {
+            Redirect::to(&display::folder_href(&t.workspace, &t.folder)).into_response()
+        }
+        (Done::Shared(share), true) => {
+            ActionResult::success(json!({"share": share})).into_response()
+        }
+        (Done::Shared(share), false) => page(t, StatusCode::OK, |p| p.share = Some(share)).await,
+        (Done::Uploaded(report), true) => {
+            let data = json!({
+                "workspace": report.workspace,
+                "folder": report.folder,
+                "files": report.outcomes,
+            });
+            if report.status.is_success() {
+                ActionResult::success(data).into_response()
+            } else {
+                ActionResult::failure(report.status, data).into_response()
+            }
+        }
+        (Done::Uploaded(report), false) => {
+            let notice = upload_notice(&report.outcomes);
+            page(t, report.status, |p| {
+                p.results = report.outcomes;
+                p.notice = Some(notice);
+            })
+            .await
+        }
+    }
+}
+
+/// The answer to a failed action: a fixable one is re-rendered in place, others are errors.
+async fn failed(t: &Target, e: AppError) -> Response {
+    let status = e.status();
+    let fixable = matches!(status.as_u16(), 400 | 413 | 415);
+    if !fixable {
+        return e.into_response();
+    }
+    if t.json {
+        let report = e.report();
+        let data = json!({"error": {"code": report.code, "message": report.message}});
+        return ActionResult::failure(status, data).into_response();
+    }
+    let text = e.public_message();
+    let response = page(t, status, |p| {
+        p.notice = Some(Notice {
+            success: false,
+            text,
+        });
+    })
+    .await;
+    // The page could not be shown (e.g. the folder is gone): show the action's error instead.
+    if response.status() == status {
+        response
+    } else {
+        e.into_response()
+    }
+}
+
+/// The folder page re-rendered with `edit` applied, answered with `status`.
+async fn page(
+    t: &Target,
+    status: StatusCode,
+    edit: impl FnOnce(&mut super::templates::BrowsePage),
+) -> Response {
+    let params = match ListQuery::default().validate() {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    match browse_page(&t.state, &t.workspace, &t.folder, &params).await {
+        Ok(mut p) => {
+            edit(&mut p);
+            let mut response = Html(p).into_response();
+            if response.status().is_success() {
+                *response.status_mut() = status;
+            }
+            response
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// "3 files uploaded." / "2 of 3 files uploaded; see below for the other."
+fn upload_notice(outcomes: &[FileOutcome]) -> Notice {
+    let stored = outcomes.iter().filter(|o| o.ok()).count();
+    let total = outcomes.len();
+    let files = |n: usize| if n == 1 { "file" } else { "files" };
+    if stored == total {
+        Notice {
+            success: true,
+            text: format!("{total} {} uploaded.", files(total)),
+        }
+    } else {
+        Notice {
+            success: false,
+            text: format!(
+                "{stored} of {total} {} uploaded; see below for what went wrong.",
+                files(total)
+            ),
+        }
+    }
+}
+
+/// The text fields of a small form, urlencoded or multipart (what `fetch` with `FormData`
+/// sends), read under [`FORM_LIMIT`].
+async fn read_fields(
+    state: &AppState,
+    request: Request,
+) -> Result<HashMap<String, String>, AppError> {
+    let too_large = || AppError::BadRequest("the form is too large".into());
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("multipart/form-data"));
+    if !multipart {
+        let body = axum::body::to_bytes(request.into_body(), FORM_LIMIT)
+            .await
+            .map_err(|_| too_large())?;
+        return serde_urlencoded::from_bytes(&body)
+            .map_err(|e| AppError::BadRequest(format!("the form could not be read: {e}")));
+    }
+    let mut form = Multipart::from_request(request, state)
+        .await
+        .map_err(|e| AppError::BadRequest(format!("the form could not be read: {e}")))?;
+    let mut fields = HashMap::new();
+    let mut read = 0;
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        AppError::BadRequest(format!("the form could not be read: {e}"))
+    };
+    while let Some(mut field) = form.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let mut value = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(bad)? {
+            read += chunk.len();
+            if read > FORM_LIMIT {
+                return Err(too_large());
+            }
+            value.extend_from_slice(&chunk);
+        }
+        let text = String::from_utf8(value)
+            .map_err(|_| AppError::BadRequest(format!("the field {name} is not text")))?;
+        fields.entry(name).or_insert(text);
+    }
+    Ok(fields)
+}
