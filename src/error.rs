@@ -23,9 +23,9 @@ use serde_json::json;
 
 use crate::fastio;
 use crate::upload::budget::BudgetError;
+use crate::upload::chunk_plan::ChunkRefused;
 use crate::upload::chunker::ChunkError;
 use crate::upload::rules::TypeRejected;
-use crate::upload::session::ChunkRefused;
 use crate::upload::token::TokenError;
 use crate::web::display::human_size;
 use crate::web::render::Html;

@@ -7,12 +7,12 @@
 //! the whole, holding a [`budget`] permit per part so memory stays bounded across all uploads →
 //! the pipeline (next phase) hands the parts to `fastio::Client`. The JS path is stateless on the
 //! gateway: the browser holds a [`token`] that binds its Fast.io session to one file and folder,
-//! and [`session`] decides from it alone how long each chunk must be and checks it on the way.
+//! and [`chunk_plan`] decides from it alone how long each chunk must be and checks it on the way.
 
 pub mod budget;
+pub mod chunk_plan;
 pub mod chunker;
 pub mod digest;
 pub mod names;
 pub mod rules;
-pub mod session;
 pub mod token;

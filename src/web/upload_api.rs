@@ -26,10 +26,12 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use crate::error::AppError;
 use crate::fastio::UploadTarget;
+use crate::upload::chunk_plan::{
+    ChunkPlan, ChunkRefused, PARALLEL_CHUNKS, PlanError, collect_chunk,
+};
 use crate::upload::digest::Sha256Digest;
 use crate::upload::names::sanitize_filename;
 use crate::upload::rules::SNIFF_LEN;
-use crate::upload::session::{ChunkPlan, ChunkRefused, PARALLEL_CHUNKS, PlanError, collect_chunk};
 use crate::upload::token::{TokenError, UploadClaims};
 
 /// The header carrying the upload capability.
