@@ -244,6 +244,7 @@ async fn after_a_gateway_restart_a_reload_and_reselect_resumes_without_resending
         .and_then(|r| r.parse().ok())
         .unwrap_or_else(|| panic!("the row did not resume: {row}"));
     assert_eq!(resumed, before, "every chunk Fast.io had was reused");
+    eprintln!("resume reused {before} of {chunks} chunks: {before} chunk PUTs saved");
     assert_eq!(
         stored_chunk_posts(&site),
         chunks as u64,
@@ -378,4 +379,109 @@ async fn with_javascript_off_the_same_form_posts_the_files_and_stores_them() {
         "the result page names the files"
     );
     browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_picked_folder_keeps_its_tree() {
+    let site = Site::start(&[("FASTGATE_SECRET", SECRET)], |_| {}).await;
+    let files = tempfile::tempdir().expect("files");
+    let album = files.path().join("album");
+    std::fs::create_dir_all(album.join("2024")).expect("dirs");
+    let (_, top_sha) = make_file(&album, "cover.txt", 300, 11);
+    let (_, inner_sha) = make_file(&album.join("2024"), "beach.bin", 2 * MIB, 12);
+    let browser = Browser::start(true).await;
+    browser
+        .goto(&format!("{}/w/{}/root", site.url(), site.workspace))
+        .await;
+    browser.pick("input[data-folder-input]", &[album]).await;
+    browser
+        .wait_until("the folder's files stored", UPLOAD_TIMEOUT, &all_stored(2))
+        .await;
+    let fastio = site.state().fastio;
+    let query = fastgate::fastio::ListQuery::default();
+    let find = |nodes: &[fastgate::fastio::Node], name: &str| {
+        nodes
+            .iter()
+            .find(|n| n.name == name)
+            .unwrap_or_else(|| panic!("no {name} in {nodes:?}"))
+            .id
+            .clone()
+    };
+    let root = fastio
+        .list_folder(&site.workspace, "root", &query)
+        .await
+        .expect("root");
+    let album_id = find(&root.nodes, "album");
+    let inside = fastio
+        .list_folder(&site.workspace, &album_id, &query)
+        .await
+        .expect("album");
+    let cover = find(&inside.nodes, "cover.txt");
+    let year = find(&inside.nodes, "2024");
+    let deeper = fastio
+        .list_folder(&site.workspace, &year, &query)
+        .await
+        .expect("2024");
+    let beach = find(&deeper.nodes, "beach.bin");
+    assert_eq!(download_sha(&site, &cover).await, top_sha);
+    assert_eq!(download_sha(&site, &beach).await, inner_sha);
+    browser.close().await;
+}
+
+/// Not a test: the JS path against the form path in the same browser, one large file each
+/// (`FASTGATE_MEASURE_MIB`, default 256). Run with `--ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement, run by hand"]
+async fn measure_js_path_against_form_path() {
+    let mib: usize = std::env::var("FASTGATE_MEASURE_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    let site = Site::start(
+        &[
+            ("FASTGATE_SECRET", SECRET),
+            ("FASTGATE_MAX_FILE_SIZE", "2GiB"),
+        ],
+        |_| {},
+    )
+    .await;
+    let files = tempfile::tempdir().expect("files");
+    let (js_file, _) = make_file(files.path(), "js.bin", mib * MIB, 21);
+    let (form_file, _) = make_file(files.path(), "form.bin", mib * MIB, 22);
+    let page = format!("{}/w/{}/root", site.url(), site.workspace);
+
+    let browser = Browser::start(true).await;
+    browser.goto(&page).await;
+    let started = std::time::Instant::now();
+    browser.pick(FILE_INPUT, &[js_file]).await;
+    browser
+        .wait_until("JS upload stored", Duration::from_secs(600), &all_stored(1))
+        .await;
+    let js = started.elapsed();
+    browser.close().await;
+
+    let browser = Browser::start(false).await;
+    browser.goto(&page).await;
+    browser.pick(FILE_INPUT, &[form_file]).await;
+    let started = std::time::Instant::now();
+    browser
+        .eval(
+            "document.querySelector('form[data-upload] button[type=submit]').click(); return true;",
+        )
+        .await;
+    browser
+        .wait_until(
+            "form upload answered",
+            Duration::from_secs(600),
+            "return document.readyState === 'complete' && !!document.querySelector('section.results');",
+        )
+        .await;
+    let form = started.elapsed();
+    browser.close().await;
+    let rate = |d: Duration| mib as f64 / d.as_secs_f64();
+    eprintln!(
+        "{mib} MiB: JS path {js:.2?} ({:.0} MiB/s), form path {form:.2?} ({:.0} MiB/s)",
+        rate(js),
+        rate(form)
+    );
 }
