@@ -23,6 +23,7 @@ use serde_json::json;
 
 use crate::fastio;
 use crate::upload::budget::BudgetError;
+use crate::upload::chunk_plan::ChunkRefused;
 use crate::upload::chunker::ChunkError;
 use crate::upload::rules::TypeRejected;
 use crate::upload::token::TokenError;
@@ -66,6 +67,10 @@ pub enum AppError {
     /// 413: Fast.io refused the body as too large (its own limit, not ours); its text is shown.
     #[error("too large for Fast.io: {0}")]
     UpstreamTooLarge(String),
+    /// A chunk of the upload API refused before it went upstream: 404 (no such chunk number),
+    /// 411 (no Content-Length), 400 (wrong size, digest mismatch, interrupted).
+    #[error(transparent)]
+    Chunk(#[from] ChunkRefused),
     /// 416 with `Content-Range: bytes */size`: a download's `Range` lies outside the file.
     #[error("the requested range is outside the file")]
     RangeNotSatisfiable {
@@ -124,6 +129,9 @@ impl AppError {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             Self::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Chunk(ChunkRefused::OutOfRange { .. }) => StatusCode::NOT_FOUND,
+            Self::Chunk(ChunkRefused::LengthRequired) => StatusCode::LENGTH_REQUIRED,
+            Self::Chunk(_) => StatusCode::BAD_REQUEST,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream(_) | Self::UpstreamAuth(_) => StatusCode::BAD_GATEWAY,
@@ -145,6 +153,12 @@ impl AppError {
             Self::TooLarge { .. } | Self::UpstreamTooLarge(_) => "file_too_large",
             Self::TooManyFiles { .. } => "too_many_files",
             Self::UnsupportedType(_) => "unsupported_type",
+            Self::Chunk(ChunkRefused::OutOfRange { .. }) => "chunk_out_of_range",
+            Self::Chunk(ChunkRefused::LengthRequired) => "length_required",
+            Self::Chunk(ChunkRefused::WrongSize { .. }) => "wrong_chunk_size",
+            Self::Chunk(ChunkRefused::BadDigestHeader) => "bad_digest_header",
+            Self::Chunk(ChunkRefused::DigestMismatch { .. }) => "digest_mismatch",
+            Self::Chunk(ChunkRefused::Interrupted(_)) => "chunk_interrupted",
             Self::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             Self::RateLimited { .. } => "rate_limited",
             Self::UploadRejected(_) => "upload_rejected",

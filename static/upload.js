@@ -1,255 +1,198 @@
-// fastgate upload.js: progressive enhancement of upload forms (form[data-upload]). Without
-// JavaScript those forms post as multipart and the server answers with a results page. With it,
-// each file goes through the chunked JSON API (DESIGN §3, §4):
-//   POST /api/uploads {workspace, folder, name, size}  -> {id, token, chunk_size, chunks, parallel}
-//   PUT  /api/uploads/{id}/chunks/{n}  raw bytes, headers Upload-Token and Content-Digest (RFC 9530)
-//   GET  /api/uploads/{id}             -> {state, received: [n, ...]}   (used to resume)
-//   POST /api/uploads/{id}/complete    -> receipt {name, size, sha256, node}
-//   DELETE /api/uploads/{id}           -> cancelled
-// Chunks go `parallel` (3) at a time, each retried on its own with backoff; an interrupted upload
-// resumes (same file picked again, even after a reload) from the server's received-chunk list.
-// Progress is real: it counts bytes the browser has sent (XMLHttpRequest upload events).
+// fastgate upload.js: progressive enhancement of the upload forms (form[data-upload]).
+//
+// Without JavaScript those forms post as multipart to their action and the server answers with a
+// results page. With it, files picked or dropped (folders too, keeping their tree) go through the
+// gateway's chunked JSON API (DESIGN §3, §4):
+//   POST   /api/uploads {workspace, folder, name, size, relative_path} -> {id, token, chunk_size, chunks, parallel}
+//   PUT    /api/uploads/{id}/chunks/{n}   raw bytes; Upload-Token; Content-Digest: sha-256=:<b64>:
+//   GET    /api/uploads/{id}              -> {state, received: [n, ...]}   (resume)
+//   POST   /api/uploads/{id}/complete     -> {node_id, name, size, sha256}  once stored
+//   DELETE /api/uploads/{id}              -> cancelled
+// `parallel` chunks per file and FILES_AT_ONCE files go at a time; each chunk is retried on its own
+// with backoff; a 429 pauses every upload on the page for its Retry-After. A session is remembered
+// in localStorage by the file's fingerprint, so picking the same file again after a reload sends
+// only the chunks Fast.io does not have yet. Progress is honest: bytes the browser has sent, then
+// Fast.io's own assembling/storing states, and "stored" only with the receipt in hand.
+// Modules: this file (forms, drop and pick, the queue, the summary), upload-transfer.js (one
+// file's session and chunks), upload-row.js (one file's row, formatting).
 
-const RETRIES = 5;
-const STORE = "fastgate.uploads";
+import { FileUpload, isPaused } from "./upload-transfer.js";
+import { el, formatSize } from "./upload-row.js";
+
+const FILES_AT_ONCE = 2;
 
 function init() {
   for (const select of document.querySelectorAll("select[data-autosubmit]")) {
     select.addEventListener("change", () => select.form.requestSubmit());
   }
   for (const el of document.querySelectorAll("[data-js-hide]")) el.hidden = true;
-  for (const form of document.querySelectorAll("form[data-upload]")) enhance(form);
+  for (const form of document.querySelectorAll("form[data-upload]")) new Uploader(form);
 }
 
-function enhance(form) {
-  const input = form.querySelector("input[type=file]");
-  const list = form.querySelector("[data-progress]");
-  const zone = form.querySelector("[data-dropzone]");
-  if (!input || !list || !window.fetch || !window.XMLHttpRequest) return;
-  if (zone) {
+// One enhanced form: the queue of its files, the summary line and the live region.
+class Uploader {
+  constructor(form) {
+    this.form = form;
+    this.input = form.querySelector("input[type=file]");
+    this.list = form.querySelector("[data-progress]");
+    this.zone = form.querySelector("[data-dropzone]");
+    if (!this.input || !this.list || !window.fetch || !window.XMLHttpRequest) return;
+    this.uploads = [];
+    this.running = 0;
+    this.throttled = 0; // 429s met, shown in the summary's data-throttled
+    this.list.removeAttribute("aria-live"); // byte counts are not news; the live region gets states
+    this.live = el("div", "visually-hidden");
+    this.live.setAttribute("role", "status");
+    this.live.setAttribute("aria-live", "polite");
+    this.summary = el("div", "upload-summary");
+    this.summary.hidden = true;
+    this.summaryText = el("span", "upload-summary-text");
+    this.summaryBar = el("progress");
+    this.summaryBar.setAttribute("aria-label", "All uploads");
+    this.summary.append(this.summaryText, this.summaryBar);
+    this.list.before(this.summary);
+    this.list.after(this.live);
+    this.input.required = false;
+    for (const button of form.querySelectorAll("button[type=submit]")) button.hidden = true;
+    this.addFolderPicker();
+    this.input.addEventListener("change", () => this.takeInput(this.input));
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.takeInput(this.input);
+    });
+    if (this.zone) this.enableDrop();
+    window.addEventListener("online", () => this.uploads.forEach((u) => u.wake()));
+  }
+
+  // A second, JS-only picker for whole folders (webkitdirectory keeps webkitRelativePath).
+  addFolderPicker() {
+    const picker = el("input", "visually-hidden");
+    picker.type = "file";
+    picker.multiple = true;
+    picker.webkitdirectory = true;
+    picker.tabIndex = -1;
+    picker.setAttribute("aria-hidden", "true");
+    picker.dataset.folderInput = "";
+    const button = el("button", "button button-small folder-pick", "Choose a folder");
+    button.type = "button";
+    button.addEventListener("click", () => picker.click());
+    picker.addEventListener("change", () => this.takeInput(picker));
+    (this.zone || this.input).after(button, picker);
+  }
+
+  takeInput(input) {
+    const files = [...input.files].map((file) => ({ file, path: file.webkitRelativePath || "" }));
+    input.value = "";
+    this.add(files);
+  }
+
+  enableDrop() {
+    const zone = this.zone;
     for (const type of ["dragenter", "dragover"]) {
-      zone.addEventListener(type, (e) => { e.preventDefault(); zone.classList.add("is-dragover"); });
+      zone.addEventListener(type, (e) => {
+        e.preventDefault();
+        zone.classList.add("is-dragover");
+      });
     }
     for (const type of ["dragleave", "dragend", "drop"]) {
       zone.addEventListener(type, () => zone.classList.remove("is-dragover"));
     }
-    zone.addEventListener("drop", (e) => {
+    zone.addEventListener("drop", async (e) => {
       e.preventDefault();
-      if (e.dataTransfer && e.dataTransfer.files.length) input.files = e.dataTransfer.files;
+      this.add(await droppedFiles(e.dataTransfer));
     });
   }
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const files = [...input.files];
-    if (!files.length) return;
-    const data = new FormData(form);
-    const dest = {
-      workspace: form.dataset.workspace || data.get("workspace"),
-      folder: form.dataset.folder || data.get("folder") || "root",
+
+  destination() {
+    const data = new FormData(this.form);
+    return {
+      workspace: this.form.dataset.workspace || data.get("workspace"),
+      folder: this.form.dataset.folder || data.get("folder") || "root",
     };
-    const button = form.querySelector("button[type=submit]");
-    if (button) button.disabled = true;
-    list.replaceChildren();
-    const rows = files.map((file) => new ProgressRow(list, file));
-    for (let i = 0; i < files.length; i++) {
-      try {
-        rows[i].done(await uploadFile(files[i], dest, rows[i]), dest.workspace);
-      } catch (err) {
-        rows[i].fail(err && err.message ? err.message : String(err));
+  }
+
+  add(entries) {
+    if (!entries.length) return;
+    const dest = this.destination();
+    for (const { file, path } of entries) {
+      const upload = new FileUpload(file, path, dest, this);
+      this.uploads.push(upload);
+      this.list.append(upload.row.el);
+    }
+    this.summary.hidden = false;
+    this.pump();
+    this.refresh();
+  }
+
+  // Starts queued uploads while fewer than FILES_AT_ONCE run.
+  pump() {
+    for (const upload of this.uploads) {
+      if (this.running >= FILES_AT_ONCE) break;
+      if (upload.state !== "queued") continue;
+      this.running++;
+      upload.run().finally(() => {
+        this.running--;
+        this.pump();
+        this.refresh();
+      });
+    }
+  }
+
+  announce(text) {
+    this.live.textContent = text;
+  }
+
+  // The total line: bytes sent over all files, and how many are stored.
+  refresh() {
+    const live = this.uploads.filter((u) => u.state !== "cancelled");
+    const total = live.reduce((a, u) => a + u.file.size, 0);
+    const sent = live.reduce((a, u) => a + u.sentBytes(), 0);
+    const stored = live.filter((u) => u.state === "stored").length;
+    const failed = live.filter((u) => u.state === "failed").length;
+    this.summaryBar.max = Math.max(1, total);
+    this.summaryBar.value = Math.min(sent, total);
+    let text = `${stored} of ${live.length} stored · ${formatSize(sent)} of ${formatSize(total)} sent`;
+    if (failed) text += ` · ${failed} failed`;
+    if (isPaused()) text += " · paused: the server asked us to slow down";
+    this.summaryText.textContent = text;
+    const settled = live.every((u) => ["stored", "failed"].includes(u.state));
+    if (settled && stored && this.form.dataset.folder && !this.refreshLink) {
+      // The folder's table was rendered before these files existed.
+      this.refreshLink = el("a", "", "Show them in the folder");
+      this.refreshLink.href = window.location.pathname;
+      this.summary.append(this.refreshLink);
+    }
+    this.summary.dataset.stored = String(stored);
+    this.summary.dataset.total = String(live.length);
+    this.summary.dataset.throttled = String(this.throttled);
+  }
+}
+
+// Files of a drop, walking dropped folders (DataTransfer entries) so their tree is kept.
+async function droppedFiles(transfer) {
+  if (!transfer) return [];
+  const entries = [...(transfer.items || [])]
+    .map((item) => (item.webkitGetAsEntry ? item.webkitGetAsEntry() : null))
+    .filter(Boolean);
+  if (!entries.length) return [...transfer.files].map((file) => ({ file, path: "" }));
+  const out = [];
+  const walk = async (entry, prefix) => {
+    if (entry.isFile) {
+      const file = await new Promise((ok, fail) => entry.file(ok, fail));
+      out.push({ file, path: prefix ? `${prefix}/${file.name}` : "" });
+    } else if (entry.isDirectory) {
+      const reader = entry.createReader();
+      const dir = prefix ? `${prefix}/${entry.name}` : entry.name;
+      for (;;) {
+        const batch = await new Promise((ok, fail) => reader.readEntries(ok, fail));
+        if (!batch.length) break;
+        for (const child of batch) await walk(child, dir);
       }
     }
-    if (button) button.disabled = false;
-    input.value = "";
-  });
-}
-
-async function uploadFile(file, dest, row) {
-  const key = [dest.workspace, dest.folder, file.name, file.size, file.lastModified].join("/");
-  let session = remembered(key);
-  let received = new Set();
-  if (session) {
-    const state = await api("GET", `/api/uploads/${session.id}`, null, session.token).catch(() => null);
-    if (state && Array.isArray(state.received) && !["cancelled", "failed", "stored"].includes(state.state)) {
-      received = new Set(state.received);
-    } else {
-      session = null;
-    }
-  }
-  if (!session) {
-    session = await api("POST", "/api/uploads", { ...dest, name: file.name, size: file.size });
-    remember(key, session);
-  }
-  row.onCancel(() => api("DELETE", `/api/uploads/${session.id}`, null, session.token).catch(() => {}));
-
-  const size = session.chunk_size;
-  const queue = [];
-  for (let n = 1; n <= session.chunks; n++) if (!received.has(n)) queue.push(n);
-  const sent = new Map([...received].map((n) => [n, chunkLength(file, size, n)]));
-  const report = () => row.progress([...sent.values()].reduce((a, b) => a + b, 0), file.size);
-  report();
-  const worker = async () => {
-    while (queue.length && !row.cancelled) {
-      const n = queue.shift();
-      await withRetries(() => putChunk(file, session, n, (loaded) => { sent.set(n, loaded); report(); }, row));
-      sent.set(n, chunkLength(file, size, n));
-      report();
-    }
   };
-  const parallel = Math.max(1, Math.min(session.parallel || 3, queue.length || 1));
-  await Promise.all(Array.from({ length: parallel }, worker));
-  if (row.cancelled) throw new Error("Cancelled.");
-  row.finishing();
-  const receipt = await withRetries(() => api("POST", `/api/uploads/${session.id}/complete`, null, session.token));
-  forget(key);
-  return receipt;
+  for (const entry of entries) await walk(entry, "");
+  return out;
 }
 
-function chunkLength(file, size, n) {
-  return Math.max(0, Math.min(size, file.size - (n - 1) * size));
-}
-
-async function putChunk(file, session, n, onProgress, row) {
-  const start = (n - 1) * session.chunk_size;
-  const bytes = await file.slice(start, start + session.chunk_size).arrayBuffer();
-  const digest = await contentDigest(bytes);
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open("PUT", `/api/uploads/${encodeURIComponent(session.id)}/chunks/${n}`);
-    xhr.setRequestHeader("Upload-Token", session.token);
-    xhr.setRequestHeader("Content-Type", "application/octet-stream");
-    xhr.setRequestHeader("Accept", "application/json");
-    if (digest) xhr.setRequestHeader("Content-Digest", digest);
-    xhr.upload.onprogress = (e) => onProgress(e.loaded);
-    xhr.onload = () => (xhr.status < 300 ? resolve() : reject(httpError(xhr.status, xhr.responseText, xhr.getResponseHeader("Retry-After"))));
-    xhr.onerror = () => reject(Object.assign(new Error("The connection was lost."), { retry: true }));
-    row.onAbort(() => xhr.abort());
-    xhr.onabort = () => reject(new Error("Cancelled."));
-    xhr.send(bytes);
-  });
-}
-
-// crypto.subtle exists only in secure contexts (https, localhost); without it the server hashes alone.
-async function contentDigest(bytes) {
-  if (!window.crypto || !crypto.subtle) return null;
-  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return `sha-256=:${btoa(String.fromCharCode(...hash))}:`;
-}
-
-async function withRetries(attempt) {
-  for (let i = 0; ; i++) {
-    try {
-      return await attempt();
-    } catch (err) {
-      if (!err.retry || i >= RETRIES) throw err;
-      const backoff = err.retryAfter ? err.retryAfter * 1000 : Math.min(30000, 500 * 2 ** i);
-      await new Promise((r) => setTimeout(r, backoff * (0.5 + Math.random() / 2)));
-    }
-  }
-}
-
-async function api(method, path, body, token) {
-  const headers = { Accept: "application/json" };
-  if (body) headers["Content-Type"] = "application/json";
-  if (token) headers["Upload-Token"] = token;
-  let response;
-  try {
-    response = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined, credentials: "same-origin" });
-  } catch {
-    throw Object.assign(new Error("The connection was lost."), { retry: true });
-  }
-  const text = await response.text();
-  if (!response.ok) throw httpError(response.status, text, response.headers.get("Retry-After"));
-  return text ? JSON.parse(text) : {};
-}
-
-function httpError(status, text, retryAfter) {
-  let message = `The server answered ${status}.`;
-  try {
-    message = JSON.parse(text).error.message || message;
-  } catch { /* not our JSON error shape */ }
-  const retry = status === 429 || status >= 500;
-  return Object.assign(new Error(message), { status, retry, retryAfter: Number(retryAfter) || 0 });
-}
-
-function remembered(key) {
-  try { return JSON.parse(localStorage.getItem(STORE) || "{}")[key] || null; } catch { return null; }
-}
-function remember(key, session) {
-  try {
-    const all = JSON.parse(localStorage.getItem(STORE) || "{}");
-    all[key] = { id: session.id, token: session.token, chunk_size: session.chunk_size, chunks: session.chunks, parallel: session.parallel };
-    localStorage.setItem(STORE, JSON.stringify(all));
-  } catch { /* storage full or disabled: no resume, uploads still work */ }
-}
-function forget(key) {
-  try {
-    const all = JSON.parse(localStorage.getItem(STORE) || "{}");
-    delete all[key];
-    localStorage.setItem(STORE, JSON.stringify(all));
-  } catch { /* ignore */ }
-}
-
-// One file's line in the progress list. Built with DOM calls and textContent only: names never
-// become markup.
-class ProgressRow {
-  constructor(list, file) {
-    this.cancelled = false;
-    this.aborts = [];
-    this.el = el("div", "progress-item");
-    this.name = el("span", "progress-name", file.name);
-    this.status = el("span", "progress-status", "Waiting…");
-    this.bar = el("progress");
-    this.bar.max = Math.max(1, file.size);
-    this.bar.value = 0;
-    this.cancel = el("button", "button button-small progress-cancel", "Cancel");
-    this.cancel.type = "button";
-    this.cancel.addEventListener("click", () => {
-      this.cancelled = true;
-      this.aborts.forEach((abort) => abort());
-      if (this.cancelHook) this.cancelHook();
-    });
-    this.el.append(this.name, this.status, this.bar, this.cancel);
-    list.append(this.el);
-  }
-  onCancel(hook) { this.cancelHook = hook; }
-  onAbort(abort) { this.aborts.push(abort); }
-  progress(sent, total) {
-    this.bar.value = sent;
-    this.status.textContent = `${formatSize(sent)} of ${formatSize(total)}`;
-  }
-  finishing() { this.status.textContent = "Verifying…"; }
-  done(receipt, workspace) {
-    this.el.classList.add("is-done");
-    this.bar.value = this.bar.max;
-    this.cancel.remove();
-    this.status.textContent = `Stored · ${formatSize(receipt.size ?? 0)}`;
-    if (receipt.node) {
-      const link = el("a", "progress-name", this.name.textContent);
-      link.href = `/download/${encodeURIComponent(workspace)}/${encodeURIComponent(receipt.node)}`;
-      this.name.replaceWith(link);
-    }
-    if (receipt.sha256) this.el.append(el("code", "hash progress-hash", `SHA-256 ${receipt.sha256}`));
-  }
-  fail(message) {
-    this.el.classList.add("is-failed");
-    this.cancel.remove();
-    this.status.textContent = message;
-  }
-}
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function formatSize(bytes) {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
 
 init();

@@ -85,14 +85,30 @@ impl Budget {
             .acquire_many_owned(blocks as u32)
             .await
             .map_err(|_| BudgetError::Closed)?;
+        Ok(self.grant(permit, blocks))
+    }
+
+    /// Reserves room for `bytes` only if it is free right now: admission control for requests
+    /// that should be told to come back later (429) rather than wait holding a connection.
+    /// `None` when the budget is full (or closed, or smaller than `bytes`).
+    pub fn try_acquire(&self, bytes: u64) -> Option<BudgetPermit> {
+        let blocks = bytes.div_ceil(self.inner.block).max(1);
+        let count = u32::try_from(blocks).ok()?;
+        let permit = Arc::clone(&self.inner.semaphore)
+            .try_acquire_many_owned(count)
+            .ok()?;
+        Some(self.grant(permit, blocks))
+    }
+
+    fn grant(&self, permit: OwnedSemaphorePermit, blocks: u64) -> BudgetPermit {
         let reserved = blocks * self.inner.block;
         let now = self.inner.in_use.fetch_add(reserved, Ordering::AcqRel) + reserved;
         self.inner.peak.fetch_max(now, Ordering::AcqRel);
-        Ok(BudgetPermit {
+        BudgetPermit {
             _permit: permit,
             inner: Arc::clone(&self.inner),
             bytes: reserved,
-        })
+        }
     }
 
     /// Closes the budget: waiting and future reservations fail with [`BudgetError::Closed`].
@@ -173,6 +189,17 @@ mod tests {
                 capacity: 1024
             })
         );
+    }
+
+    #[tokio::test]
+    async fn try_acquire_refuses_at_once_when_full_instead_of_waiting() {
+        let budget = Budget::new(1024, 256);
+        let held = budget.try_acquire(768).expect("free");
+        assert!(budget.try_acquire(512).is_none());
+        let rest = budget.try_acquire(256).expect("exactly what is left");
+        drop((held, rest));
+        assert_eq!(budget.in_use(), 0);
+        assert!(budget.try_acquire(4096).is_none());
     }
 
     #[tokio::test]

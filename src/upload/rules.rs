@@ -140,19 +140,11 @@ impl AllowedTypes {
     /// Decides whether a file named `name` (already sanitised) whose content starts with `head`
     /// (up to [`SNIFF_LEN`] bytes; all of it for a shorter file) may be uploaded.
     pub fn check(&self, name: &str, head: &[u8]) -> Result<(), TypeRejected> {
+        self.check_name(name)?;
         let Self::Only(rules) = self else {
             return Ok(());
         };
         let ext = extension_of(name);
-        let mimes = implied_mimes(&ext);
-        if !rules.iter().any(|r| r.allows(&ext, &mimes)) {
-            let extension = if ext.is_empty() {
-                "(none)".to_owned()
-            } else {
-                format!(".{ext}")
-            };
-            return Err(TypeRejected::Extension { extension });
-        }
         match infer::get(head) {
             Some(found) => {
                 let detected = vec![found.mime_type().to_owned()];
@@ -169,6 +161,26 @@ impl AllowedTypes {
             }
             None => Ok(()),
         }
+    }
+
+    /// The half of [`Self::check`] that needs no content: is `name`'s extension allowed? Used
+    /// when an upload is announced, before any byte exists; [`Self::check`] follows on the first
+    /// bytes.
+    pub fn check_name(&self, name: &str) -> Result<(), TypeRejected> {
+        let Self::Only(rules) = self else {
+            return Ok(());
+        };
+        let ext = extension_of(name);
+        let mimes = implied_mimes(&ext);
+        if rules.iter().any(|r| r.allows(&ext, &mimes)) {
+            return Ok(());
+        }
+        let extension = if ext.is_empty() {
+            "(none)".to_owned()
+        } else {
+            format!(".{ext}")
+        };
+        Err(TypeRejected::Extension { extension })
     }
 
     /// The rules as an HTML `accept` attribute value (`.pdf,image/*`); empty for [`Self::Any`].

@@ -32,6 +32,9 @@ pub struct UploadClaims {
     /// The declared size in bytes.
     #[serde(rename = "z")]
     pub size: u64,
+    /// The chunk size the gateway chose at creation, so every replica cuts the file the same way.
+    #[serde(rename = "c", default)]
+    pub chunk_size: u64,
     /// Expiry, Unix seconds.
     #[serde(rename = "e")]
     pub expires: i64,
@@ -134,6 +137,7 @@ mod tests {
             folder: "root".into(),
             name: "report <1>.pdf".into(),
             size: 10_485_760,
+            chunk_size: 8_388_608,
             expires: 2_000,
         }
     }

@@ -20,7 +20,7 @@ struct Asset {
     bytes: &'static [u8],
 }
 
-const FILES: [Asset; 3] = [
+const FILES: [Asset; 5] = [
     Asset {
         name: "app.css",
         content_type: "text/css; charset=utf-8",
@@ -30,6 +30,16 @@ const FILES: [Asset; 3] = [
         name: "upload.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../static/upload.js"),
+    },
+    Asset {
+        name: "upload-transfer.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../static/upload-transfer.js"),
+    },
+    Asset {
+        name: "upload-row.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../static/upload-row.js"),
     },
     Asset {
         name: "favicon.svg",

@@ -80,6 +80,21 @@ impl TestApp {
         }
     }
 
+    /// A recording client for a gateway served elsewhere (another runtime or process) at `url`,
+    /// watching for `secrets` like [`Self::serve`] does.
+    pub fn attach(url: &str, secrets: Vec<String>) -> Self {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Self {
+            url: url.trim_end_matches('/').to_owned(),
+            client,
+            secrets,
+            scanned: Arc::default(),
+        }
+    }
+
     /// `GET {url}{path}`.
     pub async fn get(&self, path: &str) -> Recorded {
         self.send(self.client.get(format!("{}{path}", self.url)))
@@ -188,48 +203,7 @@ pub async fn spawn_app_with(
     let workspace = emulator.workspace_id();
     let base_url = emulator.base_url();
 
-    let key_for_app = key.clone();
-    let data_dir = dir.path().join("gateway").display().to_string();
-    let vars: Vec<(String, String)> = vars
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let state_slot: Arc<std::sync::Mutex<Option<fastgate::web::AppState>>> = Arc::default();
-    let slot = state_slot.clone();
-    let app = TestApp::serve(
-        move |url| {
-            let mut all = vec![
-                ("FASTIO_API_KEY".to_owned(), key_for_app.clone()),
-                ("FASTIO_BASE_URL".to_owned(), base_url.clone()),
-                ("FASTGATE_PUBLIC_URL".to_owned(), url.to_owned()),
-                ("FASTGATE_DATA_DIR".to_owned(), data_dir),
-            ];
-            all.extend(vars);
-            let config = fastgate::config::Config::from_vars(all).expect("test config is valid");
-            let mut client_config = fastgate::fastio::ClientConfig::new(
-                base_url,
-                secrecy::SecretString::from(key_for_app),
-            );
-            client_config.retry = fastgate::fastio::RetryPolicy {
-                max_attempts: 4,
-                base_delay: Duration::from_millis(20),
-                chunk_base_delay: Duration::from_millis(20),
-                max_delay: Duration::from_millis(200),
-                max_rate_limit_wait: Duration::from_secs(5),
-            };
-            let client = fastgate::fastio::Client::new(client_config).expect("client");
-            let state = fastgate::web::AppState::new(config, client);
-            *slot.lock().expect("slot") = Some(state.clone());
-            fastgate::web::app(state)
-        },
-        vec![key.clone()],
-    )
-    .await;
-    let state = state_slot
-        .lock()
-        .expect("slot")
-        .take()
-        .expect("state built");
+    let (app, state) = serve_gateway(&base_url, &key, &dir.path().join("gateway"), vars).await;
     Gateway {
         app,
         emulator,
@@ -238,6 +212,86 @@ pub async fn spawn_app_with(
         state,
         dir,
     }
+}
+
+/// A second gateway in front of `gw`'s emulator, as another replica behind a load balancer:
+/// give both the same `FASTGATE_SECRET` in `vars` and either serves any upload of the other.
+pub async fn spawn_second_gateway(gw: &Gateway, vars: &[(&str, &str)]) -> TestApp {
+    let dir = gw.dir.path().join(format!("gateway-{}", rand_suffix()));
+    serve_gateway(&gw.emulator.base_url(), &gw.key, &dir, vars)
+        .await
+        .0
+}
+
+/// Serves a gateway on port 0 against the emulator at `base_url` with key `key`, the test
+/// defaults and `vars` on top; returns it and its state.
+async fn serve_gateway(
+    base_url: &str,
+    key: &str,
+    data_dir: &std::path::Path,
+    vars: &[(&str, &str)],
+) -> (TestApp, fastgate::web::AppState) {
+    let secrets = vec![key.to_owned()];
+    let (base_url, key, data_dir) = (base_url.to_owned(), key.to_owned(), data_dir.to_owned());
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let state_slot: Arc<std::sync::Mutex<Option<fastgate::web::AppState>>> = Arc::default();
+    let slot = state_slot.clone();
+    let app = TestApp::serve(
+        move |url| {
+            let (router, state) = build_gateway(url, &base_url, &key, &data_dir, vars);
+            *slot.lock().expect("slot") = Some(state);
+            router
+        },
+        secrets,
+    )
+    .await;
+    let state = state_slot
+        .lock()
+        .expect("slot")
+        .take()
+        .expect("state built");
+    (app, state)
+}
+
+/// The gateway's router and state as the tests run it: public URL `url`, the emulator at
+/// `base_url` with key `key`, quick client retries, and `vars` on top of the test defaults.
+pub fn build_gateway(
+    url: &str,
+    base_url: &str,
+    key: &str,
+    data_dir: &std::path::Path,
+    vars: Vec<(String, String)>,
+) -> (Router, fastgate::web::AppState) {
+    use std::time::Duration;
+
+    let mut all = vec![
+        ("FASTIO_API_KEY".to_owned(), key.to_owned()),
+        ("FASTIO_BASE_URL".to_owned(), base_url.to_owned()),
+        ("FASTGATE_PUBLIC_URL".to_owned(), url.to_owned()),
+        (
+            "FASTGATE_DATA_DIR".to_owned(),
+            data_dir.display().to_string(),
+        ),
+    ];
+    all.extend(vars);
+    let config = fastgate::config::Config::from_vars(all).expect("test config is valid");
+    let mut client_config = fastgate::fastio::ClientConfig::new(
+        base_url.to_owned(),
+        secrecy::SecretString::from(key.to_owned()),
+    );
+    client_config.retry = fastgate::fastio::RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(20),
+        chunk_base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        max_rate_limit_wait: Duration::from_secs(5),
+    };
+    let client = fastgate::fastio::Client::new(client_config).expect("client");
+    let state = fastgate::web::AppState::new(config, client);
+    (fastgate::web::app(state.clone()), state)
 }
 
 fn rand_suffix() -> String {
