@@ -102,6 +102,7 @@ impl Client {
                 if let Some(delay) =
                     policy.delay_before_retry(op.replay, tries, &error, random_jitter())
                 {
+                    crate::telemetry::upstream_retry(op.endpoint);
                     tracing::warn!(endpoint = op.endpoint, attempt = tries, error = %error, "retrying unsent stream");
                     tokio::time::sleep(delay).await;
                     tries += 1;

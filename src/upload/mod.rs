@@ -12,5 +12,6 @@ pub mod budget;
 pub mod chunker;
 pub mod digest;
 pub mod names;
+pub mod registry;
 pub mod rules;
 pub mod token;
