@@ -3,6 +3,7 @@
 //! port), builds the Fast.io client and the app state, and serves until Ctrl-C or SIGTERM.
 
 use std::future::{Future, IntoFuture};
+use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use rand::Rng;
@@ -96,9 +97,14 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
             source,
         })?;
     let upstream = Upstream::connect(&config).await?;
-    let public_url = config.public_url.clone();
+    let addr = listener.local_addr().map_or(bind, |a| a);
+    let public_url = if bind.port() == 0 {
+        format!("http://{addr}")
+    } else {
+        config.public_url.clone()
+    };
     let state = AppState::new(config, upstream.client.clone());
-    tracing::info!(%bind, "fastgate listening");
+    tracing::info!(%addr, "fastgate listening");
     println!("fastgate is running at {public_url}");
     let result = run(listener, state, shutdown_signal()).await;
     if let Some(emulator) = upstream.embedded {
@@ -207,12 +213,15 @@ fn generated_key() -> SecretString {
     SecretString::from(format!("emu_{key}"))
 }
 
-/// Installs the tracing subscriber: human-readable or JSON lines, filtered by `RUST_LOG`
-/// (default `info`).
+/// Installs the tracing subscriber on stderr: human-readable (coloured on a terminal) or JSON
+/// lines, filtered by `RUST_LOG` (default `info`).
 pub fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Pretty => builder.init(),

@@ -123,15 +123,13 @@ async fn metrics_count_http_requests_by_route_template_and_upstream_calls_by_end
             "no {series} in:\n{text}"
         );
     };
-    at_least_one(
-        "fastgate_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"}",
-    );
-    at_least_one(
-        "fastgate_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"}",
-    );
+    at_least_one("fastgate_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"}");
+    at_least_one("fastgate_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"}");
     at_least_one("fastgate_http_request_duration_seconds_count{method=\"GET\",route=\"/readyz\"}");
     at_least_one("fastgate_upstream_requests_total{endpoint=\"GET /ping/\",status=\"200\"}");
-    at_least_one("fastgate_upstream_request_duration_seconds_count{endpoint=\"GET /user/auth/check/\"}");
+    at_least_one(
+        "fastgate_upstream_request_duration_seconds_count{endpoint=\"GET /user/auth/check/\"}",
+    );
     assert!(text.contains("fastgate_http_request_duration_seconds_bucket{"));
     assert!(text.contains("# TYPE fastgate_upload_bytes_in_flight gauge"));
 }

@@ -87,9 +87,15 @@ async fn a_running_request_finishes_during_the_grace_period() {
         tokio::task::yield_now().await;
     }
     assert!(refused, "the listener must close once shutdown starts");
-    assert!(!server.is_finished(), "the running request holds the shutdown");
+    assert!(
+        !server.is_finished(),
+        "the running request holds the shutdown"
+    );
     release.send(()).expect("release");
-    let response = probe.await.expect("join").expect("the running request got its answer");
+    let response = probe
+        .await
+        .expect("join")
+        .expect("the running request got its answer");
     assert_eq!(response.status(), 503);
     let report = server.await.expect("join").expect("clean shutdown");
     assert_eq!(
@@ -162,6 +168,9 @@ async fn uploads_left_unfinished_at_shutdown_have_their_sessions_cancelled_upstr
         Err(other) => panic!("unexpected: {other}"),
     };
     assert!(gone, "the unfinished session must be cancelled");
-    let kept = client.upload_details(&finished, None).await.expect("still there");
+    let kept = client
+        .upload_details(&finished, None)
+        .await
+        .expect("still there");
     assert!(!kept.status.is_failed());
 }
