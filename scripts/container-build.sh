@@ -11,7 +11,7 @@
 #                                                 machine's Rust toolchain (same version as ARG)
 # and crates are vendored (`cargo vendor`) into the build context's deploy/cargo/, which the
 # Dockerfile copies to .cargo/, so cargo builds offline. Base images are kept between runs.
-# Needs: apt-get install -y buildah debootstrap
+# Needs: apt-get install -y buildah debootstrap. `--format docker`: the OCI format has no HEALTHCHECK.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -96,7 +96,7 @@ TOML
 
 say "buildah bud -t $IMAGE"
 started=$(date +%s)
-"${B[@]}" bud --isolation chroot --layers=false -t "$IMAGE" -f "$CTX/Dockerfile" "$CTX"
+"${B[@]}" bud --format docker --isolation chroot --layers=false -t "$IMAGE" -f "$CTX/Dockerfile" "$CTX"
 echo "built in $(( $(date +%s) - started ))s"
 
 say "running the image's command and HEALTHCHECK"

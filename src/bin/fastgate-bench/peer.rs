@@ -12,12 +12,17 @@ use serde_json::{Value, json};
 use crate::procs::{self, Emulator};
 use crate::scenarios::{self, Ctx, Row, mb_s};
 
-fn curl(args: &[&str]) -> Result<(Duration, String), String> {
+/// Runs curl with `args`, its standard input read from `stdin` when given.
+fn curl(args: &[&str], stdin: Option<&Path>) -> Result<(Duration, String), String> {
+    let input = match stdin {
+        Some(path) => Stdio::from(std::fs::File::open(path).map_err(|e| e.to_string())?),
+        None => Stdio::null(),
+    };
     let started = Instant::now();
     let out = Command::new("curl")
         .args(["-sS", "--fail-with-body", "-o", "-", "-w", "\n%{http_code}"])
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(input)
         .output()
         .map_err(|e| format!("curl: {e}"))?;
     let took = started.elapsed();
@@ -59,15 +64,18 @@ pub async fn anchor(ctx: &Ctx, emu: &Emulator) -> Result<Option<(Vec<Row>, Value
     let hash_header = format!("X-File-Hash: {}", ctx.big_sha);
     let url = format!("http://127.0.0.1:{port}/upload?path=/");
     let peer = tokio::task::spawn_blocking(move || {
-        curl(&[
-            "-F",
-            &file_arg,
-            "-H",
-            &hash_header,
-            "-H",
-            "X-File-Hash-Function: SHA256",
-            &url,
-        ])
+        curl(
+            &[
+                "-F",
+                &file_arg,
+                "-H",
+                &hash_header,
+                "-H",
+                "X-File-Hash-Function: SHA256",
+                &url,
+            ],
+            None,
+        )
     })
     .await
     .map_err(|e| e.to_string())?;
@@ -96,18 +104,25 @@ pub async fn anchor(ctx: &Ctx, emu: &Emulator) -> Result<Option<(Vec<Row>, Value
         "{}/upload/{id}/stream/?hash={}&hash_algo=sha256",
         emu.base_url, ctx.big_sha
     );
-    let data_arg = format!("@{}", path.display());
+    // `-T -` streams the file from stdin (`--data-binary @file` would read it all into memory
+    // first, and `-T file` would append the file name to the URL).
+    let source = path.clone();
     let auth = format!("Authorization: Bearer {}", procs::KEY);
     tokio::task::spawn_blocking(move || {
-        curl(&[
-            "--data-binary",
-            &data_arg,
-            "-H",
-            &auth,
-            "-H",
-            "Content-Type: application/octet-stream",
-            &url,
-        ])
+        curl(
+            &[
+                "-T",
+                "-",
+                "-X",
+                "POST",
+                "-H",
+                &auth,
+                "-H",
+                "Content-Type: application/octet-stream",
+                &url,
+            ],
+            Some(&source),
+        )
     })
     .await
     .map_err(|e| e.to_string())??;
