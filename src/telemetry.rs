@@ -33,7 +33,8 @@ pub const UPSTREAM_DURATION: &str = "fastgate_upstream_request_duration_seconds"
 pub const UPSTREAM_RETRIES: &str = "fastgate_upstream_retries_total";
 /// 429 answers received from Fast.io: label `endpoint`.
 pub const UPSTREAM_RATE_LIMITED: &str = "fastgate_upstream_rate_limited_total";
-/// Upload bytes sent on to Fast.io.
+/// Upload bytes sent on to Fast.io (counted by `fastio::Client` as chunks, single calls and
+/// stream pieces go out; a retried chunk counts again).
 pub const UPLOAD_BYTES: &str = "fastgate_upload_bytes_total";
 /// Finished uploads: labels `path` (`form`|`api`), `outcome`.
 pub const UPLOADS: &str = "fastgate_uploads_total";

@@ -153,3 +153,32 @@ async fn metrics_count_retries_and_429s_received_from_upstream() {
     at_least_one("fastgate_upstream_rate_limited_total{endpoint=\"GET /workspaces/all/\"}");
     at_least_one("fastgate_upstream_retries_total{endpoint=\"GET /ping/\"}");
 }
+
+#[tokio::test]
+async fn metrics_count_upload_bytes_sent_upstream() {
+    let app = spawn_app().await;
+    let before = sample(
+        &app.get("/metrics").await.text(),
+        "fastgate_upload_bytes_total",
+    )
+    .unwrap_or(0.0);
+    let target = fastgate::fastio::UploadTarget {
+        workspace: app.workspace.clone(),
+        folder: "root".to_owned(),
+    };
+    app.state
+        .fastio
+        .upload_single(
+            &target,
+            "counted.txt",
+            bytes::Bytes::from(vec![b'a'; 12_345]),
+        )
+        .await
+        .expect("uploaded");
+    let after = sample(
+        &app.get("/metrics").await.text(),
+        "fastgate_upload_bytes_total",
+    )
+    .expect("the counter exists");
+    assert!(after - before >= 12_345.0, "{before} → {after}");
+}

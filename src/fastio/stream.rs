@@ -165,6 +165,9 @@ where
         match slot.as_mut() {
             Some(stream) => {
                 let polled = stream.as_mut().poll_next(cx);
+                if let Poll::Ready(Some(Ok(bytes))) = &polled {
+                    crate::telemetry::upload_bytes(bytes.len() as u64);
+                }
                 if matches!(polled, Poll::Ready(None)) {
                     *slot = None;
                 }
