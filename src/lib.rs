@@ -9,5 +9,6 @@ pub mod emulator;
 pub mod error;
 pub mod fastio;
 pub mod server;
+pub mod telemetry;
 pub mod upload;
 pub mod web;

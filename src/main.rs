@@ -1,5 +1,6 @@
 //! The `fastgate` command line: `serve` (the default) runs the gateway, `emulator` runs the
-//! Fast.io emulator stand-alone, `check` validates the configuration and reaches the upstream.
+//! Fast.io emulator stand-alone, `check` validates the configuration and reaches the upstream,
+//! `healthcheck` probes a running gateway (the container image has no curl).
 
 use std::process::ExitCode;
 
@@ -27,6 +28,8 @@ enum Command {
     Emulator(Box<EmulatorArgs>),
     /// Validate the configuration, reach the upstream with the key, and report.
     Check,
+    /// Probe a running gateway's `/healthz` on `FASTGATE_BIND` (the container's HEALTHCHECK).
+    Healthcheck,
 }
 
 /// Exit code for configuration problems (as `sysexits`' usage errors are reported by many tools).
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
             Command::Serve => serve().await,
             Command::Emulator(args) => run_emulator(*args).await,
             Command::Check => check().await,
+            Command::Healthcheck => healthcheck().await,
         }
     })
 }
@@ -149,6 +153,34 @@ async fn check() -> ExitCode {
         }
         Err(e) => {
             println!("check failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn healthcheck() -> ExitCode {
+    let config = match load_config() {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let mut addr = config.bind;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let url = format!("http://{addr}/healthz");
+    let probe = async {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()?;
+        client.get(&url).send().await?.error_for_status()
+    };
+    match probe.await {
+        Ok(_) => {
+            println!("{url}: ok");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("{url}: {}", e.without_url());
             ExitCode::FAILURE
         }
     }

@@ -2,12 +2,15 @@
 //! Fast.io API when a key is configured, otherwise the embedded emulator on its own loopback
 //! port), builds the Fast.io client and the app state, and serves until Ctrl-C or SIGTERM.
 
+use std::future::{Future, IntoFuture};
+use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use rand::Rng;
 use rand::distributions::Alphanumeric;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, LogFormat};
 use crate::emulator::{self, EmulatorConfig, RunningEmulator};
@@ -83,7 +86,8 @@ impl Upstream {
     }
 }
 
-/// Serves the gateway on `FASTGATE_BIND` until Ctrl-C or SIGTERM.
+/// Serves the gateway on `FASTGATE_BIND` until Ctrl-C or SIGTERM, then shuts down gracefully
+/// ([`run`]).
 pub async fn serve(config: Config) -> Result<(), StartError> {
     let bind = config.bind;
     let listener = TcpListener::bind(bind)
@@ -93,24 +97,92 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
             source,
         })?;
     let upstream = Upstream::connect(&config).await?;
-    let public_url = config.public_url.clone();
-    let grace = config.shutdown_grace;
-    let app = web::app(AppState::new(config, upstream.client.clone()));
-    tracing::info!(%bind, "fastgate listening");
+    let addr = listener.local_addr().map_or(bind, |a| a);
+    let public_url = if bind.port() == 0 {
+        format!("http://{addr}")
+    } else {
+        config.public_url.clone()
+    };
+    let state = AppState::new(config, upstream.client.clone());
+    tracing::info!(%addr, "fastgate listening");
     println!("fastgate is running at {public_url}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal(grace))
-        .await
-        .map_err(StartError::Serve)?;
+    let result = run(listener, state, shutdown_signal()).await;
     if let Some(emulator) = upstream.embedded {
         emulator.shutdown().await;
     }
-    Ok(())
+    result.map(drop)
 }
 
-/// Resolves on Ctrl-C or SIGTERM; after `grace` more, exits the process so a stuck request
-/// cannot hold the shutdown forever.
-async fn shutdown_signal(grace: Duration) {
+/// What a graceful shutdown did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Every running request finished within the grace period.
+    pub drained: bool,
+    /// Fast.io sessions of unfinished uploads that were cancelled.
+    pub cancelled: usize,
+}
+
+/// How long cancelling the unfinished uploads may take on the way out.
+const CANCEL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves the app of `state` on `listener` until `shutdown` resolves; then stops accepting,
+/// lets running requests finish for up to `FASTGATE_SHUTDOWN_GRACE`, and cancels the Fast.io
+/// sessions of the uploads still registered in [`AppState::uploads`] (those that could not
+/// finish), so nothing half-written stays upstream.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<ShutdownReport, StartError> {
+    let grace = state.config.shutdown_grace;
+    let uploads = state.uploads.clone();
+    let client = state.fastio.clone();
+    let stop = CancellationToken::new();
+    let stopped = stop.clone();
+    let server = axum::serve(listener, web::app(state))
+        .with_graceful_shutdown(async move { stopped.cancelled().await })
+        .into_future();
+    let mut server = tokio::spawn(server);
+    tokio::select! {
+        joined = &mut server => return served(joined).map(|()| ShutdownReport { drained: true, cancelled: 0 }),
+        () = shutdown => {}
+    }
+    stop.cancel();
+    tracing::info!(
+        grace_secs = grace.as_secs_f64(),
+        running_uploads = uploads.len(),
+        "shutting down: no new connections; finishing running requests"
+    );
+    let drained = match tokio::time::timeout(grace, &mut server).await {
+        Ok(joined) => {
+            served(joined)?;
+            true
+        }
+        Err(_) => {
+            server.abort();
+            false
+        }
+    };
+    let cancelled = if uploads.is_empty() {
+        0
+    } else {
+        tokio::time::timeout(CANCEL_TIMEOUT, uploads.cancel_all(&client))
+            .await
+            .unwrap_or(0)
+    };
+    tracing::info!(drained, cancelled, "shut down");
+    Ok(ShutdownReport { drained, cancelled })
+}
+
+fn served(joined: Result<std::io::Result<()>, tokio::task::JoinError>) -> Result<(), StartError> {
+    match joined {
+        Ok(result) => result.map_err(StartError::Serve),
+        Err(e) => Err(StartError::Serve(std::io::Error::other(e))),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -129,15 +201,6 @@ async fn shutdown_signal(grace: Duration) {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!(
-        grace_secs = grace.as_secs(),
-        "shutting down: finishing running requests"
-    );
-    tokio::spawn(async move {
-        tokio::time::sleep(grace).await;
-        tracing::warn!("grace period over: exiting");
-        std::process::exit(0);
-    });
 }
 
 /// A random key for the embedded emulator; it never leaves this process.
@@ -150,12 +213,15 @@ fn generated_key() -> SecretString {
     SecretString::from(format!("emu_{key}"))
 }
 
-/// Installs the tracing subscriber: human-readable or JSON lines, filtered by `RUST_LOG`
-/// (default `info`).
+/// Installs the tracing subscriber on stderr: human-readable (coloured on a terminal) or JSON
+/// lines, filtered by `RUST_LOG` (default `info`).
 pub fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Pretty => builder.init(),

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{self, HeaderValue};
@@ -16,6 +16,7 @@ use super::envelope::{self, Payload};
 use super::error::Error;
 use super::ratelimit;
 use super::retry::{Replay, RetryPolicy, random_jitter};
+use crate::telemetry;
 
 /// The production API, `/current` included.
 pub const DEFAULT_BASE_URL: &str = "https://api.fast.io/current";
@@ -86,6 +87,8 @@ pub(crate) struct Inner {
     pub(crate) base_url: String,
     pub(crate) api_key: SecretString,
     pub(crate) config: ClientConfig,
+    /// When the last 429 said the key's bucket refills (for readiness probes).
+    pub(crate) limited_until: parking_lot::Mutex<Option<Instant>>,
 }
 
 impl fmt::Debug for Client {
@@ -140,6 +143,7 @@ impl Client {
                 base_url,
                 api_key: config.api_key.clone(),
                 config,
+                limited_until: parking_lot::Mutex::new(None),
             }),
         })
     }
@@ -147,6 +151,15 @@ impl Client {
     /// The base URL in use, without a trailing `/`.
     pub fn base_url(&self) -> &str {
         &self.inner.base_url
+    }
+
+    /// How long Fast.io still rate-limits the key, as the last 429 it sent said; `None` when no
+    /// 429 is pending.
+    pub fn rate_limited_for(&self) -> Option<Duration> {
+        let until = (*self.inner.limited_until.lock())?;
+        until
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
     }
 
     pub(crate) fn config(&self) -> &ClientConfig {
@@ -201,6 +214,7 @@ impl Client {
             else {
                 return Err(error);
             };
+            telemetry::upstream_retry(op.endpoint);
             tracing::warn!(
                 endpoint = op.endpoint,
                 attempt = tries,
@@ -230,10 +244,23 @@ impl Client {
         if op.authorized {
             request = request.header(header::AUTHORIZATION, self.bearer()?);
         }
-        let response = request.send().await.map_err(Error::transport)?;
+        let started = Instant::now();
+        let sent = request.send().await;
+        let status = sent.as_ref().ok().map(|r| r.status().as_u16());
+        telemetry::upstream_response(op.endpoint, status, started.elapsed());
+        let response = sent.map_err(Error::transport)?;
+        self.note_response(&response);
+        Ok(response)
+    }
+
+    /// Records a response's status on the current span and reads its rate-limit headers.
+    pub(crate) fn note_response(&self, response: &Response) {
         tracing::Span::current().record("status", response.status().as_u16());
         ratelimit::note_remaining(response.headers());
-        Ok(response)
+        if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            let wait = ratelimit::retry_after(response.headers(), SystemTime::now());
+            *self.inner.limited_until.lock() = Some(Instant::now() + wait);
+        }
     }
 
     fn bearer(&self) -> Result<HeaderValue, Error> {

@@ -144,8 +144,12 @@ impl Client {
             if let Some(range) = range {
                 request = request.header(header::RANGE, range);
             }
-            let response = request.send().await.map_err(Error::transport)?;
-            tracing::Span::current().record("status", response.status().as_u16());
+            let started = std::time::Instant::now();
+            let sent = request.send().await;
+            let status = sent.as_ref().ok().map(|r| r.status().as_u16());
+            crate::telemetry::upstream_response(op.endpoint, status, started.elapsed());
+            let response = sent.map_err(Error::transport)?;
+            self.note_response(&response);
             download_from(response).await
         })
         .await

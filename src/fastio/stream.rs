@@ -102,6 +102,7 @@ impl Client {
                 if let Some(delay) =
                     policy.delay_before_retry(op.replay, tries, &error, random_jitter())
                 {
+                    crate::telemetry::upstream_retry(op.endpoint);
                     tracing::warn!(endpoint = op.endpoint, attempt = tries, error = %error, "retrying unsent stream");
                     tokio::time::sleep(delay).await;
                     tries += 1;
@@ -164,6 +165,9 @@ where
         match slot.as_mut() {
             Some(stream) => {
                 let polled = stream.as_mut().poll_next(cx);
+                if let Poll::Ready(Some(Ok(bytes))) = &polled {
+                    crate::telemetry::upload_bytes(bytes.len() as u64);
+                }
                 if matches!(polled, Poll::Ready(None)) {
                     *slot = None;
                 }

@@ -77,6 +77,7 @@ impl Client {
                     .multipart(form.part("chunk", bytes_part(&body, name)))
             })
             .await?;
+        crate::telemetry::upload_bytes(body.len() as u64);
         Ok(SingleUpload {
             upload_id: payload.require_id(&["id", "upload_id"], "single-call upload")?,
             new_file_id: payload.id(&["new_file_id"]),
@@ -139,6 +140,7 @@ impl Client {
             http.post(self.url(&path)).query(&query).multipart(form)
         })
         .await?;
+        crate::telemetry::upload_bytes(body.len() as u64);
         Ok(())
     }
 

@@ -16,6 +16,7 @@ pub mod chunker;
 pub mod digest;
 pub mod names;
 pub mod pipeline;
+pub mod registry;
 pub mod rules;
 mod session;
 pub mod token;

@@ -1,10 +1,159 @@
-//! (being written)
+//! The operator's endpoints: `GET /healthz` (liveness: the process answers), `GET /readyz`
+//! (readiness: Fast.io reachable, the key valid, not rate-limited; cached a few seconds so a
+//! load balancer probing every second costs Fast.io little) and `GET /metrics` (Prometheus text,
+//! [`crate::telemetry`]).
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Json;
 use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use tokio::sync::Mutex;
 
 use super::AppState;
+use crate::fastio;
+use crate::telemetry;
 
-/// This module's routes.
+/// How long a readiness verdict is reused.
+pub const READY_CACHE: Duration = Duration::from_secs(3);
+
+/// How long the upstream checks of one probe may take in all.
+const READY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// This module's routes. Each router gets its own readiness cache.
 pub fn router() -> Router<AppState> {
+    let cache = Arc::new(ReadyCache::default());
     Router::new()
+        .route("/healthz", get(healthz))
+        .route(
+            "/readyz",
+            get(move |State(state): State<AppState>| async move { cache.probe(&state).await }),
+        )
+        .route("/metrics", get(metrics))
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    telemetry::upload_bytes_in_flight(state.budget.in_use());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        telemetry::render(),
+    )
+        .into_response()
+}
+
+/// Why the gateway is not ready.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotReady {
+    /// Fast.io did not answer (connect error, timeout, 5xx).
+    Unreachable(String),
+    /// Fast.io refused the key.
+    KeyInvalid(String),
+    /// Fast.io is rate-limiting the key for this long.
+    RateLimited(Duration),
+}
+
+impl NotReady {
+    fn code(&self) -> &'static str {
+        match self {
+            NotReady::Unreachable(_) => "upstream_unreachable",
+            NotReady::KeyInvalid(_) => "key_invalid",
+            NotReady::RateLimited(_) => "rate_limited",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            NotReady::Unreachable(why) => format!("Fast.io is not reachable: {why}"),
+            NotReady::KeyInvalid(why) => format!("Fast.io refused the API key: {why}"),
+            NotReady::RateLimited(wait) => {
+                format!("Fast.io is rate-limiting the key for {}s", wait.as_secs())
+            }
+        }
+    }
+
+    fn from_error(error: &fastio::Error) -> Self {
+        if let Some(wait) = error.retry_after() {
+            NotReady::RateLimited(wait)
+        } else if error.http_status() == Some(401) {
+            NotReady::KeyInvalid(error.to_string())
+        } else {
+            NotReady::Unreachable(error.to_string())
+        }
+    }
+}
+
+/// The last verdict and when it was reached; the mutex also makes concurrent probes share one
+/// upstream check.
+#[derive(Default)]
+struct ReadyCache {
+    last: Mutex<Option<(Instant, Result<(), NotReady>)>>,
+}
+
+impl ReadyCache {
+    async fn probe(&self, state: &AppState) -> Response {
+        let mut last = self.last.lock().await;
+        let verdict = match last.as_ref() {
+            Some((at, verdict)) if at.elapsed() < READY_CACHE => verdict.clone(),
+            _ => {
+                let verdict = check(&state.fastio).await;
+                *last = Some((Instant::now(), verdict.clone()));
+                verdict
+            }
+        };
+        drop(last);
+        respond(verdict)
+    }
+}
+
+/// Asks Fast.io whether it answers and accepts the key, unless the key is known to be
+/// rate-limited right now (then no call is spent).
+async fn check(client: &fastio::Client) -> Result<(), NotReady> {
+    if let Some(wait) = client.rate_limited_for() {
+        return Err(NotReady::RateLimited(wait));
+    }
+    let calls = async {
+        client.ping().await?;
+        client.auth_check().await.map(drop)
+    };
+    match tokio::time::timeout(READY_TIMEOUT, calls).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(NotReady::from_error(&error)),
+        Err(_) => Err(client.rate_limited_for().map_or_else(
+            || NotReady::Unreachable(format!("no answer within {}s", READY_TIMEOUT.as_secs())),
+            NotReady::RateLimited,
+        )),
+    }
+}
+
+fn respond(verdict: Result<(), NotReady>) -> Response {
+    match verdict {
+        Ok(()) => Json(json!({"status": "ready"})).into_response(),
+        Err(reason) => {
+            tracing::warn!(reason = reason.code(), "not ready");
+            let body = json!({
+                "status": "not_ready",
+                "error": {"code": reason.code(), "message": reason.message()},
+            });
+            let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+            if let NotReady::RateLimited(wait) = reason {
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(wait.as_secs().max(1)),
+                );
+            }
+            response
+        }
+    }
 }

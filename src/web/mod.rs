@@ -40,5 +40,6 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .with_state(state)
         .merge(assets::router());
-    security::harden(routes, policy)
+    crate::telemetry::install();
+    security::harden(routes, policy).layer(axum::middleware::from_fn(crate::telemetry::track_http))
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::fastio;
 use crate::upload::budget::Budget;
+use crate::upload::registry::LiveUploads;
 use crate::upload::token::TokenKey;
 
 /// Shared by all handlers through axum's `State`; cheap to clone.
@@ -19,6 +20,8 @@ pub struct AppState {
     pub tokens: TokenKey,
     /// Gateway-wide budget of upload bytes held in memory; full means readers wait.
     pub budget: Budget,
+    /// Fast.io sessions tied to a running request; shutdown cancels those left unfinished.
+    pub uploads: LiveUploads,
 }
 
 impl AppState {
@@ -31,6 +34,7 @@ impl AppState {
             fastio,
             tokens,
             budget,
+            uploads: LiveUploads::new(),
         }
     }
 

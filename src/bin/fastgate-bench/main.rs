@@ -1,0 +1,199 @@
+//! `fastgate-bench`: the by-hand benchmark of DESIGN §7. Starts the emulator and the gateway as
+//! separate processes (the real `fastgate` binary) on loopback, runs the five scenarios, prints a
+//! table and writes every figure as JSON.
+//!
+//!   cargo build --release && cargo run --release --bin fastgate-bench [-- --mib 1024 --out FILE]
+//!
+//! Scenarios: (1) a 1 GiB form and JS-API upload through the gateway vs the same bytes straight
+//! to the emulator, with the gateway's peak RSS; (2) the same with 100 ms upstream latency, the
+//! JS-API pipeline vs one 4 MiB chunk at a time with 2 s status polls; (3) `GET /api/files` of a
+//! 1,000-item folder vs the direct call; (4) 50 concurrent 20 MiB uploads; (5) miniserve with
+//! its hash check as a peer anchor for the emulator's ingest (skipped when not installed).
+
+mod clients;
+mod payload;
+mod peer;
+mod procs;
+mod scenarios;
+
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+
+use payload::File;
+use scenarios::{Ctx, Row};
+
+/// A scratch directory (`$BENCH_DIR` or the system temp dir), removed at the end.
+struct WorkDir(std::path::PathBuf);
+
+impl WorkDir {
+    fn create() -> Result<Self, String> {
+        let base = std::env::var_os("BENCH_DIR").map_or_else(std::env::temp_dir, Into::into);
+        let path = base.join(format!("fastgate-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Self(path))
+    }
+
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Args {
+    mib: u64,
+    out: std::path::PathBuf,
+    only: Option<String>,
+}
+
+fn args() -> Result<Args, String> {
+    let mut parsed = Args {
+        mib: 1024,
+        out: "bench-results/latest.json".into(),
+        only: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--mib" => parsed.mib = value()?.parse().map_err(|_| "--mib takes a number")?,
+            "--out" => parsed.out = value()?.into(),
+            "--only" => parsed.only = Some(value()?),
+            "-h" | "--help" => {
+                return Err(
+                    "usage: fastgate-bench [--mib N] [--out FILE] [--only 1,2,3,4,5]".into(),
+                );
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(parsed)
+}
+
+fn print_table(rows: &[Row]) {
+    let widths: Vec<usize> = (0..4)
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(6)
+        })
+        .collect();
+    let line = |cells: [&str; 4]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("| {} |", padded.join(" | "));
+    };
+    line(["scenario", "measure", "result", "target"]);
+    let dashes: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    println!("|-{}-|", dashes.join("-|-"));
+    for r in rows {
+        line([&r[0], &r[1], &r[2], &r[3]]);
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fastgate-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let args = args()?;
+    let wants = |n: &str| {
+        args.only
+            .as_ref()
+            .is_none_or(|o| o.split(',').any(|x| x == n))
+    };
+    let bin = procs::fastgate_binary()?;
+    let dir = WorkDir::create()?;
+    let big = File {
+        seed: 1,
+        size: args.mib << 20,
+    };
+    eprintln!("hashing the {} MiB test file…", args.mib);
+    let ctx = Ctx {
+        bin,
+        dir: dir.path().to_owned(),
+        http: reqwest::Client::builder()
+            .build()
+            .map_err(|e| e.to_string())?,
+        big_sha: big.sha256(),
+        big,
+    };
+    let mut rows: Vec<Row> = Vec::new();
+    let mut results = serde_json::Map::new();
+    let mut record = |name: &str, outcome: Result<(Vec<Row>, Value), String>| match outcome {
+        Ok((r, v)) => {
+            rows.extend(r);
+            results.insert(name.to_owned(), v);
+        }
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            rows.push([
+                name.to_owned(),
+                "failed".into(),
+                e.chars().take(80).collect(),
+                String::new(),
+            ]);
+            results.insert(name.to_owned(), json!({"error": e}));
+        }
+    };
+    {
+        let emu = procs::emulator(&ctx.bin, &ctx.dir, 0)?;
+        let gw = procs::gateway(&ctx.bin, &ctx.dir, &emu)?;
+        if wants("1") {
+            eprintln!("1: throughput…");
+            record("throughput", scenarios::throughput(&ctx, &emu, &gw).await);
+        }
+        if wants("3") {
+            eprintln!("3: listing…");
+            record("listing", scenarios::listing(&ctx, &emu, &gw).await);
+        }
+        if wants("4") {
+            eprintln!("4: concurrent…");
+            record("concurrent", scenarios::concurrent(&ctx, &emu, &gw).await);
+        }
+        if wants("5") {
+            eprintln!("5: peer anchor…");
+            match peer::anchor(&ctx, &emu).await {
+                Ok(Some(found)) => record("peer_anchor", Ok(found)),
+                Ok(None) => record("peer_anchor", Err("miniserve is not installed".into())),
+                Err(e) => record("peer_anchor", Err(e)),
+            }
+        }
+    }
+    if wants("2") {
+        eprintln!("2: 100 ms latency…");
+        let emu = procs::emulator(&ctx.bin, &ctx.dir, 100)?;
+        let gw = procs::gateway(&ctx.bin, &ctx.dir, &emu)?;
+        record("latency_100ms", scenarios::latency(&ctx, &emu, &gw).await);
+    }
+    print_table(&rows);
+    let report = json!({
+        "file_mib": args.mib,
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "results": results,
+    });
+    if let Some(parent) = args.out.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+    }
+    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    std::fs::write(&args.out, text).map_err(|e| e.to_string())?;
+    eprintln!("wrote {}", args.out.display());
+    Ok(())
+}

@@ -1,0 +1,237 @@
+//! The processes under test: the emulator and the gateway, each the real `fastgate` binary in
+//! its own process on loopback, and their memory as the kernel reports it (`/proc`).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The emulator's API key in every run.
+pub const KEY: &str = "k_bench_key_not_secret";
+
+/// A child process killed on drop.
+pub struct Proc {
+    child: Child,
+}
+
+impl Proc {
+    /// Process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `fastgate` binary beside this one (built first when missing).
+pub fn fastgate_binary() -> Result<PathBuf, String> {
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let path = me.with_file_name("fastgate");
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = Command::new(cargo)
+            .args(["build", "--release", "--bin", "fastgate"])
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !status.success() || !path.exists() {
+            return Err(format!("cannot build {}", path.display()));
+        }
+    }
+    Ok(path)
+}
+
+/// Spawns `program args` with `env`, and waits for the stdout lines `find` extracts values from.
+fn spawn(
+    program: &Path,
+    args: &[&str],
+    env: &[(&str, String)],
+    wanted: usize,
+    find: fn(&str) -> Option<String>,
+) -> Result<(Proc, Vec<String>), String> {
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .env_remove("FASTIO_API_KEY")
+        .env_remove("FASTIO_BASE_URL")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().map_err(|e| e.to_string())?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(value) = find(&line) {
+                let _ = tx.send(value);
+            }
+        }
+    });
+    let proc = Proc { child };
+    let mut found = Vec::new();
+    while found.len() < wanted {
+        let value = rx
+            .recv_timeout(Duration::from_secs(30))
+            .map_err(|_| format!("{} did not start", program.display()))?;
+        found.push(value);
+    }
+    Ok((proc, found))
+}
+
+/// A stand-alone emulator; `latency_ms` is added to every request.
+pub struct Emulator {
+    /// The process, stopped when this is dropped.
+    _proc: Proc,
+    /// `http://127.0.0.1:PORT/current`.
+    pub base_url: String,
+    /// The seeded workspace.
+    pub workspace: String,
+}
+
+/// Starts `fastgate emulator` on a free loopback port with its data under `dir`.
+pub fn emulator(bin: &Path, dir: &Path, latency_ms: u64) -> Result<Emulator, String> {
+    let data = dir.join(format!("emulator-{latency_ms}"));
+    let latency = latency_ms.to_string();
+    let args = [
+        "emulator",
+        "--bind",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().ok_or("path")?,
+        "--key",
+        KEY,
+        "--latency-ms",
+        &latency,
+    ];
+    let (proc, found) = spawn(bin, &args, &[], 2, |line| {
+        line.strip_prefix("Fast.io emulator listening at ")
+            .or_else(|| line.strip_prefix("seeded workspace: "))
+            .map(|v| v.trim().to_owned())
+    })?;
+    let (url, workspace) = (found[0].clone(), found[1].clone());
+    let base_url = if url.ends_with("/current") {
+        url
+    } else {
+        format!("{}/current", url.trim_end_matches('/'))
+    };
+    Ok(Emulator {
+        _proc: proc,
+        base_url,
+        workspace,
+    })
+}
+
+/// The gateway process.
+pub struct Gateway {
+    /// The process.
+    pub proc: Proc,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+/// The origin the gateway is configured to accept form posts from.
+pub const ORIGIN: &str = "http://bench.localhost";
+
+/// Starts `fastgate serve` in front of `emulator`.
+pub fn gateway(bin: &Path, dir: &Path, emulator: &Emulator) -> Result<Gateway, String> {
+    let env = [
+        ("FASTIO_API_KEY", KEY.to_owned()),
+        ("FASTIO_BASE_URL", emulator.base_url.clone()),
+        ("FASTGATE_BIND", "127.0.0.1:0".to_owned()),
+        ("FASTGATE_PUBLIC_URL", ORIGIN.to_owned()),
+        (
+            "FASTGATE_DATA_DIR",
+            dir.join("gateway").display().to_string(),
+        ),
+        ("FASTGATE_MAX_FILE_SIZE", "2GiB".to_owned()),
+    ];
+    let (proc, found) = spawn(bin, &["serve"], &env, 1, |line| {
+        line.strip_prefix("fastgate is running at ")
+            .map(|v| v.trim().to_owned())
+    })?;
+    Ok(Gateway {
+        proc,
+        url: found[0].clone(),
+    })
+}
+
+/// Peak resident memory of `pid` since the last [`reset_peak`], in bytes (`VmHWM`).
+pub fn peak_rss(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmHWM:").map(|kib| kib * 1024)
+}
+
+/// Current resident memory of `pid`, in bytes.
+pub fn rss(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmRSS:").map(|kib| kib * 1024)
+}
+
+/// Resets the peak-RSS counter of `pid` (`echo 5 > /proc/PID/clear_refs`); false when the
+/// kernel or permissions do not allow it.
+pub fn reset_peak(pid: u32) -> bool {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
+}
+
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Samples the RSS of `pid` every 10 ms until dropped; the highest value seen is the peak even
+/// where `clear_refs` is not allowed.
+pub struct RssSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<u64>>,
+    pid: u32,
+    reset: bool,
+}
+
+impl RssSampler {
+    /// Starts sampling (and resets the kernel's peak counter when allowed).
+    pub fn start(pid: u32) -> Self {
+        let reset = reset_peak(pid);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut peak = 0;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss(pid).unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            peak
+        });
+        Self {
+            stop,
+            handle: Some(handle),
+            pid,
+            reset,
+        }
+    }
+
+    /// The peak since start, in bytes.
+    pub fn finish(mut self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let sampled = self.handle.take().and_then(|h| h.join().ok()).unwrap_or(0);
+        let kernel = if self.reset {
+            peak_rss(self.pid).unwrap_or(0)
+        } else {
+            0
+        };
+        sampled.max(kernel)
+    }
+}

@@ -1,0 +1,330 @@
+//! The five scenarios of the benchmark (DESIGN §7). Each returns its rows for the table and a
+//! JSON object with every figure.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use fastgate::fastio::{self, ListQuery, PageSize};
+use serde_json::{Value, json};
+
+use crate::clients::{self, Poll};
+use crate::payload::File;
+use crate::procs::{self, Emulator, Gateway, RssSampler};
+
+/// One table row: scenario, measure, value, target.
+pub type Row = [String; 4];
+
+/// Everything a scenario needs.
+pub struct Ctx {
+    pub bin: PathBuf,
+    pub dir: PathBuf,
+    pub http: reqwest::Client,
+    pub big: File,
+    pub big_sha: String,
+}
+
+pub fn mb_s(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / 1_000_000.0 / d.as_secs_f64()
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn row(s: &str, m: &str, v: String, t: &str) -> Row {
+    [s.to_owned(), m.to_owned(), v, t.to_owned()]
+}
+
+pub fn direct_client(emulator: &Emulator) -> Result<fastio::Client, String> {
+    let mut config = fastio::ClientConfig::new(
+        &emulator.base_url,
+        secrecy::SecretString::from(procs::KEY.to_owned()),
+    );
+    config.stream_timeout = Duration::from_secs(1800);
+    fastio::Client::new(config).map_err(|e| e.to_string())
+}
+
+/// 1: one big file, form and JS API through the gateway vs the same bytes straight upstream.
+pub async fn throughput(
+    ctx: &Ctx,
+    emu: &Emulator,
+    gw: &Gateway,
+) -> Result<(Vec<Row>, Value), String> {
+    let direct = direct_client(emu)?;
+    let (size, sha) = (ctx.big.size, ctx.big_sha.as_str());
+    let ws = &emu.workspace;
+    let d_stream = clients::direct_stream(&direct, ws, ctx.big, "direct-stream.bin", sha).await?;
+    let rss = RssSampler::start(gw.proc.pid());
+    let form = clients::gateway_form(&ctx.http, &gw.url, ws, ctx.big, "form.bin", sha).await;
+    let form_rss = rss.finish();
+    let form = form?;
+    let d_chunk = clients::direct_chunked(
+        &direct,
+        ws,
+        ctx.big,
+        "direct-chunked.bin",
+        sha,
+        (8 << 20, 3, Poll::LongPoll),
+    )
+    .await?;
+    let rss = RssSampler::start(gw.proc.pid());
+    let api = clients::gateway_api(&ctx.http, &gw.url, ws, ctx.big, "api.bin", sha).await;
+    let api_rss = rss.finish();
+    let api = api?;
+    let s = "1 GiB upload";
+    let rows = vec![
+        row(
+            s,
+            "direct stream session (emulator)",
+            format!("{:.0} MB/s", mb_s(size, d_stream)),
+            "",
+        ),
+        row(
+            s,
+            "gateway form action",
+            format!(
+                "{:.0} MB/s = {:.2}× direct",
+                mb_s(size, form),
+                d_stream.as_secs_f64() / form.as_secs_f64()
+            ),
+            "≥ 0.90×",
+        ),
+        row(
+            s,
+            "gateway peak RSS, form",
+            format!("{:.1} MiB", mib(form_rss)),
+            "< 64 MiB",
+        ),
+        row(
+            s,
+            "direct chunked 8 MiB × 3 (emulator)",
+            format!("{:.0} MB/s", mb_s(size, d_chunk)),
+            "",
+        ),
+        row(
+            s,
+            "gateway JS API (8 MiB × 3)",
+            format!(
+                "{:.0} MB/s = {:.2}× direct",
+                mb_s(size, api),
+                d_chunk.as_secs_f64() / api.as_secs_f64()
+            ),
+            "≥ 0.90×",
+        ),
+        row(
+            s,
+            "gateway peak RSS, JS API",
+            format!("{:.1} MiB", mib(api_rss)),
+            "< 64 MiB",
+        ),
+    ];
+    let json = json!({
+        "bytes": size,
+        "direct_stream_s": d_stream.as_secs_f64(), "form_s": form.as_secs_f64(),
+        "form_ratio": d_stream.as_secs_f64() / form.as_secs_f64(), "form_peak_rss": form_rss,
+        "direct_chunked_s": d_chunk.as_secs_f64(), "api_s": api.as_secs_f64(),
+        "api_ratio": d_chunk.as_secs_f64() / api.as_secs_f64(), "api_peak_rss": api_rss,
+    });
+    Ok((rows, json))
+}
+
+/// 2: the same file with 100 ms upstream latency: the JS API pipeline vs one chunk at a time.
+pub async fn latency(ctx: &Ctx, emu: &Emulator, gw: &Gateway) -> Result<(Vec<Row>, Value), String> {
+    let direct = direct_client(emu)?;
+    let ws = &emu.workspace;
+    let sha = ctx.big_sha.as_str();
+    let pipeline =
+        clients::gateway_api(&ctx.http, &gw.url, ws, ctx.big, "latency-api.bin", sha).await?;
+    let sequential = clients::direct_chunked(
+        &direct,
+        ws,
+        ctx.big,
+        "latency-seq.bin",
+        sha,
+        (4 << 20, 1, Poll::Every(Duration::from_secs(2))),
+    )
+    .await?;
+    let ratio = sequential.as_secs_f64() / pipeline.as_secs_f64();
+    let s = "100 ms upstream latency";
+    let rows = vec![
+        row(
+            s,
+            "gateway JS API (8 MiB × 3, long-poll)",
+            format!("{:.1} s", pipeline.as_secs_f64()),
+            "",
+        ),
+        row(
+            s,
+            "sequential 4 MiB, 2 s poll (CLI strategy)",
+            format!("{:.1} s", sequential.as_secs_f64()),
+            "",
+        ),
+        row(s, "speed-up", format!("{ratio:.2}×"), "≥ 2.5×"),
+    ];
+    Ok((
+        rows,
+        json!({"pipeline_s": pipeline.as_secs_f64(), "sequential_s": sequential.as_secs_f64(), "ratio": ratio}),
+    ))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// 3: `GET /api/files` of a 1,000-item folder vs the direct listing call (one 500-item page).
+pub async fn listing(ctx: &Ctx, emu: &Emulator, gw: &Gateway) -> Result<(Vec<Row>, Value), String> {
+    let direct = direct_client(emu)?;
+    let ws = &emu.workspace;
+    let folder = direct
+        .create_folder(ws, "root", "listing-1000")
+        .await
+        .map_err(|e| e.to_string())?
+        .id;
+    let names: Vec<String> = (0..1000).map(|i| format!("item-{i:04}")).collect();
+    for batch in names.chunks(20) {
+        let made = futures_util::future::join_all(
+            batch.iter().map(|n| direct.create_folder(ws, &folder, n)),
+        )
+        .await;
+        for m in made {
+            m.map_err(|e| e.to_string())?;
+        }
+    }
+    let query = ListQuery {
+        page_size: PageSize::P500,
+        ..ListQuery::default()
+    };
+    let url = format!("{}/api/files/{ws}/{folder}?limit=500", gw.url);
+    let (mut via, mut straight) = (Vec::new(), Vec::new());
+    for i in 0..420 {
+        let t = Instant::now();
+        let response = ctx.http.get(&url).send().await.map_err(|e| e.to_string())?;
+        if !response.status().is_success() {
+            return Err(format!("listing: HTTP {}", response.status()));
+        }
+        let page: Value = response.json().await.map_err(|e| e.to_string())?;
+        let through = t.elapsed().as_secs_f64() * 1000.0;
+        let t = Instant::now();
+        let direct_page = direct
+            .list_folder(ws, &folder, &query)
+            .await
+            .map_err(|e| e.to_string())?;
+        let plain = t.elapsed().as_secs_f64() * 1000.0;
+        if page["items"].as_array().map(Vec::len) != Some(direct_page.nodes.len()) {
+            return Err("the gateway and the direct page differ in length".into());
+        }
+        if i >= 20 {
+            via.push(through);
+            straight.push(plain);
+        }
+    }
+    via.sort_by(f64::total_cmp);
+    straight.sort_by(f64::total_cmp);
+    let (vm, v99) = (percentile(&via, 0.5), percentile(&via, 0.99));
+    let (dm, d99) = (percentile(&straight, 0.5), percentile(&straight, 0.99));
+    let s = "listing 1,000 items (500/page)";
+    let rows = vec![
+        row(
+            s,
+            "direct median / p99",
+            format!("{dm:.2} / {d99:.2} ms"),
+            "",
+        ),
+        row(
+            s,
+            "gateway median / p99",
+            format!("{vm:.2} / {v99:.2} ms"),
+            "",
+        ),
+        row(
+            s,
+            "overhead (median)",
+            format!("{:.2} ms", vm - dm),
+            "< 1 ms",
+        ),
+    ];
+    Ok((
+        rows,
+        json!({"samples": via.len(), "direct_median_ms": dm, "direct_p99_ms": d99, "gateway_median_ms": vm, "gateway_p99_ms": v99, "overhead_median_ms": vm - dm}),
+    ))
+}
+
+/// 4: 50 concurrent 20 MiB form uploads through the gateway.
+pub async fn concurrent(
+    ctx: &Ctx,
+    emu: &Emulator,
+    gw: &Gateway,
+) -> Result<(Vec<Row>, Value), String> {
+    let files: Vec<(File, String)> = (0..50)
+        .map(|i| {
+            let f = File {
+                seed: 1000 + i,
+                size: 20 << 20,
+            };
+            (f, f.sha256())
+        })
+        .collect();
+    let rss = RssSampler::start(gw.proc.pid());
+    let started = Instant::now();
+    let names: Vec<String> = (0..files.len())
+        .map(|i| format!("many-{i:02}.bin"))
+        .collect();
+    let uploads = files.iter().zip(&names).map(|((f, sha), name)| {
+        clients::gateway_form(&ctx.http, &gw.url, &emu.workspace, *f, name, sha)
+    });
+    let results = futures_util::future::join_all(uploads).await;
+    let took = started.elapsed();
+    let peak = rss.finish();
+    let stored = results.iter().filter(|r| r.is_ok()).count();
+    if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
+        eprintln!("concurrent: first failure: {e}");
+    }
+    let s = "50 × 20 MiB concurrent (form)";
+    let total = 50 * (20u64 << 20);
+    let rows = vec![
+        row(
+            s,
+            "stored with equal hashes",
+            format!("{stored}/50"),
+            "50/50",
+        ),
+        row(
+            s,
+            "total time",
+            format!(
+                "{:.1} s ({:.0} MB/s)",
+                took.as_secs_f64(),
+                mb_s(total, took)
+            ),
+            "",
+        ),
+        row(
+            s,
+            "gateway peak RSS",
+            format!("{:.1} MiB", mib(peak)),
+            "inside budget",
+        ),
+    ];
+    Ok((
+        rows,
+        json!({"stored": stored, "total_s": took.as_secs_f64(), "peak_rss": peak}),
+    ))
+}
+
+/// Finds a `miniserve` binary on PATH or in `~/.cargo/bin`.
+pub fn miniserve() -> Option<PathBuf> {
+    let home = std::env::var("HOME")
+        .ok()
+        .map(|h| Path::new(&h).join(".cargo/bin/miniserve"));
+    std::env::var("PATH")
+        .ok()
+        .into_iter()
+        .flat_map(|p| {
+            p.split(':')
+                .map(|d| Path::new(d).join("miniserve"))
+                .collect::<Vec<_>>()
+        })
+        .chain(home)
+        .find(|p| p.is_file())
+}
