@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestApp, spawn_app};
+use common::{TestApp, spawn_app, spawn_app_with};
 use fastgate::web::AppState;
 
 /// A gateway whose client uses `key` against `base_url` (for readiness failures).
@@ -181,4 +181,38 @@ async fn metrics_count_upload_bytes_sent_upstream() {
     )
     .expect("the counter exists");
     assert!(after - before >= 12_345.0, "{before} → {after}");
+}
+
+#[tokio::test]
+async fn metrics_count_form_uploads_by_outcome() {
+    let app = spawn_app_with(&[("FASTGATE_MAX_FILE_SIZE", "1KiB")], |_| {}).await;
+    let series_stored = "fastgate_uploads_total{path=\"form\",outcome=\"stored\"}";
+    let series_rejected = "fastgate_uploads_total{path=\"form\",outcome=\"rejected\"}";
+    let text = app.get("/metrics").await.text();
+    let stored_before = sample(&text, series_stored).unwrap_or(0.0);
+    let rejected_before = sample(&text, series_rejected).unwrap_or(0.0);
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(vec![b'a'; 100]).file_name("small.txt"),
+        )
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(vec![b'b'; 5000]).file_name("big.txt"),
+        );
+    let response = app
+        .send(
+            app.client
+                .post(format!("{}/w/{}/root?/upload", app.url, app.workspace))
+                .header("origin", app.origin())
+                .header("accept", "application/json")
+                .multipart(form),
+        )
+        .await;
+    assert_eq!(response.status, 413, "{}", response.text());
+    let text = app.get("/metrics").await.text();
+    let stored = sample(&text, series_stored).expect("stored series");
+    let rejected = sample(&text, series_rejected).expect("rejected series");
+    assert!(stored - stored_before >= 1.0, "{text}");
+    assert!(rejected - rejected_before >= 1.0, "{text}");
 }

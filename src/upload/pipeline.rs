@@ -20,9 +20,11 @@ use tokio::sync::mpsc;
 use super::budget::{Budget, BudgetError};
 use super::chunker::{ChunkConfig, ChunkError, Part, StreamSummary, part_channel, produce_parts};
 use super::names::sanitize_filename;
+use super::registry::LiveUploads;
 use super::rules::{AllowedTypes, TypeRejected};
 use super::session::{PartBody, SessionGuard};
 use crate::fastio::{self, SINGLE_CALL_MAX_BYTES, UploadTarget};
+use crate::telemetry::{self, UploadMeter, UploadOutcome, UploadPath};
 
 /// Parts waiting between the reader and a stream session (beyond the one being sent).
 const STREAM_QUEUE: usize = 1;
@@ -44,6 +46,8 @@ pub struct Pipeline {
     client: fastio::Client,
     budget: Budget,
     limits: Limits,
+    /// Sessions open for a running request, cancelled by a shutdown that cannot wait for them.
+    live: LiveUploads,
 }
 
 /// A file stored and verified.
@@ -116,6 +120,8 @@ pub struct Buffered {
     summary: StreamSummary,
     /// Holds the bytes and their budget; `None` for an empty file.
     part: Option<Part>,
+    /// Counts the upload as in flight until it ends.
+    meter: UploadMeter,
 }
 
 impl Pipeline {
@@ -125,7 +131,15 @@ impl Pipeline {
             client,
             budget,
             limits,
+            live: LiveUploads::new(),
         }
+    }
+
+    /// Registers every session this pipeline opens in `live` while it runs, so a graceful
+    /// shutdown can cancel the ones that cannot finish.
+    pub fn with_registry(mut self, live: LiveUploads) -> Self {
+        self.live = live;
+        self
     }
 
     /// The budget its bytes are counted in (its `peak()` is the most ever held at once).
@@ -160,6 +174,24 @@ impl Pipeline {
         S: Stream<Item = Result<Bytes, E>>,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        let meter = telemetry::upload_started(UploadPath::Form);
+        match self.read(target, raw_name, stream, meter).await {
+            Read::Finished(outcome, meter) => Started::Finished(metered(meter, outcome)),
+            Read::Buffered(small) => Started::Buffered(small),
+        }
+    }
+
+    async fn read<S, E>(
+        &self,
+        target: &UploadTarget,
+        raw_name: &str,
+        stream: S,
+        meter: UploadMeter,
+    ) -> Read
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let name = sanitize_filename(raw_name);
         let config = ChunkConfig {
             chunk_size: self.part_size(),
@@ -176,20 +208,21 @@ impl Pipeline {
                 if let Consumed::Streamed(guard, _) = consumed {
                     guard.cancel().await;
                 }
-                Started::Finished(Err(e.into()))
+                Read::Finished(Err(e.into()), meter)
             }
-            (_, Consumed::Refused(e)) => Started::Finished(Err(e)),
+            (_, Consumed::Refused(e)) => Read::Finished(Err(e), meter),
             (Err(e), Consumed::Streamed(guard, _)) => {
                 guard.cancel().await;
-                Started::Finished(Err(e.into()))
+                Read::Finished(Err(e.into()), meter)
             }
-            (Err(e), Consumed::Small(_)) => Started::Finished(Err(e.into())),
-            (Ok(summary), Consumed::Small(part)) => Started::Buffered(Box::new(Buffered {
+            (Err(e), Consumed::Small(_)) => Read::Finished(Err(e.into()), meter),
+            (Ok(summary), Consumed::Small(part)) => Read::Buffered(Box::new(Buffered {
                 pipeline: self.clone(),
                 target: target.clone(),
                 name,
                 summary,
                 part,
+                meter,
             })),
             (Ok(summary), Consumed::Streamed(guard, result)) => {
                 let outcome = match result {
@@ -199,7 +232,7 @@ impl Pipeline {
                         Err(e.into())
                     }
                 };
-                Started::Finished(outcome)
+                Read::Finished(outcome, meter)
             }
         }
     }
@@ -235,7 +268,7 @@ impl Pipeline {
                     Ok(id) => id,
                     Err(e) => return Consumed::Refused(e.into()),
                 };
-                let guard = SessionGuard::new(self.client.clone(), id);
+                let guard = SessionGuard::new(self.client.clone(), id, &self.live);
                 let body = PartBody::new(part, rx);
                 let result = self.client.upload_stream(guard.id(), body, None).await;
                 Consumed::Streamed(guard, result)
@@ -326,7 +359,19 @@ impl Buffered {
             name,
             summary,
             part,
+            meter,
         } = *self;
+        let outcome = Self::send(pipeline, target, name, summary, part).await;
+        metered(meter, outcome)
+    }
+
+    async fn send(
+        pipeline: Pipeline,
+        target: UploadTarget,
+        name: String,
+        summary: StreamSummary,
+        part: Option<Part>,
+    ) -> Result<Receipt, FileError> {
         let body = part.as_ref().map_or_else(Bytes::new, |p| p.bytes.clone());
         let single = pipeline.client.upload_single(&target, &name, body).await?;
         // The bytes are upstream: release their budget before waiting.
@@ -334,7 +379,8 @@ impl Buffered {
         let node = match single.new_file_id {
             Some(node) => node,
             None => {
-                let guard = SessionGuard::new(pipeline.client.clone(), single.upload_id);
+                let guard =
+                    SessionGuard::new(pipeline.client.clone(), single.upload_id, &pipeline.live);
                 let stored = pipeline
                     .client
                     .wait_until_stored(guard.id(), pipeline.limits.store_timeout)
@@ -356,6 +402,24 @@ impl Buffered {
             .verify(&target.workspace, node, &name, &summary)
             .await
     }
+}
+
+/// What reading one file ended with, the meter still running.
+enum Read {
+    Finished(Result<Receipt, FileError>, UploadMeter),
+    Buffered(Box<Buffered>),
+}
+
+/// Records how an upload ended (its bytes are counted by the client as they go up).
+fn metered(meter: UploadMeter, outcome: Result<Receipt, FileError>) -> Result<Receipt, FileError> {
+    let label = match &outcome {
+        Ok(_) => UploadOutcome::Stored,
+        Err(FileError::TooLarge { .. } | FileError::Type(_)) => UploadOutcome::Rejected,
+        Err(FileError::Interrupted(_)) => UploadOutcome::Cancelled,
+        Err(_) => UploadOutcome::Failed,
+    };
+    meter.finish(label);
+    outcome
 }
 
 /// What the consumer side ended with.

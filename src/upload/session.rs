@@ -9,6 +9,7 @@ use futures_util::Stream;
 use tokio::sync::mpsc;
 
 use super::chunker::Part;
+use super::registry::{LiveUpload, LiveUploads};
 use crate::fastio;
 
 /// The body of a stream session: the parts from the channel, each held (with its budget) until
@@ -73,11 +74,14 @@ pub(super) struct SessionGuard {
     client: fastio::Client,
     id: String,
     armed: bool,
+    /// Keeps the session in the live-upload registry while the guard lives.
+    _live: LiveUpload,
 }
 
 impl SessionGuard {
-    pub(super) fn new(client: fastio::Client, id: String) -> Self {
+    pub(super) fn new(client: fastio::Client, id: String, live: &LiveUploads) -> Self {
         Self {
+            _live: live.register(id.clone()),
             client,
             id,
             armed: true,

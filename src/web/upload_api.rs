@@ -13,6 +13,7 @@
 //! in-flight budget has room for it right now; otherwise 429 with `Retry-After`, so memory never
 //! piles up behind slow uploads.
 
+use crate::telemetry::{self, UploadOutcome, UploadPath};
 use std::time::Duration;
 
 use axum::Json;
@@ -299,6 +300,22 @@ struct Receipt {
 /// `POST /api/uploads/{id}/complete`: every chunk in → assemble → wait (long-poll) until stored.
 /// Safe to repeat: a session already assembling or stored is only waited for.
 async fn complete(
+    state: State<AppState>,
+    id: Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Receipt>, AppError> {
+    let meter = telemetry::upload_started(UploadPath::Api);
+    let result = complete_session(state, id, headers).await;
+    meter.finish(match &result {
+        Ok(_) => UploadOutcome::Stored,
+        Err(e) if e.status().is_client_error() => UploadOutcome::Rejected,
+        Err(_) => UploadOutcome::Failed,
+    });
+    result
+}
+
+/// The work of [`complete`]: every chunk present, assembly triggered, stored, verified.
+async fn complete_session(
     State(app): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,

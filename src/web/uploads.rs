@@ -252,6 +252,7 @@ fn pipeline_of(state: &AppState) -> Pipeline {
             store_timeout: state.config.upload_timeout,
         },
     )
+    .with_registry(state.uploads.clone())
 }
 
 /// The upload target, if the gateway exposes the workspace (404 otherwise).
