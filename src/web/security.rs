@@ -58,7 +58,9 @@ impl OriginPolicy {
         let same = origin.map(|o| o.trim_end_matches('/').eq_ignore_ascii_case(&self.origin));
         match same {
             Some(same) => same,
-            None => !content_type.is_some_and(is_form_like),
+            // Only a POST can come from another site's form (or a preflight-free fetch); a PUT
+            // or DELETE without Origin is a script's (e.g. `curl --data-binary` for a chunk).
+            None => *method != Method::POST || !content_type.is_some_and(is_form_like),
         }
     }
 }
@@ -199,6 +201,9 @@ mod tests {
         assert!(p.allows(&Method::POST, JSON, OURS));
         assert!(!p.allows(&Method::POST, JSON, EVIL));
         assert!(!p.allows(&Method::DELETE, None, EVIL));
+        // curl --data-binary labels a chunk PUT as a form; no site's form can send a PUT.
+        assert!(p.allows(&Method::PUT, FORM, None));
+        assert!(!p.allows(&Method::PUT, FORM, EVIL));
     }
 
     #[test]
