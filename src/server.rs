@@ -88,7 +88,7 @@ impl Upstream {
 
 /// Serves the gateway on `FASTGATE_BIND` until Ctrl-C or SIGTERM, then shuts down gracefully
 /// ([`run`]).
-pub async fn serve(config: Config) -> Result<(), StartError> {
+pub async fn serve(mut config: Config) -> Result<(), StartError> {
     let bind = config.bind;
     let listener = TcpListener::bind(bind)
         .await
@@ -98,11 +98,12 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         })?;
     let upstream = Upstream::connect(&config).await?;
     let addr = listener.local_addr().map_or(bind, |a| a);
-    let public_url = if bind.port() == 0 {
-        format!("http://{addr}")
-    } else {
-        config.public_url.clone()
-    };
+    // Port 0 picks a free port: the default public URL (http:// + bind) must name the real one,
+    // or the Origin check would refuse every form post.
+    if bind.port() == 0 && config.public_url == format!("http://{bind}") {
+        config.public_url = format!("http://{addr}");
+    }
+    let public_url = config.public_url.clone();
     let state = AppState::new(config, upstream.client.clone());
     tracing::info!(%addr, "fastgate listening");
     println!("fastgate is running at {public_url}");

@@ -44,9 +44,11 @@ async fn exercise(url: &str, workspace: &str) {
     let client = reqwest::Client::new();
     let send = |request: reqwest::RequestBuilder| async move {
         let response = request.send().await.expect("sent");
+        let status = response.status();
         let headers = response.headers().clone();
         let body = response.bytes().await.expect("body");
         common::assert_no_leak(&[KEY.to_owned()], &headers, &body);
+        status.as_u16()
     };
     send(
         client
@@ -61,7 +63,7 @@ async fn exercise(url: &str, workspace: &str) {
         "file",
         reqwest::multipart::Part::bytes(vec![b'x'; 300_000]).file_name("notes.txt"),
     );
-    send(
+    let uploaded = send(
         client
             .post(format!("{url}/w/{workspace}/root?/upload"))
             .header("origin", url)
@@ -69,6 +71,7 @@ async fn exercise(url: &str, workspace: &str) {
             .multipart(form),
     )
     .await;
+    assert_eq!(uploaded, 200, "the form upload went through");
     let created = client
         .post(format!("{url}/api/uploads"))
         .json(&serde_json::json!({"workspace": workspace, "folder": "root", "name": "api.bin", "size": 5}))

@@ -119,6 +119,20 @@ async fn many_small_files_are_uploaded_several_at_a_time() {
 }
 
 #[tokio::test]
+async fn an_upload_answer_closes_the_connection_so_keep_alive_clients_do_not_reuse_it() {
+    let gw = spawn_app().await;
+    let form = reqwest::multipart::Form::new()
+        .text("workspace", gw.workspace.clone())
+        .part("file", file_part("a.txt", b"abc".to_vec()));
+    let r = post_form(&gw, "/upload", form, true).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("connection"), Some("close"));
+    // The next request on the same client gets a fresh connection and an answer.
+    let again = gw.get("/api/workspaces").await;
+    assert_eq!(again.status, 200);
+}
+
+#[tokio::test]
 async fn the_upload_page_form_posts_to_its_action_and_shows_the_results() {
     let gw = spawn_app().await;
     let page = gw.get(&format!("/upload?workspace={}", gw.workspace)).await;

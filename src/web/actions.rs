@@ -13,6 +13,7 @@
 //! Only the upload action reads a large body: the route has no framework body limit (the
 //! pipeline enforces its own), and the small forms are read here under [`FORM_LIMIT`].
 
+use axum::handler::Handler;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -46,7 +47,7 @@ const MAX_SHARE_SECS: u64 = 366 * 86_400;
 pub fn router() -> Router<AppState> {
     Router::new().route(
         "/w/{workspace}/{folder}",
-        post(act).layer(DefaultBodyLimit::disable()),
+        post(act.layer(super::uploads::close_connection())).layer(DefaultBodyLimit::disable()),
     )
 }
 

@@ -107,7 +107,13 @@ pub async fn check_origin(
         return next.run(req).await;
     }
     tracing::warn!(origin, content_type, "cross-origin request refused");
-    AppError::CrossOrigin.into_response()
+    // Refused before its body was read: the server will close the connection, so say so and
+    // keep a keep-alive client from sending its next request into a dying connection.
+    let mut response = AppError::CrossOrigin.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// Sets the security headers on every response (keeping any a handler set itself).

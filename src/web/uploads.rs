@@ -13,11 +13,14 @@ mod page;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart};
+use axum::handler::Handler;
 use axum::http::StatusCode;
+use axum::http::{HeaderValue, header};
 use axum::routing::get;
 use serde::Serialize;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::AppState;
 use super::templates::{FileOutcome, Notice};
@@ -285,6 +288,17 @@ async fn text_field(mut field: axum::extract::multipart::Field<'_>) -> Result<St
 /// limit (the pipeline enforces the file size while streaming).
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/upload", get(page::show_page).post(page::post_upload))
+        .route(
+            "/upload",
+            get(page::show_page).post(page::post_upload.layer(close_connection())),
+        )
         .layer(DefaultBodyLimit::disable())
+}
+
+/// `Connection: close` on the answer to an upload post. The answer can come before the whole
+/// body was read (a refused type or size, the multipart epilogue multer never reads); the server
+/// then closes the connection, and a client that reused it for its next request would see it
+/// die. Saying so up front keeps keep-alive clients (scripts, tests) from that race.
+pub fn close_connection() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(header::CONNECTION, HeaderValue::from_static("close"))
 }
