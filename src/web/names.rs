@@ -15,11 +15,14 @@ pub const TTL: Duration = Duration::from_secs(5);
 /// The most names kept.
 pub const CAPACITY: usize = 1024;
 
+/// Name and when it was seen, by `(workspace, folder id)`.
+type Names = HashMap<(String, String), (String, Instant)>;
+
 /// Display names by `(workspace, folder id)`; the root (`root`) holds the workspace's name.
 /// Cheap to clone (shared).
 #[derive(Clone, Debug, Default)]
 pub struct NameCache {
-    inner: Arc<Mutex<HashMap<(String, String), (String, Instant)>>>,
+    inner: Arc<Mutex<Names>>,
 }
 
 impl NameCache {
