@@ -1,27 +1,19 @@
 //! Streaming bodies to disk while hashing them (SHA-256), never holding a whole chunk or file in
 //! memory (§11; DESIGN §6).
 //!
-//! The async side gathers the body's pieces into batches of about [`BATCH`] bytes and forwards them
-//! through a small bounded channel; a blocking thread hashes and writes them. That keeps per-byte
-//! work off the runtime and overlaps receiving with hashing and writing. Batching matters for
-//! chunked bodies (curl `-T -`), whose pieces are a few KiB each: forwarding every piece cost a
-//! channel hand-off and a thread wake-up per piece.
+//! The async side only forwards `Bytes` through a small bounded channel; a blocking thread hashes
+//! and writes through a 1 MiB buffer. That keeps per-byte work off the runtime and overlaps
+//! receiving with hashing and writing.
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::error::ApiError;
-
-/// Bytes gathered before a batch goes to the writer thread (also its write size).
-const BATCH: usize = 1 << 20;
-
-/// Batches that may wait for the writer thread.
-const QUEUE: usize = 8;
 
 /// A file that was fully written.
 #[derive(Debug)]
@@ -37,7 +29,6 @@ pub struct Ingested {
 /// Receives a body piece by piece and writes it to `path`.
 pub struct FileSink {
     tx: Option<mpsc::Sender<Bytes>>,
-    pending: BytesMut,
     writer: JoinHandle<std::io::Result<String>>,
     path: PathBuf,
     size: u64,
@@ -47,22 +38,21 @@ pub struct FileSink {
 impl FileSink {
     /// Starts writing to `path`; more than `max` bytes fail with 413.
     pub fn create(path: PathBuf, max: Option<u64>) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Bytes>(QUEUE);
+        let (tx, mut rx) = mpsc::channel::<Bytes>(32);
         let file_path = path.clone();
         let writer = tokio::task::spawn_blocking(move || {
             let file = std::fs::File::create(&file_path)?;
-            let mut out = file;
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
             let mut hasher = Sha256::new();
-            while let Some(batch) = rx.blocking_recv() {
-                hasher.update(&batch);
-                out.write_all(&batch)?;
+            while let Some(piece) = rx.blocking_recv() {
+                hasher.update(&piece);
+                out.write_all(&piece)?;
             }
             out.flush()?;
             Ok(hex::encode(hasher.finalize()))
         });
         Self {
             tx: Some(tx),
-            pending: BytesMut::new(),
             writer,
             path,
             size: 0,
@@ -78,26 +68,10 @@ impl FileSink {
                 return Err(ApiError::TooLarge(format!("body exceeds {max} bytes")));
             }
         }
-        if self.pending.is_empty() && piece.len() >= BATCH {
-            return self.forward(piece).await;
-        }
-        if self.pending.capacity() == 0 {
-            self.pending.reserve(BATCH);
-        }
-        self.pending.extend_from_slice(&piece);
-        if self.pending.len() >= BATCH {
-            let batch = self.pending.split().freeze();
-            return self.forward(batch).await;
-        }
-        Ok(())
-    }
-
-    /// Hands one batch to the writer thread.
-    async fn forward(&mut self, batch: Bytes) -> Result<(), ApiError> {
         let Some(tx) = &self.tx else {
             return Err(ApiError::Internal("sink closed".into()));
         };
-        if tx.send(batch).await.is_err() {
+        if tx.send(piece).await.is_err() {
             self.tx = None;
             return Err(ApiError::Internal("file writer stopped".into()));
         }
@@ -106,18 +80,7 @@ impl FileSink {
 
     /// Waits for the writer and returns the file's size and hash.
     pub async fn finish(mut self) -> Result<Ingested, ApiError> {
-        let sent = if self.pending.is_empty() {
-            Ok(())
-        } else {
-            let rest = self.pending.split().freeze();
-            self.forward(rest).await
-        };
         self.tx = None;
-        if let Err(e) = sent {
-            let _ = (&mut self.writer).await;
-            let _ = tokio::fs::remove_file(&self.path).await;
-            return Err(e);
-        }
         match (&mut self.writer).await? {
             Ok(sha256) => Ok(Ingested {
                 path: self.path.clone(),
