@@ -173,6 +173,16 @@ impl Payload {
         }
     }
 
+    /// [`Payload::collection`], moving an array's records out instead of copying them (a listing
+    /// page holds up to 500).
+    pub(crate) fn take_collection(&mut self, keys: &[&str]) -> Vec<Value> {
+        let key = keys.iter().find(|key| self.0.contains_key(**key));
+        if let Some(Value::Array(items)) = key.and_then(|key| self.0.get_mut(*key)) {
+            return std::mem::take(items);
+        }
+        self.collection(keys)
+    }
+
     /// A value at the top level or inside `pagination`.
     pub(crate) fn paginated(&self, key: &str) -> Option<&Value> {
         self.0

@@ -42,18 +42,18 @@ impl Client {
             "GET /workspace/{ws}/storage/{folder}/list/",
             Replay::Idempotent,
         );
-        let payload = self
+        let mut payload = self
             .call(op, |http| http.get(self.url(&path)).query(&query))
             .await?;
-        let nodes = payload
-            .collection(&["nodes", "files", "items"])
-            .into_iter()
-            .map(|record| parse(record, "listed node"))
-            .collect::<Result<Vec<Node>, Error>>()?;
         let next_cursor = payload
             .paginated("next_cursor")
             .and_then(super::de::id)
             .filter(|cursor| !cursor.is_empty());
+        let nodes = payload
+            .take_collection(&["nodes", "files", "items"])
+            .into_iter()
+            .map(|record| parse(record, "listed node"))
+            .collect::<Result<Vec<Node>, Error>>()?;
         Ok(FolderPage { nodes, next_cursor })
     }
 

@@ -2,9 +2,10 @@
 //! bounded channel, so the reader runs at most a channel's worth ahead of the uploader and memory
 //! stays at `chunk_size × (capacity + 1)` per upload.
 //!
-//! On the way it computes each part's SHA-256 (for `Content-Digest` and Fast.io's per-chunk hash)
-//! and the whole stream's SHA-256 (compared with the stored node's `hash`), and it stops at
-//! `max_size`: the first byte beyond the limit ends the stream with [`ChunkError::TooLarge`]. Each
+//! On the way it computes the whole stream's SHA-256 and, when [`ChunkConfig::part_hashes`] asks,
+//! each part's SHA-256 (for `Content-Digest` and Fast.io's per-chunk hash; a second pass over every
+//! byte, so a consumer that sends the parts as one stream turns it off). The whole digest is
+//! compared with the stored node's `hash`. It stops at `max_size`: the first byte beyond the limit ends the stream with [`ChunkError::TooLarge`]. Each
 //! part carries its [`BudgetPermit`], so the global budget is released only when the consumer
 //! drops the part; consumers must not take from the same budget while holding parts. The
 //! producer borrows the stream (no `'static` or `Sync` bound), which suits
@@ -25,6 +26,8 @@ pub struct ChunkConfig {
     pub chunk_size: usize,
     /// The most bytes the stream may carry; one more is [`ChunkError::TooLarge`].
     pub max_size: u64,
+    /// Whether each [`Part`] carries its own SHA-256 ([`Part::sha256`] is `None` otherwise).
+    pub part_hashes: bool,
 }
 
 /// One fixed-size piece of the stream.
@@ -39,8 +42,8 @@ pub struct Part {
     pub offset: u64,
     /// The bytes; `chunk_size` long except for the last part.
     pub bytes: Bytes,
-    /// SHA-256 of `bytes`.
-    pub sha256: Sha256Digest,
+    /// SHA-256 of `bytes`, when [`ChunkConfig::part_hashes`] asked for it.
+    pub sha256: Option<Sha256Digest>,
     /// Budget held for `bytes` until the part is dropped.
     permit: Option<BudgetPermit>,
 }
@@ -131,12 +134,15 @@ where
                         None => None,
                     };
                     let offset = u64::from(order) * chunk_size as u64;
-                    current.insert(Filling::new(chunk_size, offset, permit))
+                    let hash = config.part_hashes.then(Sha256::new);
+                    current.insert(Filling::new(chunk_size, offset, hash, permit))
                 }
             };
             let take = (chunk_size - filling.buf.len()).min(data.len());
             let piece = data.split_to(take);
-            filling.hash.update(&piece);
+            if let Some(hash) = filling.hash.as_mut() {
+                hash.update(&piece);
+            }
             filling.buf.extend_from_slice(&piece);
             if filling.buf.len() == chunk_size {
                 if let Some(done) = current.take() {
@@ -170,16 +176,21 @@ async fn send(tx: &mpsc::Sender<Part>, part: Part) -> Result<(), ChunkError> {
 /// A part being filled.
 struct Filling {
     buf: BytesMut,
-    hash: Sha256,
+    hash: Option<Sha256>,
     offset: u64,
     permit: Option<BudgetPermit>,
 }
 
 impl Filling {
-    fn new(chunk_size: usize, offset: u64, permit: Option<BudgetPermit>) -> Self {
+    fn new(
+        chunk_size: usize,
+        offset: u64,
+        hash: Option<Sha256>,
+        permit: Option<BudgetPermit>,
+    ) -> Self {
         Self {
             buf: BytesMut::with_capacity(chunk_size),
-            hash: Sha256::new(),
+            hash,
             offset,
             permit,
         }
@@ -191,7 +202,7 @@ impl Filling {
             last,
             offset: self.offset,
             bytes: self.buf.freeze(),
-            sha256: Sha256Digest(self.hash.finalize().into()),
+            sha256: self.hash.map(|h| Sha256Digest(h.finalize().into())),
             permit: self.permit,
         }
     }
@@ -235,6 +246,7 @@ mod tests {
         let config = ChunkConfig {
             chunk_size: 1000,
             max_size: 10_000,
+            part_hashes: true,
         };
         let (summary, parts) = run(pieces(&data, 333), config, None).await;
         let summary = summary.expect("ok");
@@ -250,9 +262,23 @@ mod tests {
             assert_eq!(p.offset, i as u64 * 1000);
             assert_eq!(
                 p.sha256,
-                Sha256Digest::of(&data[i * 1000..(i * 1000 + lens[i])])
+                Some(Sha256Digest::of(&data[i * 1000..(i * 1000 + lens[i])]))
             );
         }
+    }
+
+    #[tokio::test]
+    async fn without_part_hashes_parts_carry_none_and_the_whole_digest_is_unchanged() {
+        let data: Vec<u8> = (0..2500u32).map(|i| (i % 251) as u8).collect();
+        let config = ChunkConfig {
+            chunk_size: 1000,
+            max_size: 10_000,
+            part_hashes: false,
+        };
+        let (summary, parts) = run(pieces(&data, 333), config, None).await;
+        assert_eq!(summary.expect("ok").sha256, Sha256Digest::of(&data));
+        assert_eq!(parts.len(), 3);
+        assert!(parts.iter().all(|p| p.sha256.is_none()));
     }
 
     #[tokio::test]
@@ -260,6 +286,7 @@ mod tests {
         let config = ChunkConfig {
             chunk_size: 4,
             max_size: 10,
+            part_hashes: true,
         };
         let (ok, parts) = run(pieces(&[1; 10], 3), config, None).await;
         assert_eq!(ok.expect("at the limit").size, 10);
@@ -276,6 +303,7 @@ mod tests {
         let config = ChunkConfig {
             chunk_size: 4,
             max_size: 100,
+            part_hashes: true,
         };
         let (summary, parts) = run(pieces(&[9; 8], 4), config, None).await;
         assert_eq!(summary.expect("ok").parts, 2);
@@ -299,6 +327,7 @@ mod tests {
         let config = ChunkConfig {
             chunk_size: 1024,
             max_size: 1 << 20,
+            part_hashes: true,
         };
         let (tx, mut rx) = part_channel(1);
         let consume = async {
@@ -329,6 +358,7 @@ mod tests {
         let config = ChunkConfig {
             chunk_size: 4,
             max_size: 10,
+            part_hashes: true,
         };
         let (summary, parts) = run(vec![], config, None).await;
         let summary = summary.expect("ok");
@@ -345,6 +375,7 @@ mod tests {
         let config = ChunkConfig {
             chunk_size: 2,
             max_size: 100,
+            part_hashes: true,
         };
         let (err, _) = run(items, config, None).await;
         assert!(matches!(err, Err(ChunkError::Source(_))), "{err:?}");
@@ -357,6 +388,7 @@ mod tests {
         let config = ChunkConfig {
             chunk_size: 2,
             max_size: 100,
+            part_hashes: true,
         };
         let result = produce_parts(stream::iter(pieces(b"abcdef", 6)), config, None, tx).await;
         assert!(
@@ -371,6 +403,7 @@ mod tests {
         let config = ChunkConfig {
             chunk_size: 1024,
             max_size: 1 << 20,
+            part_hashes: true,
         };
         let data = vec![7u8; 64 * 1024];
         let (tx, mut rx) = part_channel(1);

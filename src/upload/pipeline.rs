@@ -196,6 +196,8 @@ impl Pipeline {
         let config = ChunkConfig {
             chunk_size: self.part_size(),
             max_size: self.limits.max_size,
+            // The parts go up as one stream: only the whole digest is checked.
+            part_hashes: false,
         };
         let (tx, rx) = part_channel(STREAM_QUEUE);
         let produce = produce_parts(stream, config, Some(&self.budget), tx);

@@ -132,6 +132,7 @@ mod tests {
         let config = ChunkConfig {
             chunk_size: 4,
             max_size: 1 << 20,
+            part_hashes: false,
         };
         let items = vec![Ok::<_, std::io::Error>(Bytes::copy_from_slice(data))];
         produce_parts(futures_util::stream::iter(items), config, None, tx)

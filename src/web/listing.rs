@@ -72,11 +72,16 @@ pub async fn workspaces(state: &AppState) -> Result<Vec<WorkspaceInfo>, AppError
 /// The name of an exposed workspace (404 when Fast.io does not know it).
 pub async fn workspace_name(state: &AppState, ws: &str) -> Result<String, AppError> {
     ensure_exposed(state, ws)?;
+    if let Some(name) = state.names.get(ws, ROOT) {
+        return Ok(name);
+    }
     let w = state.fastio.workspace(ws).await.map_err(|e| match e {
         fastio::Error::NotFound { .. } => not_found_workspace(),
         other => other.into(),
     })?;
-    Ok(if w.name.is_empty() { w.id } else { w.name })
+    let name = if w.name.is_empty() { w.id } else { w.name };
+    state.names.put(ws, ROOT, &name);
+    Ok(name)
 }
 
 /// The folder `folder` of `ws` as a node, 404 when it is missing or a file.
@@ -95,7 +100,8 @@ pub async fn folder_node(state: &AppState, ws: &str, folder: &str) -> Result<Nod
 }
 
 /// One page of `folder` (`root` allowed) in `ws`, as [`ListParams`] ask, with the folder's
-/// name. The folder lookup and the first upstream page run concurrently.
+/// name. The name comes from [`AppState::names`] when seen in the last few seconds; otherwise
+/// its lookup and the first upstream page run concurrently.
 pub async fn list(
     state: &AppState,
     ws: &str,
@@ -136,6 +142,12 @@ pub async fn ancestry(
 }
 
 async fn folder_ref(state: &AppState, ws: &str, folder: &str) -> Result<FolderRef, AppError> {
+    if let Some(name) = state.names.get(ws, folder) {
+        return Ok(FolderRef {
+            id: folder.to_owned(),
+            name,
+        });
+    }
     if folder == ROOT {
         Ok(FolderRef {
             id: ROOT.to_owned(),
@@ -143,6 +155,7 @@ async fn folder_ref(state: &AppState, ws: &str, folder: &str) -> Result<FolderRe
         })
     } else {
         let node = folder_node(state, ws, folder).await?;
+        state.names.put(ws, folder, &node.name);
         Ok(FolderRef {
             id: node.id,
             name: node.name,

@@ -13,6 +13,7 @@ pub mod display;
 pub mod download;
 pub mod health;
 pub mod listing;
+pub mod names;
 pub mod pages;
 pub mod render;
 pub mod security;

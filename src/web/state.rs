@@ -8,6 +8,7 @@ use crate::fastio;
 use crate::upload::budget::Budget;
 use crate::upload::registry::LiveUploads;
 use crate::upload::token::TokenKey;
+use crate::web::names::NameCache;
 
 /// Shared by all handlers through axum's `State`; cheap to clone.
 #[derive(Clone)]
@@ -22,6 +23,8 @@ pub struct AppState {
     pub budget: Budget,
     /// Fast.io sessions tied to a running request; shutdown cancels those left unfinished.
     pub uploads: LiveUploads,
+    /// Folder and workspace names, reused for a few seconds by listings.
+    pub names: NameCache,
 }
 
 impl AppState {
@@ -35,6 +38,7 @@ impl AppState {
             tokens,
             budget,
             uploads: LiveUploads::new(),
+            names: NameCache::new(),
         }
     }
 
