@@ -286,6 +286,13 @@ impl Pipeline {
         name: &str,
         summary: &StreamSummary,
     ) -> Result<Receipt, FileError> {
+        let node = self.stored_node(guard).await?;
+        self.verify(&target.workspace, node, name, summary).await
+    }
+
+    /// Long-polls the guarded session until `stored` and names the stored node; any failure
+    /// cancels the session.
+    async fn stored_node(&self, guard: SessionGuard) -> Result<String, FileError> {
         let stored = self
             .client
             .wait_until_stored(guard.id(), self.limits.store_timeout)
@@ -298,10 +305,9 @@ impl Pipeline {
             }
         };
         guard.disarm();
-        let node = session.new_file_id.ok_or_else(|| FileError::Mismatch {
+        session.new_file_id.ok_or_else(|| FileError::Mismatch {
             what: "Fast.io reported it stored but named no file".into(),
-        })?;
-        self.verify(&target.workspace, node, name, summary).await
+        })
     }
 
     /// Compares the stored node's size and hash with what was read.
@@ -383,21 +389,7 @@ impl Buffered {
             None => {
                 let guard =
                     SessionGuard::new(pipeline.client.clone(), single.upload_id, &pipeline.live);
-                let stored = pipeline
-                    .client
-                    .wait_until_stored(guard.id(), pipeline.limits.store_timeout)
-                    .await;
-                let session = match stored {
-                    Ok(session) => session,
-                    Err(e) => {
-                        guard.cancel().await;
-                        return Err(e.into());
-                    }
-                };
-                guard.disarm();
-                session.new_file_id.ok_or_else(|| FileError::Mismatch {
-                    what: "Fast.io reported it stored but named no file".into(),
-                })?
+                pipeline.stored_node(guard).await?
             }
         };
         pipeline
