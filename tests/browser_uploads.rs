@@ -63,6 +63,39 @@ fn all_stored(n: usize) -> String {
     )
 }
 
+/// Each picked file has a stored row whose receipt is its SHA-256, is in the root listing, and
+/// downloads byte-identical.
+async fn assert_each_stored_listed_and_downloadable(
+    site: &Site,
+    rows: &Value,
+    picked: &[(std::path::PathBuf, String)],
+) {
+    let listing = root_listing(site).await;
+    for (path, sha) in picked {
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let row = rows
+            .as_array()
+            .expect("rows")
+            .iter()
+            .find(|r| r["name"] == Value::String(name.clone()))
+            .unwrap_or_else(|| panic!("no row for {name}: {rows:#}"));
+        assert_eq!(row["state"], "stored");
+        assert_eq!(
+            row["sha256"].as_str(),
+            Some(sha.as_str()),
+            "receipt of {name}"
+        );
+        let node = listing
+            .get(&name)
+            .unwrap_or_else(|| panic!("{name} not listed: {listing:?}"));
+        assert_eq!(&download_sha(site, node).await, sha, "download of {name}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_picked_files_reach_stored_and_listing_and_downloads_match_their_hashes() {
     let site = Site::start(
@@ -107,31 +140,7 @@ async fn three_picked_files_reach_stored_and_listing_and_downloads_match_their_h
         .await;
     browser.screenshot("three-files-stored").await;
 
-    let rows = browser.rows().await;
-    let listing = root_listing(&site).await;
-    for (path, sha) in &picked {
-        let name = path
-            .file_name()
-            .expect("name")
-            .to_string_lossy()
-            .into_owned();
-        let row = rows
-            .as_array()
-            .expect("rows")
-            .iter()
-            .find(|r| r["name"] == Value::String(name.clone()))
-            .unwrap_or_else(|| panic!("no row for {name}: {rows:#}"));
-        assert_eq!(row["state"], "stored");
-        assert_eq!(
-            row["sha256"].as_str(),
-            Some(sha.as_str()),
-            "receipt of {name}"
-        );
-        let node = listing
-            .get(&name)
-            .unwrap_or_else(|| panic!("{name} not listed: {listing:?}"));
-        assert_eq!(&download_sha(&site, node).await, sha, "download of {name}");
-    }
+    assert_each_stored_listed_and_downloadable(&site, &browser.rows().await, &picked).await;
     // The folder page offers to show the new files; following it lists them.
     browser
         .eval("document.querySelector('.upload-summary a').click(); return true;")
@@ -291,23 +300,7 @@ async fn injected_429s_and_5xx_still_end_with_every_file_stored() {
     faults.set_error_rate(0.0);
     faults.set_rate_limit(10_000, Duration::from_secs(60));
     browser.screenshot("faults-all-stored").await;
-    let rows = browser.rows().await;
-    let listing = root_listing(&site).await;
-    for (path, sha) in &picked {
-        let name = path
-            .file_name()
-            .expect("name")
-            .to_string_lossy()
-            .into_owned();
-        let row = rows
-            .as_array()
-            .expect("rows")
-            .iter()
-            .find(|r| r["name"] == Value::String(name.clone()))
-            .expect("row");
-        assert_eq!(row["sha256"].as_str(), Some(sha.as_str()));
-        assert_eq!(&download_sha(&site, &listing[&name]).await, sha);
-    }
+    assert_each_stored_listed_and_downloadable(&site, &browser.rows().await, &picked).await;
     let stats = site.emulator.stats();
     let errors: u64 = stats
         .requests
