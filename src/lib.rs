@@ -6,7 +6,6 @@
 
 pub mod config;
 pub mod emulator;
-pub mod error;
 pub mod fastio;
 pub mod server;
 pub mod telemetry;

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, LogFormat};
 use crate::emulator::{self, EmulatorConfig, RunningEmulator};
 use crate::fastio::{self, ClientConfig};
+use crate::telemetry;
 use crate::web::{self, AppState};
 
 /// Why the gateway could not start or stopped with an error.
@@ -140,6 +141,8 @@ pub async fn run(
     let client = state.fastio.clone();
     let stop = CancellationToken::new();
     let stopped = stop.clone();
+    // The process-wide metrics recorder, before the first request is counted.
+    telemetry::install();
     let server = axum::serve(listener, web::app(state))
         .with_graceful_shutdown(async move { stopped.cancelled().await })
         .into_future();

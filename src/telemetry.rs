@@ -1,23 +1,21 @@
 //! Metrics of the whole process, rendered as Prometheus text on `GET /metrics`.
 //!
-//! One recorder is installed per process ([`install`], idempotent: tests build many apps in one
-//! process and share it). Everything else calls the small recording functions below, so metric
+//! One recorder is installed per process ([`install`], called by `server::run`; idempotent: tests
+//! build many apps in one process and share it). Everything else calls the small recording functions below, so metric
 //! names and labels live in one file and stay low-cardinality: HTTP routes by their *template*
 //! (`/w/{workspace}/{folder}`), Fast.io calls by their endpoint template, never ids or names.
 //!
 //! What each part records:
-//! - `web` (middleware [`track_http`]): requests by method, route and status, and their latency;
+//! - `web::metrics::track_http` ([`http_response`]): requests by method, route and status, and
+//!   their latency;
 //! - `fastio::Client` ([`upstream_response`], [`upstream_retry`]): every attempt by endpoint and
 //!   status, its latency, retries and 429s received;
 //! - the upload pipelines ([`upload_started`], [`upload_bytes`], [`UploadMeter::finish`]): uploads
 //!   and bytes in flight, bytes uploaded, uploads by outcome.
 
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
-use axum::response::Response;
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -104,22 +102,13 @@ fn describe() {
     );
 }
 
-/// Middleware: counts every request by method, route template and status, and times it to the
-/// response head. Unrouted requests count under the route `unmatched`.
-pub async fn track_http(req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = req.method().as_str().to_owned();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let response = next.run(req).await;
-    let status = response.status().as_u16().to_string();
-    counter!(HTTP_REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status)
+/// One HTTP request answered: counted by method, route template and status, and its time to
+/// the response head recorded.
+pub fn http_response(method: &str, route: &str, status: u16, elapsed: Duration) {
+    let (method, route) = (method.to_owned(), route.to_owned());
+    counter!(HTTP_REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status.to_string())
         .increment(1);
-    histogram!(HTTP_DURATION, "method" => method, "route" => route)
-        .record(started.elapsed().as_secs_f64());
-    response
+    histogram!(HTTP_DURATION, "method" => method, "route" => route).record(elapsed.as_secs_f64());
 }
 
 /// One Fast.io attempt ended: `status` is the HTTP status, or `None` when no response came.

@@ -6,8 +6,7 @@ export function stateText(state) {
     queued: "Waiting…",
     starting: "Starting…",
     uploading: "Uploading",
-    assembling: "Assembling on Fast.io…",
-    storing: "Storing on Fast.io…",
+    assembling: "Assembling and storing on Fast.io…",
     stored: "Stored",
     failed: "Failed",
     cancelled: "Cancelled",
@@ -49,7 +48,7 @@ export class ProgressRow {
     this.status.textContent = text || stateText(state);
     this.retry.hidden = state !== "failed";
     this.cancel.hidden = ["stored", "cancelled"].includes(state);
-    if (state === "assembling" || state === "storing") {
+    if (state === "assembling") {
       this.bar.removeAttribute("value"); // indeterminate: Fast.io is working, not done
       this.detail.textContent = `${formatSize(this.bar.max)} sent · waiting for Fast.io`;
     }

@@ -79,11 +79,11 @@ export class FileUpload {
     if (known && known.expires * 1000 > Date.now()) {
       try {
         const state = await api("GET", `/api/uploads/${encodeURIComponent(known.id)}`, null, known.token);
-        if (["ready", "uploading"].includes(state.state)) {
+        if (state.state === "receiving") {
           this.session_ = known;
           return new Set(state.received || []);
         }
-        if (["assemble", "assembling", "complete", "store", "storing", "stored"].includes(state.state)) {
+        if (["assembling", "stored"].includes(state.state)) {
           this.session_ = known;
           return new Set(Array.from({ length: known.chunks }, (_, i) => i + 1));
         }
@@ -170,7 +170,7 @@ export class FileUpload {
     });
   }
 
-  // Completes and long-polls to stored, showing Fast.io's own states meanwhile.
+  // Completes and long-polls to stored, showing the gateway's state meanwhile.
   async complete() {
     const id = encodeURIComponent(this.session_.id);
     let done = false;
@@ -180,10 +180,7 @@ export class FileUpload {
         if (done) break;
         try {
           const state = await api("GET", `/api/uploads/${id}`, null, this.session_.token);
-          if (!done && ["assemble", "assembling", "complete", "store", "storing"].includes(state.state)) {
-            const storing = ["complete", "store", "storing"].includes(state.state);
-            this.row.show(storing ? "storing" : "assembling", storing ? "Storing on Fast.io…" : "Assembling on Fast.io…");
-          }
+          if (!done && state.state === "assembling") this.row.show("assembling");
         } catch { /* the answer to complete decides */ }
       }
     })();

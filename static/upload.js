@@ -12,7 +12,7 @@
 // with backoff; a 429 pauses every upload on the page for its Retry-After. A session is remembered
 // in localStorage by the file's fingerprint, so picking the same file again after a reload sends
 // only the chunks Fast.io does not have yet. Progress is honest: bytes the browser has sent, then
-// Fast.io's own assembling/storing states, and "stored" only with the receipt in hand.
+// the gateway's own `assembling` state, and "stored" only with the receipt in hand.
 // Modules: this file (forms, drop and pick, the queue, the summary), upload-transfer.js (one
 // file's session and chunks), upload-row.js (one file's row, formatting).
 

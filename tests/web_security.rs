@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::{get, post};
 use common::TestApp;
-use fastgate::error::AppError;
+use fastgate::web::error::AppError;
 use fastgate::web::security::{OriginPolicy, harden};
 
 const KEY: &str = "fio-test-key-1234567890";

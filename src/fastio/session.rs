@@ -86,6 +86,16 @@ impl UploadStatus {
         }
     }
 
+    /// True once the file is stored (`new_file_id` names it).
+    pub fn is_stored(&self) -> bool {
+        matches!(self, UploadStatus::Stored)
+    }
+
+    /// True for a session someone cancelled (undocumented end states `cancelled`/`canceled`).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, UploadStatus::Other(text) if matches!(text.as_str(), "cancelled" | "canceled"))
+    }
+
     /// True once the server holds every byte and is assembling or storing them by itself.
     pub fn is_past_upload(&self) -> bool {
         matches!(

@@ -17,12 +17,14 @@ use bytes::Bytes;
 use futures_util::Stream;
 use tokio::sync::mpsc;
 
-use super::budget::{Budget, BudgetError};
+use super::budget::Budget;
 use super::chunker::{ChunkConfig, ChunkError, Part, StreamSummary, part_channel, produce_parts};
+use super::error::FileError;
 use super::names::sanitize_filename;
 use super::registry::LiveUploads;
-use super::rules::{AllowedTypes, TypeRejected};
+use super::rules::AllowedTypes;
 use super::session::{PartBody, SessionGuard};
+use super::stored::{self, Expected};
 use crate::fastio::{self, SINGLE_CALL_MAX_BYTES, UploadTarget};
 use crate::telemetry::{self, UploadMeter, UploadOutcome, UploadPath};
 
@@ -61,46 +63,6 @@ pub struct Receipt {
     pub sha256: String,
     /// The stored node's id.
     pub node: String,
-}
-
-/// Why one file was not stored. Display is a message for people.
-#[derive(Debug, thiserror::Error)]
-pub enum FileError {
-    /// The file passed `max_size`; the session (if any) was cancelled.
-    #[error("the file is larger than the limit of {limit} bytes")]
-    TooLarge {
-        /// The limit in bytes.
-        limit: u64,
-    },
-    /// The type is not allowed; nothing went upstream.
-    #[error(transparent)]
-    Type(#[from] TypeRejected),
-    /// The request body ended or failed before the file did (client gone, malformed body).
-    #[error("the upload was interrupted before the file ended")]
-    Interrupted(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// Fast.io stored something other than what was sent.
-    #[error("the stored file does not match what was sent ({what})")]
-    Mismatch {
-        /// Which check failed, for people.
-        what: String,
-    },
-    /// Fast.io refused or failed the upload.
-    #[error(transparent)]
-    Upstream(#[from] fastio::Error),
-    /// The in-flight budget refused (shutdown, or a budget too small for one part).
-    #[error(transparent)]
-    Budget(#[from] BudgetError),
-}
-
-impl From<ChunkError> for FileError {
-    fn from(e: ChunkError) -> Self {
-        match e {
-            ChunkError::TooLarge { max } => Self::TooLarge { limit: max },
-            ChunkError::Source(why) => Self::Interrupted(why),
-            ChunkError::ConsumerGone => Self::Interrupted("the upload was abandoned".into()),
-            ChunkError::Budget(b) => Self::Budget(b),
-        }
-    }
 }
 
 /// What [`Pipeline::start`] gives back once it has read a file's bytes.
@@ -293,21 +255,17 @@ impl Pipeline {
     /// Long-polls the guarded session until `stored` and names the stored node; any failure
     /// cancels the session.
     async fn stored_node(&self, guard: SessionGuard) -> Result<String, FileError> {
-        let stored = self
-            .client
-            .wait_until_stored(guard.id(), self.limits.store_timeout)
-            .await;
-        let session = match stored {
-            Ok(session) => session,
+        match stored::wait_for_node(&self.client, guard.id(), self.limits.store_timeout).await {
+            // Stored (even if unnamed): nothing left to cancel.
+            result @ (Ok(_) | Err(FileError::Mismatch { .. })) => {
+                guard.disarm();
+                result
+            }
             Err(e) => {
                 guard.cancel().await;
-                return Err(e.into());
+                Err(e)
             }
-        };
-        guard.disarm();
-        session.new_file_id.ok_or_else(|| FileError::Mismatch {
-            what: "Fast.io reported it stored but named no file".into(),
-        })
+        }
     }
 
     /// Compares the stored node's size and hash with what was read.
@@ -318,36 +276,17 @@ impl Pipeline {
         name: &str,
         summary: &StreamSummary,
     ) -> Result<Receipt, FileError> {
-        let node = self.client.node(workspace, &node_id).await?;
         let sha256 = summary.sha256.to_hex();
-        let mismatch = if node.size.is_some_and(|size| size != summary.size) {
-            Some(format!(
-                "Fast.io stored {} bytes, {} were sent",
-                node.size.unwrap_or_default(),
-                summary.size
-            ))
-        } else {
-            match (&node.hash, node.hash_algo.as_deref()) {
-                (Some(hash), Some("sha256") | None) if !hash.eq_ignore_ascii_case(&sha256) => {
-                    Some("its SHA-256 differs from the bytes sent".to_owned())
-                }
-                (None, _) => {
-                    tracing::warn!(node = %node_id, "stored node carries no hash to verify");
-                    None
-                }
-                _ => None,
-            }
+        let expected = Expected {
+            size: summary.size,
+            sha256: Some(&sha256),
         };
-        if let Some(what) = mismatch {
-            // The client has no delete call: the node stays, but it is never reported stored.
-            tracing::error!(node = %node_id, what, "stored file does not match the upload");
-            return Err(FileError::Mismatch { what });
-        }
+        let stored = stored::verify(&self.client, workspace, node_id, expected).await?;
         Ok(Receipt {
             name: name.to_owned(),
             size: summary.size,
             sha256,
-            node: node_id,
+            node: stored.node,
         })
     }
 }

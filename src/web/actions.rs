@@ -27,15 +27,17 @@ use serde_json::json;
 
 use super::AppState;
 use super::display;
+use super::format;
 use super::listing;
 use super::pages::browse_page;
 use super::render::Html;
 use super::templates::{FileOutcome, Notice, ShareView};
 use super::uploads::{self, Destination, UploadReport};
 use super::view::{ActionResult, FolderRef, ListQuery};
-use crate::error::{AppError, RouteKind};
 use crate::fastio::{Expiry, FileShareParams, NodeType};
 use crate::upload::names::{FALLBACK_NAME, sanitize_filename};
+use crate::web::error::AppError;
+use crate::web::negotiate::RouteKind;
 
 /// The largest `mkdir`/`share` form body read.
 pub const FORM_LIMIT: usize = 16 * 1024;
@@ -200,7 +202,7 @@ async fn share(t: &Target, request: Request) -> Result<Done, AppError> {
         url,
         expires: expires.map(|d| {
             let at = chrono::Utc::now() + chrono::Duration::seconds(d.as_secs() as i64);
-            display::full_date(at)
+            format::full_date(at)
         }),
         password_protected: password.is_some(),
     }))
@@ -251,9 +253,7 @@ async fn failed(t: &Target, e: AppError) -> Response {
         return e.into_response();
     }
     if t.json {
-        let report = e.report();
-        let data = json!({"error": {"code": report.code, "message": report.message}});
-        return ActionResult::failure(status, data).into_response();
+        return ActionResult::failure(status, e.report().body()).into_response();
     }
     let text = e.public_message();
     let response = page(t, status, |p| {

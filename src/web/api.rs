@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::AppState;
 use super::listing::{self, ROOT, WorkspaceInfo};
 use super::view::{ListQuery, Listing};
-use crate::error::AppError;
+use crate::web::error::AppError;
 
 /// This module's routes.
 pub fn router() -> Router<AppState> {

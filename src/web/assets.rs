@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::error::AppError;
 use crate::upload::digest::Sha256Digest;
+use crate::web::error::AppError;
 
 /// One embedded file.
 struct Asset {

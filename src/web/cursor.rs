@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretSlice};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::error::AppError;
+use crate::web::error::AppError;
 
 /// Domain separation: a cursor MAC can never be mistaken for another signed value's.
 const CONTEXT: &[u8] = b"fastgate listing cursor v1\0";

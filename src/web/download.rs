@@ -15,8 +15,8 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use super::AppState;
 use super::display;
 use super::listing;
-use crate::error::AppError;
 use crate::fastio::{self, NodeType};
+use crate::web::error::AppError;
 
 /// RFC 5987 `attr-char`s stay as they are; everything else is percent-encoded.
 const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC

@@ -14,10 +14,10 @@
 //! the upstream page the cursor points into (as with any offset); Fast.io's own cursors keep the
 //! page boundaries stable.
 
-use crate::error::AppError;
 use crate::fastio::{self, ListQuery, Node, NodeType, PageSize, SortBy, SortDir};
 use crate::web::AppState;
 use crate::web::cursor::{Cursor, CursorKey};
+use crate::web::error::AppError;
 use crate::web::view::{Entry, EntryKind, FolderRef, ListParams, Listing, SortKey, SortOrder};
 
 /// The alias of a workspace's root folder in the gateway's URLs (and Fast.io's).

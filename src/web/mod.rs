@@ -1,6 +1,6 @@
 //! The web layer: adapts HTTP to the domain. Pages and form actions answer HTML, the JSON API
 //! answers JSON; both are fed by the same view data ([`view::Listing`]) and fail through the one
-//! [`crate::error::AppError`]. This phase holds the foundation: security middleware
+//! [`crate::web::error::AppError`]. This phase holds the foundation: security middleware
 //! ([`security::harden`]), the embedded static files ([`assets::router`]), the view data and
 //! display helpers, the template structs and the askama bridge. [`app`] assembles every router
 //! behind the security layers.
@@ -11,9 +11,14 @@ pub mod assets;
 pub mod cursor;
 pub mod display;
 pub mod download;
+pub mod error;
+pub mod error_page;
+pub mod format;
 pub mod health;
 pub mod listing;
+pub mod metrics;
 pub mod names;
+pub mod negotiate;
 pub mod pages;
 pub mod render;
 pub mod security;
@@ -41,6 +46,5 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .with_state(state)
         .merge(assets::router());
-    crate::telemetry::install();
-    security::harden(routes, policy).layer(axum::middleware::from_fn(crate::telemetry::track_http))
+    security::harden(routes, policy).layer(axum::middleware::from_fn(metrics::track_http))
 }

@@ -14,7 +14,7 @@ use super::listing::{self, ROOT};
 use super::render::Html;
 use super::templates::{BrowsePage, Limits, WorkspaceLink, WorkspacesPage};
 use super::view::{ListParams, ListQuery};
-use crate::error::AppError;
+use crate::web::error::AppError;
 
 /// This module's routes.
 pub fn router() -> Router<AppState> {

@@ -5,7 +5,7 @@ use askama::Template;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use crate::error::AppError;
+use crate::web::error::AppError;
 
 /// An askama template answered as `text/html`.
 pub struct Html<T>(pub T);

@@ -17,7 +17,8 @@ use axum::response::{IntoResponse, Response};
 use rand::RngCore as _;
 use tracing::Instrument as _;
 
-use crate::error::{AppError, render_errors};
+use crate::web::error::AppError;
+use crate::web::error_page::render_errors;
 
 /// The request id header.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::fastio;
 use crate::upload::budget::Budget;
+use crate::upload::chunked::{ChunkedRules, ChunkedUploads};
 use crate::upload::registry::LiveUploads;
 use crate::upload::token::TokenKey;
 use crate::web::names::NameCache;
@@ -25,6 +26,8 @@ pub struct AppState {
     pub uploads: LiveUploads,
     /// Folder and workspace names, reused for a few seconds by listings.
     pub names: NameCache,
+    /// The JS path's upload services (chunk plan, token, admission, wait-and-verify).
+    pub chunked: ChunkedUploads,
 }
 
 impl AppState {
@@ -32,6 +35,14 @@ impl AppState {
     pub fn new(config: Config, fastio: fastio::Client) -> Self {
         let tokens = TokenKey::new(config.secret.clone());
         let budget = Budget::new(config.inflight_budget, BUDGET_BLOCK);
+        let rules = ChunkedRules {
+            chunk_size: config.chunk_size,
+            max_file_size: config.max_file_size,
+            allowed: config.allowed_types.clone(),
+            store_timeout: config.upload_timeout,
+            token_ttl: config.upload_token_ttl,
+        };
+        let chunked = ChunkedUploads::new(fastio.clone(), budget.clone(), tokens.clone(), rules);
         Self {
             config: Arc::new(config),
             fastio,
@@ -39,6 +50,7 @@ impl AppState {
             budget,
             uploads: LiveUploads::new(),
             names: NameCache::new(),
+            chunked,
         }
     }
 

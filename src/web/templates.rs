@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::display::{self, Crumb, SortState};
+use super::format;
 use super::view::{EntryKind, FolderRef, Listing, SortKey};
 use crate::config::Config;
 
@@ -25,7 +26,7 @@ impl Limits {
     /// The limits of a configuration.
     pub fn from_config(config: &Config) -> Self {
         Self {
-            max_size: display::human_size(config.max_file_size),
+            max_size: format::human_size(config.max_file_size),
             max_files: config.max_files,
             accept: config.allowed_types.accept_attribute(),
         }
@@ -74,7 +75,7 @@ impl FileOutcome {
     pub fn stored(name: String, size: u64, sha256: String, workspace: &str, node: String) -> Self {
         Self {
             href: Some(display::download_href(workspace, &node)),
-            size_text: display::human_size(size),
+            size_text: format::human_size(size),
             name,
             status: "stored",
             size: Some(size),
@@ -271,7 +272,7 @@ fn row(ws: &str, e: &super::view::Entry, now: DateTime<Utc>) -> Row {
         } else {
             display::download_href(ws, &e.id)
         },
-        size_text: e.size.map_or_else(|| "—".to_owned(), display::human_size),
+        size_text: e.size.map_or_else(|| "—".to_owned(), format::human_size),
         type_text: if is_folder {
             "Folder".to_owned()
         } else {
@@ -279,9 +280,9 @@ fn row(ws: &str, e: &super::view::Entry, now: DateTime<Utc>) -> Row {
         },
         modified_text: e
             .modified
-            .map(|m| display::human_date(m, now))
+            .map(|m| format::human_date(m, now))
             .unwrap_or_default(),
-        modified_title: e.modified.map(display::full_date).unwrap_or_default(),
+        modified_title: e.modified.map(format::full_date).unwrap_or_default(),
         modified_iso: e.modified.map(|m| m.to_rfc3339()).unwrap_or_default(),
     }
 }

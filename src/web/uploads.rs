@@ -25,11 +25,12 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use super::AppState;
 use super::templates::{FileOutcome, Notice};
 use super::view::ActionResult;
-use crate::error::AppError;
 use crate::fastio::UploadTarget;
+use crate::upload::error::FileError;
 use crate::upload::names::sanitize_filename;
-use crate::upload::pipeline::{self, FileError, Pipeline, Receipt, Started};
-use outcome::{Slot, outcome, report, settle};
+use crate::upload::pipeline::{self, Pipeline, Receipt, Started};
+use crate::web::error::AppError;
+use outcome::{Slot, outcome, refused, report, settle};
 
 /// Single-call uploads kept in flight while the next parts are read.
 const PARALLEL_SMALL_UPLOADS: usize = 4;
@@ -178,14 +179,12 @@ pub async fn receive(
         };
         files += 1;
         if files > state.config.max_files {
-            let message = format!(
-                "not uploaded: at most {} files can be uploaded at once",
-                state.config.max_files
+            let limit = state.config.max_files;
+            let (outcome, status) = refused(
+                sanitize_filename(&raw_name),
+                AppError::TooManyFiles { limit },
             );
-            slots.push(Slot::Done(
-                FileOutcome::failed(sanitize_filename(&raw_name), message),
-                StatusCode::PAYLOAD_TOO_LARGE,
-            ));
+            slots.push(Slot::Done(outcome, status));
             continue;
         }
         while running.len() >= PARALLEL_SMALL_UPLOADS {

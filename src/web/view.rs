@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::AppError;
+use crate::web::error::AppError;
 
 /// One folder's page of children, as `GET /api/files/{workspace}/{folder}` answers it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -1,14 +1,16 @@
 //! Per-file outcomes of a form post: each file's result becomes a [`FileOutcome`] with the HTTP
-//! status it stands for, and the post's status is the first failure's.
+//! status it stands for (from [`AppError`], as on the JSON path), and the post's status is the first
+//! failure's.
 
 use std::time::Duration;
 
 use axum::http::StatusCode;
 
 use super::UploadReport;
-use crate::fastio::{self, UploadTarget};
-use crate::upload::pipeline::{FileError, Receipt};
-use crate::web::display;
+use crate::fastio::UploadTarget;
+use crate::upload::error::FileError;
+use crate::upload::pipeline::Receipt;
+use crate::web::error::AppError;
 use crate::web::templates::FileOutcome;
 
 /// One file's place in the report while uploads run.
@@ -27,16 +29,7 @@ pub(super) fn report(target: UploadTarget, slots: Vec<Slot>, limit: Duration) ->
         .map(|slot| {
             let (outcome, code) = match slot {
                 Slot::Done(outcome, code) => (outcome, code),
-                Slot::Running(name) => (
-                    FileOutcome::failed(
-                        name,
-                        format!(
-                            "not stored: the upload took longer than the limit of {}s",
-                            limit.as_secs()
-                        ),
-                    ),
-                    StatusCode::REQUEST_TIMEOUT,
-                ),
+                Slot::Running(name) => refused(name, AppError::TimedOut { limit }),
             };
             if status == StatusCode::OK && code != StatusCode::OK {
                 status = code;
@@ -71,7 +64,8 @@ pub(super) fn settle(
     }
 }
 
-/// A file's outcome and status.
+/// A file's outcome and status: a failure's status and message are those of
+/// [`AppError::from`], the one mapping the JSON API uses too.
 pub(super) fn outcome(result: Result<Receipt, FileError>, name: &str, workspace: &str) -> Slot {
     match result {
         Ok(r) => Slot::Done(
@@ -79,72 +73,124 @@ pub(super) fn outcome(result: Result<Receipt, FileError>, name: &str, workspace:
             StatusCode::OK,
         ),
         Err(e) => {
-            let (status, message) = describe(&e);
-            tracing::info!(error = %e, status = status.as_u16(), "file not stored");
-            Slot::Done(FileOutcome::failed(name.to_owned(), message), status)
+            tracing::info!(error = %e, "file not stored");
+            let (outcome, status) = refused(name.to_owned(), AppError::from(e));
+            Slot::Done(outcome, status)
         }
     }
 }
 
-/// The status and the message shown for a file that failed.
-fn describe(e: &FileError) -> (StatusCode, String) {
-    use fastio::Error as F;
-    match e {
-        FileError::TooLarge { limit } => (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "the file is larger than the limit of {}",
-                display::human_size(*limit)
-            ),
-        ),
-        FileError::Type(t) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, t.to_string()),
-        FileError::Interrupted(_) => (
-            StatusCode::BAD_REQUEST,
-            "the upload was interrupted before the file ended; nothing was kept".into(),
-        ),
-        FileError::Mismatch { what } => (
-            StatusCode::BAD_GATEWAY,
-            format!("Fast.io stored something other than what was sent: {what}"),
-        ),
-        FileError::Budget(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the gateway is shutting down; please try again".into(),
-        ),
-        FileError::Upstream(f) => match f {
-            F::TooLarge { .. } => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Fast.io refused the file as too large".into(),
-            ),
-            F::NotFound { .. } => (
-                StatusCode::NOT_FOUND,
-                "the destination folder does not exist on Fast.io".into(),
-            ),
-            F::Forbidden { message, .. } => (
-                StatusCode::FORBIDDEN,
-                format!("Fast.io forbids this: {message}"),
-            ),
-            F::RateLimited { .. } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "Fast.io asked us to slow down; please try again shortly".into(),
-            ),
-            F::UploadFailed { message, .. } => (
-                StatusCode::BAD_GATEWAY,
-                format!("Fast.io could not store the file: {message}"),
-            ),
-            F::UploadTimedOut { .. } | F::Transport(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Fast.io could not be reached or did not finish in time; nothing was kept".into(),
-            ),
+/// The outcome of a file that was not stored because of `error`, and its status.
+pub(super) fn refused(name: String, error: AppError) -> (FileOutcome, StatusCode) {
+    let message = format!("not stored: {}", error.public_message());
+    (FileOutcome::failed(name, message), error.status())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use axum::response::IntoResponse as _;
+
+    use super::*;
+    use crate::fastio::{self, UploadStatus};
+
+    /// One of every `fastio::Error` variant (and the statuses `Upstream` splits on).
+    async fn every_fastio_error() -> Vec<fastio::Error> {
+        use fastio::Error as F;
+        let transport = reqwest::Client::new()
+            .get("http://127.0.0.1:1/")
+            .send()
+            .await
+            .expect_err("nothing listens on port 1");
+        let coded = |message: &str| (Some(1605), message.to_owned());
+        let (code, message) = coded("x");
+        vec![
+            F::Unauthorized {
+                code: None,
+                message: message.clone(),
+            },
+            F::Unauthorized {
+                code: Some(10545),
+                message: message.clone(),
+            },
+            F::Forbidden {
+                code,
+                message: message.clone(),
+            },
+            F::NotFound {
+                code,
+                message: message.clone(),
+            },
+            F::TooLarge {
+                code,
+                message: message.clone(),
+            },
+            F::RateLimited {
+                retry_after: Duration::from_secs(3),
+                code,
+            },
             F::Upstream {
-                status, message, ..
-            } if (400..500).contains(status) => (
-                StatusCode::BAD_REQUEST,
-                format!("Fast.io refused the file: {message}"),
-            ),
-            _ => (
-                StatusCode::BAD_GATEWAY,
-                "Fast.io answered with an error; nothing was kept".into(),
-            ),
-        },
+                status: 400,
+                code,
+                message: message.clone(),
+            },
+            F::Upstream {
+                status: 409,
+                code,
+                message: message.clone(),
+            },
+            F::Upstream {
+                status: 416,
+                code,
+                message: message.clone(),
+            },
+            F::Upstream {
+                status: 500,
+                code,
+                message: message.clone(),
+            },
+            F::Upstream {
+                status: 503,
+                code: None,
+                message: message.clone(),
+            },
+            F::Transport(transport),
+            F::InvalidResponse(message.clone()),
+            F::UploadFailed {
+                status: UploadStatus::AssemblyFailed,
+                message: message.clone(),
+            },
+            F::UploadTimedOut {
+                status: UploadStatus::Storing,
+            },
+            F::InvalidArgument(message),
+        ]
+    }
+
+    #[tokio::test]
+    async fn every_upstream_failure_gets_the_same_status_on_the_json_and_the_form_path() {
+        let json_path: Vec<u16> = every_fastio_error()
+            .await
+            .into_iter()
+            .map(|e| AppError::from(e).into_response().status().as_u16())
+            .collect();
+        let form_path: Vec<u16> = every_fastio_error()
+            .await
+            .into_iter()
+            .map(
+                |e| match outcome(Err(FileError::Upstream(e)), "a.txt", "ws") {
+                    Slot::Done(_, status) => status.as_u16(),
+                    Slot::Running(_) => unreachable!("a finished upload"),
+                },
+            )
+            .collect();
+        assert_eq!(json_path, form_path);
+        assert_eq!(
+            json_path,
+            [
+                502, 404, 403, 404, 413, 429, 400, 409, 416, 502, 502, 503, 502, 502, 503, 400
+            ]
+        );
     }
 }

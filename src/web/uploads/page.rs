@@ -7,9 +7,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{Destination, receive};
-use crate::error::AppError;
 use crate::fastio::{ListQuery, NodeType, PageSize};
 use crate::web::AppState;
+use crate::web::error::AppError;
 use crate::web::render::Html;
 use crate::web::templates::{Choice, FileOutcome, Limits, Notice, UploadPage};
 

@@ -1,35 +1,33 @@
-//! `AppError`: every way a request can fail, and the one place that turns a failure into a
-//! response. API routes get `{"error":{"code","message"}}` with the status (429 with
-//! `Retry-After`); page routes get the same error rendered as an HTML page by [`render_errors`],
-//! which decides by route kind. 5xx bodies are opaque; their real cause goes to the log inside the
-//! request's span (so it carries the request id).
+//! `AppError`: every way a request can fail, with its HTTP status, stable code and JSON body
+//! `{"error":{"code","message"}}` (429 with `Retry-After`). This is the one mapping from a
+//! failure to a status: the JSON API, the form actions and the per-file outcomes of an upload all
+//! go through [`AppError`] (`From<fastio::Error>`, `From<FileError>`), so one failure gets one
+//! status on every path. Pages get the same error rendered as HTML by
+//! [`super::error_page::render_errors`], which keeps this module free of templates. 5xx bodies
+//! are opaque; their real cause goes to the log inside the request's span.
 //!
-//! Mapping from `fastio::Error` is one `From` impl: Unauthorized → `UpstreamAuth` (a bad key is
-//! an operator problem: 502) unless the key is fine but lacks access (10545/115069 → `NotFound`);
-//! Forbidden → `Forbidden`; NotFound → `NotFound`; TooLarge → `UpstreamTooLarge` (413);
-//! RateLimited → `RateLimited` (429 + Retry-After); Upstream 409 → `Conflict`, 416 →
-//! `RangeNotSatisfiable`, others → `Upstream` (502); Transport and UploadTimedOut →
-//! `Unavailable` (503); InvalidResponse → `Upstream`; UploadFailed → `UploadRejected` (Fast.io's
-//! message, 400); InvalidArgument → `BadRequest`.
+//! From `fastio::Error`: Unauthorized → `UpstreamAuth` (a bad key is an operator problem: 502)
+//! unless the key is fine but lacks access (10545/115069 → `NotFound`); Forbidden → 403;
+//! NotFound → 404; TooLarge → `UpstreamTooLarge` (413); RateLimited → 429 + Retry-After;
+//! Upstream 409 → `Conflict`, 416 → `RangeNotSatisfiable`, other 4xx → `UpstreamRefused` (400:
+//! Fast.io refused what this request asked for), 5xx and unreadable answers → `Upstream` (502);
+//! Transport and UploadTimedOut → `Unavailable` (503); UploadFailed (assembly or storage failed)
+//! → `UploadFailed` (502); InvalidArgument → `BadRequest`.
 
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::format::human_size;
 use crate::fastio;
 use crate::upload::budget::BudgetError;
 use crate::upload::chunk_plan::ChunkRefused;
-use crate::upload::chunker::ChunkError;
+use crate::upload::error::FileError;
 use crate::upload::rules::TypeRejected;
 use crate::upload::token::TokenError;
-use crate::web::display::human_size;
-use crate::web::render::Html;
-use crate::web::templates::ErrorPage;
 
 /// Why a request failed. Each variant's doc names its HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +47,12 @@ pub enum AppError {
     /// 404: no such workspace, folder or file, or one the gateway does not expose.
     #[error("{0}")]
     NotFound(String),
+    /// 408: the request (an upload) took longer than `FASTGATE_UPLOAD_TIMEOUT`; nothing was kept.
+    #[error("the upload took longer than the limit of {}s", limit.as_secs())]
+    TimedOut {
+        /// The limit.
+        limit: Duration,
+    },
     /// 409: conflicts with the current state (e.g. completing a cancelled upload).
     #[error("{0}")]
     Conflict(String),
@@ -86,10 +90,16 @@ pub enum AppError {
         /// How long to wait, when known.
         retry_after: Option<Duration>,
     },
-    /// 400: Fast.io refused the upload's content (e.g. the bytes did not add up to the declared
-    /// size); its message is shown.
-    #[error("the upload was refused: {0}")]
-    UploadRejected(String),
+    /// 400: Fast.io refused what this request asked for (a 4xx other than those above); its
+    /// message is shown.
+    #[error("Fast.io refused this: {0}")]
+    UpstreamRefused(String),
+    /// 502: Fast.io could not assemble or store an upload; its reason is shown.
+    #[error("Fast.io could not store the file: {0}")]
+    UploadFailed(String),
+    /// 502: Fast.io stored something other than what was sent; which check failed is shown.
+    #[error("Fast.io stored something other than what was sent: {0}")]
+    Unverified(String),
     /// 502: Fast.io answered with an error or an answer we could not read (detail logged only).
     #[error("upstream error: {0}")]
     Upstream(String),
@@ -116,14 +126,27 @@ pub struct ErrorReport {
     pub message: String,
 }
 
+impl ErrorReport {
+    /// The JSON error body: `{"error":{"code","message"}}`.
+    pub fn body(&self) -> serde_json::Value {
+        json!({"error": {"code": self.code, "message": self.message}})
+    }
+
+    /// The JSON error response (status and body; no extension attached).
+    pub fn json_response(&self) -> Response {
+        (self.status, Json(self.body())).into_response()
+    }
+}
+
 impl AppError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) | Self::UploadRejected(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::UpstreamRefused(_) => StatusCode::BAD_REQUEST,
             Self::Token(_) => StatusCode::UNAUTHORIZED,
             Self::CrossOrigin | Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::TimedOut { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge { .. } | Self::TooManyFiles { .. } | Self::UpstreamTooLarge(_) => {
                 StatusCode::PAYLOAD_TOO_LARGE
@@ -134,7 +157,10 @@ impl AppError {
             Self::Chunk(_) => StatusCode::BAD_REQUEST,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Upstream(_) | Self::UpstreamAuth(_) => StatusCode::BAD_GATEWAY,
+            Self::Upstream(_)
+            | Self::UpstreamAuth(_)
+            | Self::UploadFailed(_)
+            | Self::Unverified(_) => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -149,6 +175,7 @@ impl AppError {
             Self::CrossOrigin => "cross_origin",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
+            Self::TimedOut { .. } => "request_timeout",
             Self::Conflict(_) => "conflict",
             Self::TooLarge { .. } | Self::UpstreamTooLarge(_) => "file_too_large",
             Self::TooManyFiles { .. } => "too_many_files",
@@ -161,7 +188,9 @@ impl AppError {
             Self::Chunk(ChunkRefused::Interrupted(_)) => "chunk_interrupted",
             Self::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             Self::RateLimited { .. } => "rate_limited",
-            Self::UploadRejected(_) => "upload_rejected",
+            Self::UpstreamRefused(_) => "upstream_refused",
+            Self::UploadFailed(_) => "upload_failed",
+            Self::Unverified(_) => "stored_mismatch",
             Self::Upstream(_) => "upstream_error",
             Self::UpstreamAuth(_) => "upstream_auth",
             Self::Unavailable(_) => "unavailable",
@@ -206,8 +235,7 @@ impl IntoResponse for AppError {
         } else {
             tracing::debug!(error = %self, code = report.code, "request refused");
         }
-        let body = json!({"error": {"code": report.code, "message": report.message}});
-        let mut response = (report.status, Json(body)).into_response();
+        let mut response = report.json_response();
         match self {
             Self::RateLimited { retry_after } => {
                 let secs = retry_after.map_or(1, |d| d.as_secs_f64().ceil().max(1.0) as u64);
@@ -227,15 +255,31 @@ impl IntoResponse for AppError {
     }
 }
 
-impl From<ChunkError> for AppError {
-    fn from(e: ChunkError) -> Self {
+impl From<FileError> for AppError {
+    fn from(e: FileError) -> Self {
         match e {
-            ChunkError::TooLarge { max } => Self::TooLarge { limit: max },
-            ChunkError::Source(why) => Self::BadRequest(format!(
-                "the upload was interrupted before it ended ({why})"
-            )),
-            ChunkError::Budget(BudgetError::Closed) => Self::Unavailable("shutting down".into()),
-            other => Self::Internal(other.to_string()),
+            FileError::TooLarge { limit } => Self::TooLarge { limit },
+            FileError::Type(t) => Self::UnsupportedType(t),
+            FileError::Interrupted(_) => Self::BadRequest(
+                "the upload was interrupted before the file ended; nothing was kept".into(),
+            ),
+            FileError::Mismatch { what } => Self::Unverified(what),
+            FileError::Upstream(f) => f.into(),
+            FileError::Budget(BudgetError::Closed) => {
+                Self::Unavailable("the gateway is shutting down; please try again".into())
+            }
+            FileError::Budget(e @ BudgetError::ExceedsCapacity { .. }) => {
+                Self::Internal(e.to_string())
+            }
+            FileError::Busy { retry_after } => Self::RateLimited {
+                retry_after: Some(retry_after),
+            },
+            FileError::Chunk(c) => Self::Chunk(c),
+            FileError::Plan(p) => Self::BadRequest(p.to_string()),
+            e @ (FileError::Incomplete { .. } | FileError::Ended { .. }) => {
+                Self::Conflict(e.to_string())
+            }
+            FileError::BadPath(why) => Self::BadRequest(why),
         }
     }
 }
@@ -264,9 +308,14 @@ impl From<fastio::Error> for AppError {
                 message,
                 ..
             } => Self::Conflict(message),
+            F::Upstream {
+                status: 400..=499,
+                message,
+                ..
+            } => Self::UpstreamRefused(message),
             F::Upstream { .. } | F::InvalidResponse(_) => Self::Upstream(e.to_string()),
             F::Transport(_) | F::UploadTimedOut { .. } => Self::Unavailable(e.to_string()),
-            F::UploadFailed { message, .. } => Self::UploadRejected(message),
+            F::UploadFailed { message, .. } => Self::UploadFailed(message),
             F::InvalidArgument(why) => Self::BadRequest(why),
         }
     }
@@ -275,178 +324,6 @@ impl From<fastio::Error> for AppError {
 impl From<askama::Error> for AppError {
     fn from(e: askama::Error) -> Self {
         Self::Internal(format!("template rendering failed: {e}"))
-    }
-}
-
-impl From<std::io::Error> for AppError {
-    fn from(e: std::io::Error) -> Self {
-        Self::Internal(format!("I/O error: {e}"))
-    }
-}
-
-/// Whether a request wants JSON or a page.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RouteKind {
-    /// `/api/…`, or any request that accepts JSON but not HTML (form actions called by scripts).
-    Api,
-    /// Everything else: answered with HTML.
-    Page,
-}
-
-impl RouteKind {
-    /// Classifies a request by path and `Accept`.
-    pub fn of(req: &Request) -> Self {
-        let accept = req
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let wants_json = accept.contains("application/json") && !accept.contains("text/html");
-        if req.uri().path().starts_with("/api/") || wants_json {
-            Self::Api
-        } else {
-            Self::Page
-        }
-    }
-}
-
-/// Middleware giving every error response the route kind's shape: an [`ErrorReport`] becomes an
-/// HTML page on page routes, and bare framework errors (axum's 404/405, extractor rejections,
-/// timeouts: no body or `text/plain`) get our JSON body or page too, so clients see one shape.
-/// Responses with a deliberate body of another type (an action result, a page) pass untouched.
-pub async fn render_errors(req: Request, next: Next) -> Response {
-    let kind = RouteKind::of(&req);
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let response = next.run(req).await;
-    let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return response;
-    }
-    // Headers that belong to the error itself survive its re-rendering.
-    let kept: Vec<_> = [header::RETRY_AFTER, header::CONTENT_RANGE]
-        .into_iter()
-        .filter_map(|name| Some((name.clone(), response.headers().get(&name)?.clone())))
-        .collect();
-    let report = match response.extensions().get::<ErrorReport>().cloned() {
-        Some(_) if kind == RouteKind::Api => return response,
-        Some(report) => report,
-        None if !is_bare(&response) => return response,
-        None => bare_report(response).await,
-    };
-    let mut out = match kind {
-        RouteKind::Api => {
-            let body = json!({"error": {"code": report.code, "message": report.message}});
-            (report.status, Json(body)).into_response()
-        }
-        RouteKind::Page => error_page(&report, request_id),
-    };
-    for (name, value) in kept {
-        out.headers_mut().insert(name, value);
-    }
-    out.extensions_mut().insert(report);
-    out
-}
-
-/// The HTML error page for a report.
-pub fn error_page(report: &ErrorReport, request_id: Option<String>) -> Response {
-    let page = ErrorPage {
-        status: report.status.as_u16(),
-        title: page_title(report.status).to_owned(),
-        message: report.message.clone(),
-        request_id,
-    };
-    let mut response = Html(page).into_response();
-    if response.status().is_success() {
-        *response.status_mut() = report.status;
-    }
-    response
-}
-
-/// No body type, or plain text: what axum and tower produce on their own.
-fn is_bare(response: &Response) -> bool {
-    response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|ct| ct.starts_with("text/plain"))
-}
-
-/// A report for a framework error: its text for 4xx (rejection messages are meant for clients),
-/// an opaque sentence for 5xx.
-async fn bare_report(response: Response) -> ErrorReport {
-    let status = response.status();
-    let text = axum::body::to_bytes(response.into_body(), 8 * 1024)
-        .await
-        .ok()
-        .and_then(|b| String::from_utf8(b.to_vec()).ok())
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty());
-    let message = if status.is_server_error() {
-        tracing::error!(
-            status = status.as_u16(),
-            body = text.as_deref(),
-            "request failed"
-        );
-        "Something went wrong on our side.".to_owned()
-    } else {
-        text.unwrap_or_else(|| default_message(status).to_owned())
-    };
-    ErrorReport {
-        status,
-        code: code_for(status),
-        message,
-    }
-}
-
-fn code_for(status: StatusCode) -> &'static str {
-    match status.as_u16() {
-        401 => "unauthorized",
-        403 => "forbidden",
-        404 => "not_found",
-        405 => "method_not_allowed",
-        408 => "request_timeout",
-        409 => "conflict",
-        413 => "too_large",
-        415 => "unsupported_type",
-        422 => "unprocessable",
-        429 => "rate_limited",
-        502 => "upstream_error",
-        503 => "unavailable",
-        504 => "timeout",
-        500..=599 => "internal",
-        _ => "bad_request",
-    }
-}
-
-fn default_message(status: StatusCode) -> &'static str {
-    match status.as_u16() {
-        404 => "There is nothing at this address.",
-        405 => "This address does not accept that kind of request.",
-        408 => "The request took too long.",
-        413 => "The request is too large.",
-        _ => status
-            .canonical_reason()
-            .unwrap_or("The request could not be handled."),
-    }
-}
-
-fn page_title(status: StatusCode) -> &'static str {
-    match status.as_u16() {
-        400 => "That did not work",
-        401 => "Not signed in",
-        403 => "Not allowed",
-        404 => "Not found",
-        409 => "Conflict",
-        413 => "Too large",
-        415 => "File type not accepted",
-        429 => "Slow down",
-        502..=504 => "Fast.io is not answering",
-        500..=599 => "Something went wrong",
-        _ => status.canonical_reason().unwrap_or("Error"),
     }
 }
 
@@ -461,7 +338,16 @@ mod tests {
             (AppError::Token(TokenError::Expired), 401),
             (AppError::CrossOrigin, 403),
             (AppError::NotFound("x".into()), 404),
+            (
+                AppError::TimedOut {
+                    limit: Duration::from_secs(1),
+                },
+                408,
+            ),
             (AppError::Conflict("x".into()), 409),
+            (AppError::UpstreamRefused("x".into()), 400),
+            (AppError::UploadFailed("x".into()), 502),
+            (AppError::Unverified("x".into()), 502),
             (AppError::TooLarge { limit: 1 }, 413),
             (AppError::TooManyFiles { limit: 1 }, 413),
             (AppError::RateLimited { retry_after: None }, 429),
