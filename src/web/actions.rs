@@ -30,7 +30,6 @@ use super::display;
 use super::format;
 use super::listing;
 use super::pages::browse_page;
-use super::render::Html;
 use super::templates::{FileOutcome, Notice, ShareView};
 use super::uploads::{self, Destination, UploadReport};
 use super::view::{ActionResult, FolderRef, ListQuery};
@@ -284,7 +283,7 @@ async fn page(
     match browse_page(&t.state, &t.workspace, &t.folder, &params).await {
         Ok(mut p) => {
             edit(&mut p);
-            let mut response = Html(p).into_response();
+            let mut response = p.into_response();
             if response.status().is_success() {
                 *response.status_mut() = status;
             }

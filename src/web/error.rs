@@ -321,12 +321,6 @@ impl From<fastio::Error> for AppError {
     }
 }
 
-impl From<askama::Error> for AppError {
-    fn from(e: askama::Error) -> Self {
-        Self::Internal(format!("template rendering failed: {e}"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ErrorReport;
 use super::negotiate::RouteKind;
-use super::render::Html;
 use super::templates::ErrorPage;
 
 /// Middleware giving every error response the route kind's shape: an [`ErrorReport`] becomes an
@@ -59,7 +58,7 @@ pub fn error_page(report: &ErrorReport, request_id: Option<String>) -> Response 
         message: report.message.clone(),
         request_id,
     };
-    let mut response = Html(page).into_response();
+    let mut response = page.into_response();
     if response.status().is_success() {
         *response.status_mut() = report.status;
     }

@@ -20,7 +20,6 @@ pub mod metrics;
 pub mod names;
 pub mod negotiate;
 pub mod pages;
-pub mod render;
 pub mod security;
 pub mod state;
 pub mod templates;

@@ -11,7 +11,6 @@ use axum::routing::get;
 use super::AppState;
 use super::display::{self, SortState};
 use super::listing::{self, ROOT};
-use super::render::Html;
 use super::templates::{BrowsePage, Limits, WorkspaceLink, WorkspacesPage};
 use super::view::{ListParams, ListQuery};
 use crate::web::error::AppError;
@@ -34,7 +33,7 @@ async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
         .into_iter()
         .map(|w| WorkspaceLink::new(w.id, w.name))
         .collect();
-    Ok(Html(WorkspacesPage { workspaces }).into_response())
+    Ok(WorkspacesPage { workspaces }.into_response())
 }
 
 /// `GET /w/{workspace}`: the root folder's page.
@@ -42,9 +41,9 @@ async fn browse_root(
     State(state): State<AppState>,
     Path(workspace): Path<String>,
     Query(query): Query<ListQuery>,
-) -> Result<Html<BrowsePage>, AppError> {
+) -> Result<BrowsePage, AppError> {
     let params = query.validate()?;
-    Ok(Html(browse_page(&state, &workspace, ROOT, &params).await?))
+    browse_page(&state, &workspace, ROOT, &params).await
 }
 
 /// `GET /w/{workspace}/{folder}`: a folder's page.
@@ -52,11 +51,9 @@ async fn browse(
     State(state): State<AppState>,
     Path((workspace, folder)): Path<(String, String)>,
     Query(query): Query<ListQuery>,
-) -> Result<Html<BrowsePage>, AppError> {
+) -> Result<BrowsePage, AppError> {
     let params = query.validate()?;
-    Ok(Html(
-        browse_page(&state, &workspace, &folder, &params).await?,
-    ))
+    browse_page(&state, &workspace, &folder, &params).await
 }
 
 /// The browse page of `folder` in `workspace`: one page of its listing, breadcrumbs, forms.

@@ -7,15 +7,20 @@
 //!   (urlencoded, multipart, text/plain: what a foreign page can post without CORS) needs our
 //!   origin; any other body is refused only when a *foreign* origin is present (scripts send none).
 
-use std::time::Instant;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::http::{self, HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use rand::RngCore as _;
-use tracing::Instrument as _;
+use tower::ServiceBuilder;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
 
 use crate::web::error::AppError;
 use crate::web::error_page::render_errors;
@@ -80,18 +85,69 @@ fn is_form_like(content_type: &str) -> bool {
     )
 }
 
-/// Wraps `router` in the security layers, outermost first: request id and span → security
-/// headers → error rendering by route kind → origin check → the routes.
+/// Wraps `router` in the security layers, outermost first: request id (an insane incoming one
+/// dropped, a missing one made) → a tracing span per request carrying it, logging the response →
+/// the id echoed on the response → security headers → error rendering by route kind → origin
+/// check → the routes. Built from tower-http's request-id, trace and set-header layers.
 pub fn harden<S: Clone + Send + Sync + 'static>(
     router: Router<S>,
     policy: OriginPolicy,
 ) -> Router<S> {
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|req: &Request| {
+            let id = req
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+        })
+        .on_request(())
+        .on_response(|response: &Response, latency: Duration, _span: &tracing::Span| {
+            tracing::info!(
+                status = response.status().as_u16(),
+                elapsed_ms = latency.as_millis() as u64,
+                "response"
+            );
+        })
+        .on_failure(());
+    let headers = SECURITY_HEADERS.map(|(name, value)| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    });
+    let [csp, nosniff, frames, referrer, opener, permissions] = headers;
     router
         .layer(middleware::from_fn_with_state(policy, check_origin))
         .layer(middleware::from_fn(render_errors))
-        .layer(middleware::from_fn(security_headers))
-        .layer(middleware::from_fn(request_id))
+        .layer(
+            ServiceBuilder::new()
+                .map_request(drop_insane_request_id)
+                .layer(SetRequestIdLayer::new(REQUEST_ID, NewRequestId))
+                .layer(trace)
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(csp)
+                .layer(nosniff)
+                .layer(frames)
+                .layer(referrer)
+                .layer(opener)
+                .layer(permissions),
+        )
 }
+
+/// The headers every response carries unless its handler set its own.
+const SECURITY_HEADERS: [(HeaderName, &str); 6] = [
+    (header::CONTENT_SECURITY_POLICY, CSP),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::REFERRER_POLICY, "same-origin"),
+    (
+        HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    ),
+    (
+        HeaderName::from_static("permissions-policy"),
+        "camera=(), microphone=(), geolocation=()",
+    ),
+];
 
 /// Refuses cross-origin state-changing requests with 403.
 pub async fn check_origin(
@@ -117,61 +173,30 @@ pub async fn check_origin(
     response
 }
 
-/// Sets the security headers on every response (keeping any a handler set itself).
-pub async fn security_headers(req: Request, next: Next) -> Response {
-    let mut response = next.run(req).await;
-    let headers = response.headers_mut();
-    let defaults = [
-        (header::CONTENT_SECURITY_POLICY, CSP),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "same-origin"),
-        (
-            HeaderName::from_static("cross-origin-opener-policy"),
-            "same-origin",
-        ),
-        (
-            HeaderName::from_static("permissions-policy"),
-            "camera=(), microphone=(), geolocation=()",
-        ),
-    ];
-    for (name, value) in defaults {
-        headers
-            .entry(name)
-            .or_insert(HeaderValue::from_static(value));
-    }
-    response
-}
-
-/// Honours a sane incoming `x-request-id` (1–64 visible ASCII characters) or makes one, runs the
-/// request in a span carrying it, logs the outcome, and echoes the id.
-pub async fn request_id(mut req: Request, next: Next) -> Response {
-    let id = req
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(new_request_id, str::to_owned);
-    let value = HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("invalid"));
-    req.headers_mut().insert(REQUEST_ID, value.clone());
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
-    let started = Instant::now();
-    let mut response = next.run(req).instrument(span.clone()).await;
-    span.in_scope(|| {
-        tracing::info!(
-            status = response.status().as_u16(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "response"
-        );
+/// An incoming `x-request-id` is honoured only when sane (1–64 visible ASCII characters), so
+/// a client cannot stuff the logs; otherwise it is dropped and a fresh one made.
+fn drop_insane_request_id(mut req: Request) -> Request {
+    let sane = req.headers().get(&REQUEST_ID).is_none_or(|v| {
+        (1..=64).contains(&v.len()) && v.as_bytes().iter().all(u8::is_ascii_graphic)
     });
-    response.headers_mut().insert(REQUEST_ID, value);
-    response
+    if !sane {
+        req.headers_mut().remove(&REQUEST_ID);
+    }
+    req
 }
 
-fn new_request_id() -> String {
-    let mut bytes = [0u8; 12];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
+/// Makes request ids: 12 random bytes, hex.
+#[derive(Clone, Copy, Debug)]
+struct NewRequestId;
+
+impl MakeRequestId for NewRequestId {
+    fn make_request_id<B>(&mut self, _req: &http::Request<B>) -> Option<RequestId> {
+        let mut bytes = [0u8; 12];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        HeaderValue::from_str(&hex::encode(bytes))
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 #[cfg(test)]

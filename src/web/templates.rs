@@ -3,6 +3,7 @@
 //! templates stay logic-free. HTML is produced only by these templates (always escaped).
 
 use askama::Template;
+use askama_web::WebTemplate;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -119,7 +120,7 @@ pub struct ShareView {
 }
 
 /// `GET /`: the exposed workspaces.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "workspaces.html")]
 pub struct WorkspacesPage {
     /// One link per workspace.
@@ -185,7 +186,7 @@ pub struct SortHeader {
 }
 
 /// `GET /w/{workspace}/{folder}`: the browse page.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "browse.html")]
 pub struct BrowsePage {
     /// Workspace id.
@@ -305,7 +306,7 @@ fn type_label(name: &str, mime: Option<&str>) -> String {
 }
 
 /// `GET /upload`: the stand-alone upload page.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "upload.html")]
 pub struct UploadPage {
     /// Workspace picker options.
@@ -332,7 +333,7 @@ pub struct Choice {
 }
 
 /// Any error, as a page (see `error::render_errors`).
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "error.html")]
 pub struct ErrorPage {
     /// HTTP status code.
@@ -346,7 +347,7 @@ pub struct ErrorPage {
 }
 
 /// The per-file results list alone (same markup as inside the pages).
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "partials/upload_results.html")]
 pub struct UploadResultsFragment<'a> {
     /// The outcomes, stored and failed together.
@@ -354,7 +355,7 @@ pub struct UploadResultsFragment<'a> {
 }
 
 /// The share-link result alone.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "partials/share_result.html")]
 pub struct ShareResultFragment<'a> {
     /// The link created.

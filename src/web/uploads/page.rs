@@ -10,7 +10,6 @@ use super::{Destination, receive};
 use crate::fastio::{ListQuery, NodeType, PageSize};
 use crate::web::AppState;
 use crate::web::error::AppError;
-use crate::web::render::Html;
 use crate::web::templates::{Choice, FileOutcome, Limits, Notice, UploadPage};
 
 /// `?workspace=` on the upload page.
@@ -23,9 +22,9 @@ pub(super) struct PageQuery {
 pub(super) async fn show_page(
     State(state): State<AppState>,
     Query(q): Query<PageQuery>,
-) -> Result<Html<UploadPage>, AppError> {
+) -> Result<UploadPage, AppError> {
     let page = upload_page(&state, q.workspace, None, Vec::new(), None).await?;
-    Ok(Html(page))
+    Ok(page)
 }
 
 /// `POST /upload`: the page with the results, or the JSON action result.
@@ -48,7 +47,7 @@ pub(super) async fn post_upload(
         Some(notice),
     )
     .await?;
-    Ok((status, Html(page)).into_response())
+    Ok((status, page).into_response())
 }
 
 /// Whether the client asked for the JSON action result.
