@@ -45,9 +45,11 @@ pub const FORM_LIMIT: usize = 16 * 1024;
 const MAX_SHARE_SECS: u64 = 366 * 86_400;
 
 /// This module's routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route(
+pub fn routes(r: Routes) -> Routes {
+    r.method_router(
+        Method::POST,
         "/w/{workspace}/{folder}",
+        Need::Action,
         post(act.layer(super::uploads::close_connection())).layer(DefaultBodyLimit::disable()),
     )
 }

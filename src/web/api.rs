@@ -13,11 +13,10 @@ use super::view::{ListQuery, Listing};
 use crate::web::error::AppError;
 
 /// This module's routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/workspaces", get(workspaces))
-        .route("/api/files/{workspace}", get(files_root))
-        .route("/api/files/{workspace}/{folder}", get(files))
+pub fn routes(r: Routes) -> Routes {
+    r.get("/api/workspaces", Need::SignedIn, workspaces)
+        .get("/api/files/{workspace}", Need::On(Capability::View), files_root)
+        .get("/api/files/{workspace}/{folder}", Need::On(Capability::View), files)
 }
 
 /// `{"items": [{"id", "name"}]}`.

@@ -57,8 +57,8 @@ static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
 });
 
 /// `GET /static/{file}`.
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new().route("/static/{file}", get(serve))
+pub fn routes(r: Routes) -> Routes {
+    r.get("/static/{file}", Need::Public, serve)
 }
 
 async fn serve(Path(file): Path<String>, headers: HeaderMap) -> Result<Response, AppError> {

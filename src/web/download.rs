@@ -34,8 +34,8 @@ const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// This module's routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/download/{workspace}/{node}", get(download))
+pub fn routes(r: Routes) -> Routes {
+    r.get("/download/{workspace}/{node}", Need::On(Capability::View), download)
 }
 
 /// Streams one file; a `Range` header is passed to Fast.io and its partial answer relayed.

@@ -26,15 +26,16 @@ pub const READY_CACHE: Duration = Duration::from_secs(3);
 const READY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// This module's routes. Each router gets its own readiness cache.
-pub fn router() -> Router<AppState> {
+pub fn routes(r: Routes) -> Routes {
     let cache = Arc::new(ReadyCache::default());
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route(
+    r.get("/healthz", Need::Public, healthz)
+        .method_router(
+            Method::GET,
             "/readyz",
+            Need::Public,
             get(move |State(state): State<AppState>| async move { cache.probe(&state).await }),
         )
-        .route("/metrics", get(metrics))
+        .get("/metrics", Need::Operator, metrics)
 }
 
 async fn healthz() -> Json<serde_json::Value> {

@@ -3,12 +3,13 @@
 //! A page is a [`Listing`](super::view::Listing) plus breadcrumbs, rendered by `browse.html`;
 //! [`browse_page`] is also what the form actions re-render after an action.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
 
 use super::AppState;
+use super::auth::Need;
+use super::routes::Routes;
+use crate::access::Capability;
 use super::display::{self, SortState};
 use super::listing::{self, ROOT};
 use super::templates::{BrowsePage, Limits, WorkspaceLink, WorkspacesPage};
@@ -16,11 +17,10 @@ use super::view::{ListParams, ListQuery};
 use crate::web::error::AppError;
 
 /// This module's routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(home))
-        .route("/w/{workspace}", get(browse_root))
-        .route("/w/{workspace}/{folder}", get(browse))
+pub fn routes(r: Routes) -> Routes {
+    r.get("/", Need::SignedIn, home)
+        .get("/w/{workspace}", Need::On(Capability::View), browse_root)
+        .get("/w/{workspace}/{folder}", Need::On(Capability::View), browse)
 }
 
 /// `GET /`: the workspaces, or straight to the only one.

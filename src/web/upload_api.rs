@@ -33,15 +33,17 @@ use crate::upload::token::{TokenError, UploadClaims};
 pub const UPLOAD_TOKEN: &str = "upload-token";
 
 /// This module's routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/uploads", post(create))
-        .route("/api/uploads/{id}", get(progress).delete(cancel))
-        .route(
+pub fn routes(r: Routes) -> Routes {
+    r.post("/api/uploads", Need::InBody(Capability::Upload), create)
+        .get("/api/uploads/{id}", Need::UploadToken, progress)
+        .delete("/api/uploads/{id}", Need::UploadToken, cancel)
+        .method_router(
+            Method::PUT,
             "/api/uploads/{id}/chunks/{n}",
+            Need::UploadToken,
             put(put_chunk).layer(DefaultBodyLimit::disable()),
         )
-        .route("/api/uploads/{id}/complete", post(complete))
+        .post("/api/uploads/{id}/complete", Need::UploadToken, complete)
 }
 
 /// The body of `POST /api/uploads`.

@@ -285,13 +285,14 @@ async fn text_field(mut field: axum::extract::multipart::Field<'_>) -> Result<St
 
 /// This module's routes: the stand-alone upload page and its form action, without axum's body
 /// limit (the pipeline enforces the file size while streaming).
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/upload",
-            get(page::show_page).post(page::post_upload.layer(close_connection())),
-        )
-        .layer(DefaultBodyLimit::disable())
+pub fn routes(r: Routes) -> Routes {
+    let upload = Need::InBody(Capability::Upload);
+    r.get("/upload", upload, page::show_page).method_router(
+        Method::POST,
+        "/upload",
+        upload,
+        post(page::post_upload.layer(close_connection())).layer(DefaultBodyLimit::disable()),
+    )
 }
 
 /// `Connection: close` on the answer to an upload post. The answer can come before the whole
