@@ -75,7 +75,9 @@ fn parse_auth(s: &str) -> Result<AuthMode, String> {
 
 fn parse_database_url(s: &str) -> Result<Target, String> {
     if !(s.starts_with("postgres://") || s.starts_with("postgresql://")) {
-        return Err("only postgres:// URLs are supported (unset means SQLite in FASTGATE_DATA_DIR)".into());
+        return Err(
+            "only postgres:// URLs are supported (unset means SQLite in FASTGATE_DATA_DIR)".into(),
+        );
     }
     // Validate now so a typo is a start-up problem, not a failure at first use. The parser's
     // message never echoes the password.
@@ -109,12 +111,19 @@ fn parse_role(s: &str) -> Result<Option<Role>, String> {
     if s.eq_ignore_ascii_case("none") {
         return Ok(None);
     }
-    s.parse().map(Some).map_err(|e: crate::access::UnknownRole| e.to_string())
+    s.parse()
+        .map(Some)
+        .map_err(|e: crate::access::UnknownRole| e.to_string())
 }
 
 /// Reads the access variables, recording every problem in `r`.
 pub(super) fn read(r: &mut Reader<'_>, data_dir: &Path) -> Option<AccessConfig> {
-    let auth = r.parse("FASTGATE_AUTH", "accounts", parse_auth, "accounts, proxy or open");
+    let auth = r.parse(
+        "FASTGATE_AUTH",
+        "accounts",
+        parse_auth,
+        "accounts, proxy or open",
+    );
     let database = match r.get("FASTGATE_DATABASE_URL") {
         None => Some(Target::Sqlite(data_dir.join("fastgate.db"))),
         Some(_) => r.parse(
@@ -165,7 +174,11 @@ pub(super) fn read(r: &mut Reader<'_>, data_dir: &Path) -> Option<AccessConfig> 
         if idle > max {
             r.problem(
                 "FASTGATE_SESSION_IDLE",
-                format!("{}s is longer than FASTGATE_SESSION_MAX ({}s)", idle.as_secs(), max.as_secs()),
+                format!(
+                    "{}s is longer than FASTGATE_SESSION_MAX ({}s)",
+                    idle.as_secs(),
+                    max.as_secs()
+                ),
                 "make the idle timeout at most the maximum session length",
             );
         }

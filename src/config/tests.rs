@@ -228,7 +228,10 @@ fn access_variables_are_read_when_set() {
     let c = config(&[
         ("FASTGATE_PUBLIC_URL", "https://files.example.com"),
         ("FASTGATE_AUTH", "proxy"),
-        ("FASTGATE_DATABASE_URL", "postgres://fg:pw@127.0.0.1:5432/fg"),
+        (
+            "FASTGATE_DATABASE_URL",
+            "postgres://fg:pw@127.0.0.1:5432/fg",
+        ),
         ("FASTGATE_AUTH_PROXY_HEADER", "X-Forwarded-User"),
         ("FASTGATE_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8,::1/128"),
         ("FASTGATE_PROXY_DEFAULT_ROLE", "uploader"),
@@ -238,7 +241,10 @@ fn access_variables_are_read_when_set() {
     let a = &c.access;
     assert_eq!(a.auth, AuthMode::Proxy);
     assert!(matches!(&a.database, crate::db::Target::Postgres(u) if u.contains("5432")));
-    assert!(!format!("{c:?}").contains(":pw@"), "the database password stays out of Debug");
+    assert!(
+        !format!("{c:?}").contains(":pw@"),
+        "the database password stays out of Debug"
+    );
     assert_eq!(a.proxy_header, "x-forwarded-user");
     assert!(a.is_trusted_proxy("10.1.2.3".parse().expect("ip")));
     assert!(a.is_trusted_proxy("::ffff:127.0.0.1".parse().expect("ip")));

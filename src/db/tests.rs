@@ -32,7 +32,11 @@ fn postgres_url() -> Option<String> {
         Err(_) => panic!(
             "FASTGATE_TEST_DATABASE_URL is not set: the PostgreSQL half of the database tests \
              needs a server. Start one with: export FASTGATE_TEST_DATABASE_URL=\"$(scripts/ci-postgres.sh)\"{}",
-            if ci { "" } else { " — or set it to off to run only the SQLite half locally" }
+            if ci {
+                ""
+            } else {
+                " — or set it to off to run only the SQLite half locally"
+            }
         ),
     }
 }
@@ -119,12 +123,15 @@ static V1_V2: &[Migration] = &[
 ];
 
 async fn applied(db: &Db) -> Vec<(i64, String)> {
-    db.query("SELECT version, checksum FROM schema_migrations ORDER BY version", vec![])
-        .await
-        .expect("query")
-        .iter()
-        .map(|r| (r.int(0).expect("version"), r.text(1).expect("checksum")))
-        .collect()
+    db.query(
+        "SELECT version, checksum FROM schema_migrations ORDER BY version",
+        vec![],
+    )
+    .await
+    .expect("query")
+    .iter()
+    .map(|r| (r.int(0).expect("version"), r.text(1).expect("checksum")))
+    .collect()
 }
 
 async fn migrations_apply_once_and_reopening_changes_nothing(t: TestDb) {
@@ -135,18 +142,31 @@ async fn migrations_apply_once_and_reopening_changes_nothing(t: TestDb) {
     let second = t.open().await;
     assert_eq!(applied(&second).await, rows);
 }
-both!(migrations_idempotent, migrations_apply_once_and_reopening_changes_nothing);
+both!(
+    migrations_idempotent,
+    migrations_apply_once_and_reopening_changes_nothing
+);
 
 async fn a_changed_applied_migration_is_a_startup_error(t: TestDb) {
     Db::open_with(&t.target, V1).await.expect("v1");
-    let err = Db::open_with(&t.target, V1_CHANGED).await.expect_err("drift");
-    assert!(matches!(err, Error::MigrationChanged { version: 1, .. }), "{err}");
+    let err = Db::open_with(&t.target, V1_CHANGED)
+        .await
+        .expect_err("drift");
+    assert!(
+        matches!(err, Error::MigrationChanged { version: 1, .. }),
+        "{err}"
+    );
     // A new version on top is fine, and an older binary is refused.
     Db::open_with(&t.target, V1_V2).await.expect("v2 on top");
-    let err = Db::open_with(&t.target, V1).await.expect_err("older binary");
+    let err = Db::open_with(&t.target, V1)
+        .await
+        .expect_err("older binary");
     assert!(matches!(err, Error::NewerSchema(2)), "{err}");
 }
-both!(checksum_drift_refused, a_changed_applied_migration_is_a_startup_error);
+both!(
+    checksum_drift_refused,
+    a_changed_applied_migration_is_a_startup_error
+);
 
 async fn replicas_opening_together_apply_each_migration_once(t: TestDb) {
     let (a, b, c) = tokio::join!(
@@ -158,7 +178,10 @@ async fn replicas_opening_together_apply_each_migration_once(t: TestDb) {
         assert_eq!(applied(&db.expect("open")).await.len(), MIGRATIONS.len());
     }
 }
-both!(concurrent_open, replicas_opening_together_apply_each_migration_once);
+both!(
+    concurrent_open,
+    replicas_opening_together_apply_each_migration_once
+);
 
 async fn atomic_rolls_back_when_a_required_step_finds_nothing(t: TestDb) {
     let db = Db::open_with(&t.target, V1).await.expect("open");
@@ -170,7 +193,12 @@ async fn atomic_rolls_back_when_a_required_step_finds_nothing(t: TestDb) {
         .await
         .expect("atomic");
     assert!(matches!(out, Atomic::RolledBack(1)));
-    assert!(db.query("SELECT x FROM t", vec![]).await.expect("q").is_empty());
+    assert!(
+        db.query("SELECT x FROM t", vec![])
+            .await
+            .expect("q")
+            .is_empty()
+    );
     let out = db
         .atomic(vec![Step::require(
             "INSERT INTO t (x) VALUES ($1) RETURNING x",
@@ -179,7 +207,9 @@ async fn atomic_rolls_back_when_a_required_step_finds_nothing(t: TestDb) {
         .await
         .expect("atomic");
     assert!(matches!(out, Atomic::Committed(ref rows) if rows[0][0].int(0).ok() == Some(7)));
-    let dup = db.execute("INSERT INTO t (x) VALUES ($1)", vec![7.into()]).await;
+    let dup = db
+        .execute("INSERT INTO t (x) VALUES ($1)", vec![7.into()])
+        .await;
     assert!(matches!(dup, Err(Error::Conflict)), "{dup:?}");
     // Placeholders may repeat and come in any order; NULL binds to any type.
     let rows = db
@@ -191,4 +221,7 @@ async fn atomic_rolls_back_when_a_required_step_finds_nothing(t: TestDb) {
         .expect("q");
     assert_eq!(rows.len(), 1);
 }
-both!(atomic_units, atomic_rolls_back_when_a_required_step_finds_nothing);
+both!(
+    atomic_units,
+    atomic_rolls_back_when_a_required_step_finds_nothing
+);

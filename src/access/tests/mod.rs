@@ -36,7 +36,11 @@ impl World {
 
     /// A replica: its own `Db` handle (own connection/pool) on the same database.
     async fn replica(&self) -> Access {
-        Access::with_clock(self.db.open().await, Settings::default(), self.clock.clone())
+        Access::with_clock(
+            self.db.open().await,
+            Settings::default(),
+            self.clock.clone(),
+        )
     }
 }
 
@@ -78,12 +82,22 @@ async fn sign_in(access: &Access, name: &str) -> (NewSession, Principal) {
 #[test]
 fn roles_are_ordered_and_each_includes_the_previous() {
     use Capability::*;
-    assert!(Role::Viewer < Role::Uploader && Role::Uploader < Role::Editor && Role::Editor < Role::Admin);
+    assert!(
+        Role::Viewer < Role::Uploader
+            && Role::Uploader < Role::Editor
+            && Role::Editor < Role::Admin
+    );
     let table = [
         (Role::Viewer, vec![View]),
         (Role::Uploader, vec![View, Upload, Mkdir]),
-        (Role::Editor, vec![View, Upload, Mkdir, Share, ManageLinks, Edit]),
-        (Role::Admin, vec![View, Upload, Mkdir, Share, ManageLinks, Edit, Admin]),
+        (
+            Role::Editor,
+            vec![View, Upload, Mkdir, Share, ManageLinks, Edit],
+        ),
+        (
+            Role::Admin,
+            vec![View, Upload, Mkdir, Share, ManageLinks, Edit, Admin],
+        ),
     ];
     let all = [View, Upload, Mkdir, Share, ManageLinks, Edit, Admin];
     for (role, allowed) in table {
@@ -98,10 +112,18 @@ fn roles_are_ordered_and_each_includes_the_previous() {
 #[test]
 fn no_grant_is_not_found_and_a_low_role_is_forbidden() {
     let p = Principal {
-        kind: PrincipalKind::Proxy { username: "p".into() },
+        kind: PrincipalKind::Proxy {
+            username: "p".into(),
+        },
         grants: vec![
-            Grant { workspace: "ws1".into(), role: Role::Viewer },
-            Grant { workspace: "ws2".into(), role: Role::Editor },
+            Grant {
+                workspace: "ws1".into(),
+                role: Role::Viewer,
+            },
+            Grant {
+                workspace: "ws2".into(),
+                role: Role::Editor,
+            },
         ],
     };
     assert_eq!(p.check("ws1", Capability::View), Ok(Role::Viewer));
@@ -111,26 +133,48 @@ fn no_grant_is_not_found_and_a_low_role_is_forbidden() {
     assert_eq!(p.check_global(Capability::Admin), Err(Refusal::Forbidden));
 
     let star = Principal {
-        kind: PrincipalKind::Proxy { username: "s".into() },
+        kind: PrincipalKind::Proxy {
+            username: "s".into(),
+        },
         grants: vec![
-            Grant { workspace: "*".into(), role: Role::Viewer },
-            Grant { workspace: "ws1".into(), role: Role::Editor },
+            Grant {
+                workspace: "*".into(),
+                role: Role::Viewer,
+            },
+            Grant {
+                workspace: "ws1".into(),
+                role: Role::Editor,
+            },
         ],
     };
     assert_eq!(star.role_in("anything"), Some(Role::Viewer));
-    assert_eq!(star.role_in("ws1"), Some(Role::Editor), "the higher grant wins");
+    assert_eq!(
+        star.role_in("ws1"),
+        Some(Role::Editor),
+        "the higher grant wins"
+    );
     assert!(!star.is_admin());
 
     let open = Principal::open();
     assert_eq!(open.check("any", Capability::Share), Ok(Role::Editor));
-    assert_eq!(open.check_global(Capability::Admin), Err(Refusal::Forbidden));
+    assert_eq!(
+        open.check_global(Capability::Admin),
+        Err(Refusal::Forbidden)
+    );
 }
 
 #[test]
 fn a_link_visitor_may_only_upload_in_its_workspace() {
     let p = Principal {
-        kind: PrincipalKind::Link { id: 1, workspace: "ws1".into(), folder: "f".into() },
-        grants: vec![Grant { workspace: "ws1".into(), role: Role::Uploader }],
+        kind: PrincipalKind::Link {
+            id: 1,
+            workspace: "ws1".into(),
+            folder: "f".into(),
+        },
+        grants: vec![Grant {
+            workspace: "ws1".into(),
+            role: Role::Uploader,
+        }],
     };
     assert_eq!(p.check("ws1", Capability::Upload), Ok(Role::Uploader));
     assert_eq!(p.check("ws1", Capability::View), Err(Refusal::Forbidden));
