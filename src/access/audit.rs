@@ -236,8 +236,6 @@ pub struct AuditPage {
     pub next_cursor: Option<String>,
 }
 
-
-
 fn item_from(r: &Row) -> Result<AuditItem> {
     let kind = r.text(2)?;
     let actor = match r.opt_text(3)? {

@@ -184,7 +184,9 @@ fn link_from(r: &Row) -> Result<Link> {
 fn limit(v: Option<u64>, what: &str) -> Result<Value> {
     match v {
         Some(0) => Err(Error::Invalid(format!("{what} must be at least 1"))),
-        Some(n) => Ok(i64::try_from(n).map_err(|_| Error::Invalid(format!("{what} is too large")))?.into()),
+        Some(n) => Ok(i64::try_from(n)
+            .map_err(|_| Error::Invalid(format!("{what} is too large")))?
+            .into()),
         None => Ok(Value::Null),
     }
 }
@@ -248,7 +250,12 @@ impl Submission {
 impl Access {
     /// Creates a link; needs [`Capability::ManageLinks`] on the workspace. Returns the link and
     /// its token (shown once; the URL is `<PUBLIC_URL>/r/<token>`). Audited as `link_created`.
-    pub async fn create_link(&self, ctx: &Ctx, by: &Principal, new: NewLink) -> Result<(Link, SecretString)> {
+    pub async fn create_link(
+        &self,
+        ctx: &Ctx,
+        by: &Principal,
+        new: NewLink,
+    ) -> Result<(Link, SecretString)> {
         by.check(&new.workspace, Capability::ManageLinks)?;
         let label = new.label.trim().to_owned();
         if label.is_empty() || label.chars().count() > 200 {
@@ -315,7 +322,11 @@ impl Access {
 
     async fn link_by_id(&self, id: i64) -> Result<Link> {
         const SQL: &str = select_links!("WHERE id = $1");
-        let row = self.db.query_opt(SQL, vec![id.into()]).await?.ok_or(Error::NotFound)?;
+        let row = self
+            .db
+            .query_opt(SQL, vec![id.into()])
+            .await?
+            .ok_or(Error::NotFound)?;
         link_from(&row)
     }
 
@@ -324,7 +335,11 @@ impl Access {
     /// The password is checked by [`Access::unlock_link`].
     pub async fn open_link(&self, token: &str) -> Result<Link> {
         const SQL: &str = select_links!("WHERE token_hash = $1");
-        let row = self.db.query_opt(SQL, vec![token_hash(token).into()]).await?.ok_or(Error::NotFound)?;
+        let row = self
+            .db
+            .query_opt(SQL, vec![token_hash(token).into()])
+            .await?
+            .ok_or(Error::NotFound)?;
         let link = link_from(&row)?;
         match link.refusal(self.now()) {
             Some(e) => Err(e),
@@ -353,7 +368,12 @@ impl Access {
     }
 
     /// [`Access::open_link`] then [`Access::unlock_link`].
-    pub async fn resolve_link(&self, ctx: &Ctx, token: &str, password: Option<&str>) -> Result<Link> {
+    pub async fn resolve_link(
+        &self,
+        ctx: &Ctx,
+        token: &str,
+        password: Option<&str>,
+    ) -> Result<Link> {
         let link = self.open_link(token).await?;
         self.unlock_link(ctx, &link, password).await?;
         Ok(link)
@@ -361,7 +381,12 @@ impl Access {
 
     /// Takes one use of the link and opens a submission, atomically across replicas; the
     /// refusal says why when none is left. Audited as `link_used`.
-    pub async fn begin_submission(&self, ctx: &Ctx, link: &Link, uploader: Option<&str>) -> Result<Submission> {
+    pub async fn begin_submission(
+        &self,
+        ctx: &Ctx,
+        link: &Link,
+        uploader: Option<&str>,
+    ) -> Result<Submission> {
         let uploader = clean_uploader(uploader);
         let now = self.now();
         let steps = vec![
@@ -399,7 +424,10 @@ impl Access {
             .target(&link.folder)
             .detail(&format!("link {}, submission {id}", link.id));
         if let Some(name) = &uploader {
-            event = event.detail(&format!("link {}, submission {id}, uploader {name}", link.id));
+            event = event.detail(&format!(
+                "link {}, submission {id}, uploader {name}",
+                link.id
+            ));
         }
         self.record(ctx, event).await?;
         Ok(Submission {
@@ -414,7 +442,12 @@ impl Access {
     /// and total bytes atomically ([`Error::FileTooLarge`], [`Error::TooManyFiles`],
     /// [`Error::TooManyBytes`], 413). The web layer enforces the same limits while streaming;
     /// this is the last word when several requests feed one submission.
-    pub async fn record_file(&self, link: &Link, submission: &Submission, file: LinkFile) -> Result<()> {
+    pub async fn record_file(
+        &self,
+        link: &Link,
+        submission: &Submission,
+        file: LinkFile,
+    ) -> Result<()> {
         if link.max_file_size.is_some_and(|m| file.size > m) {
             return Err(Error::FileTooLarge(link.max_file_size.unwrap_or(0)));
         }
@@ -446,11 +479,16 @@ impl Access {
             Atomic::RolledBack(_) => {
                 let row = self
                     .db
-                    .query_opt("SELECT files FROM link_submissions WHERE id = $1", vec![submission.id.into()])
+                    .query_opt(
+                        "SELECT files FROM link_submissions WHERE id = $1",
+                        vec![submission.id.into()],
+                    )
                     .await?
                     .ok_or(Error::NotFound)?;
                 match link.max_files {
-                    Some(m) if unsigned(Some(row.int(0)?)).unwrap_or(0) >= m => Err(Error::TooManyFiles(m)),
+                    Some(m) if unsigned(Some(row.int(0)?)).unwrap_or(0) >= m => {
+                        Err(Error::TooManyFiles(m))
+                    }
                     _ => Err(Error::TooManyBytes(link.max_bytes.unwrap_or(0))),
                 }
             }

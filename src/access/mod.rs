@@ -21,10 +21,10 @@ mod links;
 mod principal;
 mod role;
 mod secret;
-mod time;
 mod sessions;
 mod setup;
 mod throttle;
+mod time;
 mod tokens;
 mod users;
 

@@ -82,8 +82,8 @@ impl Principal {
     /// May this caller do `capability` on `workspace`? The one check every route makes.
     pub fn check(&self, workspace: &str, capability: Capability) -> Result<Role, Refusal> {
         let role = self.role_in(workspace).ok_or(Refusal::NotFound)?;
-        let link_may = !matches!(self.kind, PrincipalKind::Link { .. })
-            || capability == Capability::Upload;
+        let link_may =
+            !matches!(self.kind, PrincipalKind::Link { .. }) || capability == Capability::Upload;
         if role.allows(capability) && link_may {
             Ok(role)
         } else {

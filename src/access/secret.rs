@@ -129,9 +129,7 @@ impl Hasher {
 
     async fn dummy(&self) -> Result<String> {
         self.dummy
-            .get_or_try_init(|| async {
-                self.hash(&SecretString::from(random_token())).await
-            })
+            .get_or_try_init(|| async { self.hash(&SecretString::from(random_token())).await })
             .await
             .cloned()
     }

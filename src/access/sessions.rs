@@ -39,8 +39,13 @@ impl Access {
         let mut keys = vec![ThrottleKey::Account(name.clone())];
         keys.extend(ctx.ip.map(ThrottleKey::Ip));
         if let Err(e) = self.throttle_check(&keys).await {
-            self.record(ctx, Event::new(AuditAction::SignInFailed).target(&name).detail("throttled"))
-                .await?;
+            self.record(
+                ctx,
+                Event::new(AuditAction::SignInFailed)
+                    .target(&name)
+                    .detail("throttled"),
+            )
+            .await?;
             return Err(e);
         }
         let row = self
@@ -61,11 +66,13 @@ impl Access {
                 .await?;
             return Err(Error::InvalidCredentials);
         }
-        self.throttle_clear(&ThrottleKey::Account(name.clone())).await?;
+        self.throttle_clear(&ThrottleKey::Account(name.clone()))
+            .await?;
         let session = self.start_session(id, ctx, user_agent).await?;
         let principal = self.session(&session.token).await?;
         let ctx = Ctx::of(&principal, ctx.ip, ctx.request_id.clone());
-        self.record(&ctx, Event::new(AuditAction::SignIn).target(&name)).await?;
+        self.record(&ctx, Event::new(AuditAction::SignIn).target(&name))
+            .await?;
         Ok((session, principal))
     }
 
@@ -153,7 +160,10 @@ impl Access {
         let now = self.now();
         let sessions = self
             .db
-            .execute("DELETE FROM sessions WHERE expires_at <= $1", vec![now.into()])
+            .execute(
+                "DELETE FROM sessions WHERE expires_at <= $1",
+                vec![now.into()],
+            )
             .await?;
         let failures = self
             .db

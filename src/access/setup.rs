@@ -81,12 +81,17 @@ impl Access {
             Ok(Atomic::Committed(_)) => {}
             Ok(Atomic::RolledBack(_)) => return Err(Error::SetupClosed),
             Err(db::Error::Conflict) => {
-                return Err(Error::Conflict(format!("the username “{username}” is taken")));
+                return Err(Error::Conflict(format!(
+                    "the username “{username}” is taken"
+                )));
             }
             Err(e) => return Err(e.into()),
         }
-        self.record(ctx, Event::new(AuditAction::SetupCompleted).target(&username))
-            .await?;
+        self.record(
+            ctx,
+            Event::new(AuditAction::SetupCompleted).target(&username),
+        )
+        .await?;
         self.user(&username).await
     }
 }

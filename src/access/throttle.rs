@@ -75,7 +75,10 @@ impl Access {
     /// Forgets the failures of one key (an account after a successful sign-in).
     pub async fn throttle_clear(&self, key: &ThrottleKey) -> Result<()> {
         self.db
-            .execute("DELETE FROM auth_failures WHERE scope = $1", vec![key.scope().into()])
+            .execute(
+                "DELETE FROM auth_failures WHERE scope = $1",
+                vec![key.scope().into()],
+            )
             .await?;
         Ok(())
     }

@@ -68,7 +68,10 @@ fn info_from(r: &Row) -> Result<TokenInfo> {
     Ok(TokenInfo {
         id: r.int(0)?,
         name: r.text(1)?,
-        role: r.text(2)?.parse().map_err(|_| crate::db::Error::Decode(2))?,
+        role: r
+            .text(2)?
+            .parse()
+            .map_err(|_| crate::db::Error::Decode(2))?,
         workspace: r.opt_text(3)?,
         owner: r.text(4)?,
         created_at: r.int(5)?,
@@ -80,10 +83,17 @@ fn info_from(r: &Row) -> Result<TokenInfo> {
 
 impl Access {
     /// Creates a token for `owner`; audited as `token_created`.
-    pub async fn create_token(&self, ctx: &Ctx, owner: &str, new: NewToken) -> Result<CreatedToken> {
+    pub async fn create_token(
+        &self,
+        ctx: &Ctx,
+        owner: &str,
+        new: NewToken,
+    ) -> Result<CreatedToken> {
         let name = new.name.trim().to_owned();
         if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-            return Err(Error::Invalid("a token name has 1–64 printable characters".into()));
+            return Err(Error::Invalid(
+                "a token name has 1–64 printable characters".into(),
+            ));
         }
         if let Some(ws) = &new.workspace {
             if !valid_workspace(ws) || ws == ALL_WORKSPACES {
@@ -151,7 +161,10 @@ impl Access {
                 t.expires_at, t.last_used_at, t.revoked_at
             FROM api_tokens t JOIN users u ON u.id = t.user_id
             WHERE u.username = $1 ORDER BY t.id DESC";
-        let rows = self.db.query(SQL, vec![owner.to_ascii_lowercase().into()]).await?;
+        let rows = self
+            .db
+            .query(SQL, vec![owner.to_ascii_lowercase().into()])
+            .await?;
         rows.iter().map(info_from).collect()
     }
 
@@ -174,12 +187,20 @@ impl Access {
                 "UPDATE api_tokens SET revoked_at = $2
                  WHERE id = $1 AND revoked_at IS NULL AND (user_id = $3 OR $4 = 1)
                  RETURNING name",
-                vec![id.into(), self.now().into(), owner.into(), by.is_admin().into()],
+                vec![
+                    id.into(),
+                    self.now().into(),
+                    owner.into(),
+                    by.is_admin().into(),
+                ],
             )
             .await?
             .ok_or(Error::NotFound)?;
-        self.record(ctx, Event::new(AuditAction::TokenRevoked).target(&row.text(0)?))
-            .await
+        self.record(
+            ctx,
+            Event::new(AuditAction::TokenRevoked).target(&row.text(0)?),
+        )
+        .await
     }
 
     /// The principal of `Authorization: Bearer <token>`: one indexed query, `last_used_at`
@@ -201,7 +222,10 @@ impl Access {
             return Err(Error::Unauthenticated);
         }
         let id = first.int(0)?;
-        let cap: Role = first.text(2)?.parse().map_err(|_| crate::db::Error::Decode(2))?;
+        let cap: Role = first
+            .text(2)?
+            .parse()
+            .map_err(|_| crate::db::Error::Decode(2))?;
         let only = first.opt_text(3)?;
         if first
             .opt_int(5)?
@@ -245,7 +269,11 @@ impl Access {
     /// The principal of a reverse-proxy user: `default_role` on every workspace plus the
     /// grants of a user row of that name, if an admin made one. A disabled row →
     /// [`Error::Forbidden`].
-    pub async fn proxy_principal(&self, username: &str, default_role: Option<Role>) -> Result<Principal> {
+    pub async fn proxy_principal(
+        &self,
+        username: &str,
+        default_role: Option<Role>,
+    ) -> Result<Principal> {
         let name = username.trim().to_ascii_lowercase();
         let mut grants: Vec<Grant> = default_role
             .map(|role| Grant {

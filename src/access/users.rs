@@ -75,11 +75,16 @@ pub(super) fn grants_from(rows: &[Row], workspace_col: usize) -> db::Result<Vec<
         if let (Some(workspace), Some(role)) =
             (r.opt_text(workspace_col)?, r.opt_text(workspace_col + 1)?)
         {
-            let role = role.parse().map_err(|_| db::Error::Decode(workspace_col + 1))?;
+            let role = role
+                .parse()
+                .map_err(|_| db::Error::Decode(workspace_col + 1))?;
             grants.push(Grant { workspace, role });
         }
     }
-    grants.sort_by(|a, b| (a.workspace != ALL_WORKSPACES, &a.workspace).cmp(&(b.workspace != ALL_WORKSPACES, &b.workspace)));
+    grants.sort_by(|a, b| {
+        (a.workspace != ALL_WORKSPACES, &a.workspace)
+            .cmp(&(b.workspace != ALL_WORKSPACES, &b.workspace))
+    });
     Ok(grants)
 }
 
@@ -117,7 +122,9 @@ impl Access {
         check_new_password(&new.password)?;
         let workspace = new.workspace.unwrap_or_else(|| ALL_WORKSPACES.into());
         if !valid_workspace(&workspace) {
-            return Err(Error::Invalid(format!("“{workspace}” is not a workspace id")));
+            return Err(Error::Invalid(format!(
+                "“{workspace}” is not a workspace id"
+            )));
         }
         let hash = self.hasher.hash(&new.password).await?;
         let now = self.now();
@@ -140,7 +147,9 @@ impl Access {
         match self.db.atomic(steps).await {
             Ok(_) => {}
             Err(db::Error::Conflict) => {
-                return Err(Error::Conflict(format!("the username “{username}” is taken")));
+                return Err(Error::Conflict(format!(
+                    "the username “{username}” is taken"
+                )));
             }
             Err(e) => return Err(e.into()),
         }
@@ -176,7 +185,9 @@ impl Access {
         role: Option<Role>,
     ) -> Result<User> {
         if !valid_workspace(workspace) {
-            return Err(Error::Invalid(format!("“{workspace}” is not a workspace id")));
+            return Err(Error::Invalid(format!(
+                "“{workspace}” is not a workspace id"
+            )));
         }
         let user = self.user(username).await?;
         if workspace == ALL_WORKSPACES && role != Some(Role::Admin) {
@@ -229,11 +240,19 @@ impl Access {
                         "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1",
                         vec![user.id.into(), hash.into(), now.into()],
                     ),
-                    Step::run("DELETE FROM sessions WHERE user_id = $1", vec![user.id.into()]),
+                    Step::run(
+                        "DELETE FROM sessions WHERE user_id = $1",
+                        vec![user.id.into()],
+                    ),
                 ])
                 .await?;
-            self.record(ctx, Event::new(AuditAction::UserChanged).target(&user.username).detail("password changed"))
-                .await?;
+            self.record(
+                ctx,
+                Event::new(AuditAction::UserChanged)
+                    .target(&user.username)
+                    .detail("password changed"),
+            )
+            .await?;
         }
         if let Some(role) = change.role {
             self.db
@@ -242,8 +261,13 @@ impl Access {
                     vec![user.id.into(), role.as_str().into()],
                 )
                 .await?;
-            self.record(ctx, Event::new(AuditAction::UserChanged).target(&user.username).detail(role.as_str()))
-                .await?;
+            self.record(
+                ctx,
+                Event::new(AuditAction::UserChanged)
+                    .target(&user.username)
+                    .detail(role.as_str()),
+            )
+            .await?;
         }
         if let Some(disabled) = change.disabled {
             self.db
@@ -258,9 +282,18 @@ impl Access {
                     ),
                 ])
                 .await?;
-            let action = if disabled { AuditAction::UserDisabled } else { AuditAction::UserChanged };
-            self.record(ctx, Event::new(action).target(&user.username).detail(if disabled { "disabled" } else { "enabled" }))
-                .await?;
+            let action = if disabled {
+                AuditAction::UserDisabled
+            } else {
+                AuditAction::UserChanged
+            };
+            self.record(
+                ctx,
+                Event::new(action)
+                    .target(&user.username)
+                    .detail(if disabled { "disabled" } else { "enabled" }),
+            )
+            .await?;
         }
         self.user(&user.username).await
     }
@@ -284,7 +317,9 @@ impl Access {
             .await?
             .map_or(Ok(0), |r| r.int(0))?;
         if others == 0 {
-            Err(Error::Conflict("this is the last admin; make another admin first".into()))
+            Err(Error::Conflict(
+                "this is the last admin; make another admin first".into(),
+            ))
         } else {
             Ok(())
         }
@@ -292,11 +327,7 @@ impl Access {
 
     /// Is there an enabled admin of every workspace? (First-run setup is open until there is.)
     pub async fn admin_exists(&self) -> Result<bool> {
-        Ok(self
-            .db
-            .query_opt(ADMIN_EXISTS, vec![])
-            .await?
-            .is_some())
+        Ok(self.db.query_opt(ADMIN_EXISTS, vec![]).await?.is_some())
     }
 }
 

@@ -62,7 +62,10 @@ pub(super) fn record(m: &Migration, now_ms: i64) -> Vec<Value> {
 }
 
 /// Checks the applied rows against `migrations` and returns those still to apply.
-pub(super) fn pending<'m>(applied: &[Row], migrations: &'m [Migration]) -> Result<Vec<&'m Migration>> {
+pub(super) fn pending<'m>(
+    applied: &[Row],
+    migrations: &'m [Migration],
+) -> Result<Vec<&'m Migration>> {
     let mut done = Vec::with_capacity(applied.len());
     for row in applied {
         let version = row.int(0)?;
