@@ -3,14 +3,16 @@
 //! page renders; errors take the one JSON shape of [`AppError`].
 
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
 
 use super::AppState;
 use super::listing::{self, ROOT, WorkspaceInfo};
 use super::view::{ListQuery, Listing};
 use crate::web::error::AppError;
+use crate::access::Capability;
+use crate::web::auth::Need;
+use crate::web::routes::Routes;
 
 /// This module's routes.
 pub fn routes(r: Routes) -> Routes {

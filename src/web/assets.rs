@@ -4,14 +4,14 @@
 
 use std::sync::LazyLock;
 
-use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 
 use crate::upload::digest::Sha256Digest;
 use crate::web::error::AppError;
+use crate::web::auth::Need;
+use crate::web::routes::Routes;
 
 /// One embedded file.
 struct Asset {

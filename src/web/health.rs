@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -18,6 +17,9 @@ use tokio::sync::Mutex;
 use super::AppState;
 use crate::fastio;
 use crate::telemetry;
+use crate::web::auth::Need;
+use crate::web::routes::Routes;
+use axum::http::Method;
 
 /// How long a readiness verdict is reused.
 pub const READY_CACHE: Duration = Duration::from_secs(3);

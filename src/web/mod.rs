@@ -56,9 +56,13 @@ pub fn routes() -> Routes {
 /// Origin) and the HTTP metrics.
 pub fn app(state: AppState) -> Router {
     let policy = security::OriginPolicy::new(&state.config.public_url);
+    let state_mode_open = state.config.access.auth == crate::config::AuthMode::Open;
     let (router, _) = routes().finish();
     let router = router
         .layer(from_fn_with_state(state.clone(), auth::caller::identify))
         .with_state(state);
-    security::harden(router, policy).layer(axum::middleware::from_fn(metrics::track_http))
+    let frame = error_page::ErrorFrame {
+        open_mode: state_mode_open,
+    };
+    security::harden(router, policy, frame).layer(axum::middleware::from_fn(metrics::track_http))
 }

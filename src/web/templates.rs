@@ -448,8 +448,8 @@ pub struct AuditLogPage {
     pub chrome: Chrome,
     /// The action filter (empty: all).
     pub action: String,
-    /// Every action name, for the filter.
-    pub actions: Vec<&'static str>,
+    /// Every action name, for the filter, and whether it is the one chosen.
+    pub actions: Vec<(&'static str, bool)>,
     /// Rows, newest first.
     pub rows: Vec<AuditRow>,
     /// Link to the next page, if any.

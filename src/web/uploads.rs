@@ -11,18 +11,18 @@
 mod outcome;
 mod page;
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart};
 use axum::handler::Handler;
 use axum::http::StatusCode;
 use axum::http::{HeaderValue, header};
-use axum::routing::get;
+use axum::routing::post;
 use serde::Serialize;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::AppState;
+use super::auth::{Caller, audit};
 use super::templates::{FileOutcome, Notice};
 use super::view::ActionResult;
 use crate::fastio::UploadTarget;
@@ -31,6 +31,10 @@ use crate::upload::names::sanitize_filename;
 use crate::upload::pipeline::{self, Pipeline, Receipt, Started};
 use crate::web::error::AppError;
 use outcome::{Slot, outcome, refused, report, settle};
+use crate::access::Capability;
+use crate::web::auth::Need;
+use crate::web::routes::Routes;
+use axum::http::Method;
 
 /// Single-call uploads kept in flight while the next parts are read.
 const PARALLEL_SMALL_UPLOADS: usize = 4;
@@ -115,6 +119,7 @@ impl UploadReport {
 /// stored fail with 408 and their sessions are cancelled.
 pub async fn receive(
     state: &AppState,
+    caller: &Caller,
     destination: Destination,
     mut multipart: Multipart,
 ) -> Result<UploadReport, AppError> {
@@ -172,6 +177,7 @@ pub async fn receive(
                     ));
                 };
                 let folder = form_folder.take().filter(|f| !f.is_empty());
+                caller.allow(&ws)?;
                 target
                     .insert(exposed(state, ws, folder.unwrap_or_else(|| "root".into()))?)
                     .clone()
@@ -240,7 +246,9 @@ pub async fn receive(
             "no file chosen: pick at least one file".into(),
         ));
     }
-    Ok(report(target, slots, state.config.upload_timeout))
+    let report = report(target, slots, state.config.upload_timeout);
+    audit::uploads(state, caller, &report.workspace, &report.outcomes).await;
+    Ok(report)
 }
 
 /// The pipeline of this gateway's configuration.

@@ -12,11 +12,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use secrecy::SecretString;
 
-use crate::access::{self, Capability, Ctx, Principal};
+use crate::access::{self, Capability, Ctx, Principal, PrincipalKind};
 use crate::config::AuthMode;
 use crate::web::AppState;
 use crate::web::error::AppError;
 use crate::web::security::REQUEST_ID;
+use crate::web::templates::Chrome;
 
 /// The caller of one request, as [`identify`] found it.
 #[derive(Clone, Debug)]
@@ -65,6 +66,24 @@ impl Caller {
         self.principal
             .as_ref()
             .is_some_and(|p| p.check(workspace, Capability::View).is_ok())
+    }
+}
+
+impl Chrome {
+    /// The frame of a page for `caller`, on `workspace` when the page belongs to one.
+    pub fn of(caller: &Caller, workspace: Option<&str>) -> Self {
+        let principal = caller.principal.as_ref();
+        let may = |capability| {
+            principal.is_some_and(|p| workspace.is_some_and(|ws| p.check(ws, capability).is_ok()))
+        };
+        Self {
+            user: principal.and_then(|p| p.username().map(str::to_owned)),
+            signed_in: principal.is_some_and(|p| p.kind != PrincipalKind::Open),
+            admin: principal.is_some_and(Principal::is_admin),
+            open_mode: caller.mode == AuthMode::Open,
+            can_upload: may(Capability::Upload),
+            can_share: may(Capability::Share),
+        }
     }
 }
 

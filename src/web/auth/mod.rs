@@ -5,6 +5,7 @@
 //! [`crate::access`]; this module only adapts HTTP to them.
 
 pub mod api;
+pub mod audit;
 pub mod caller;
 pub mod guard;
 pub mod signin;
