@@ -5,10 +5,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::envelope::{EnvelopeStyle, ExpiresFormat, HeaderStyle};
-use super::error::EmulatorError;
-use super::faults::RateLimit;
-use super::{EmulatorConfig, ids};
+use super::config::EmulatorConfig;
+use super::transport::envelope::EnvelopeStyle;
+use super::transport::error::EmulatorError;
+use super::transport::faults::RateLimit;
+use super::transport::ids;
+use super::transport::ratelimit::{ExpiresFormat, HeaderStyle};
 
 /// Options of `fastgate emulator`.
 #[derive(Debug, Clone, clap::Args)]

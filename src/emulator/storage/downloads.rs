@@ -18,20 +18,21 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
-use super::AppState;
-use super::auth::{self, Caller};
-use super::envelope::Envelope;
-use super::error::ApiError;
-use super::ids;
 use super::nodes::{self, NodeRow};
+use super::workspaces;
+use crate::emulator::state::EmulatorState;
+use crate::emulator::transport::auth::Caller;
+use crate::emulator::transport::envelope::Envelope;
+use crate::emulator::transport::error::ApiError;
+use crate::emulator::transport::ids;
 
 /// `GET /workspace/{ws}/storage/{node}/requestread/` (§6.7 step 1): `{"token":…}`.
 pub async fn request_read(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<EmulatorState>>,
     _: Caller,
     Path((ws, node)): Path<(String, String)>,
 ) -> Result<Envelope, ApiError> {
-    let ws = auth::workspace(&state, &ws).await?;
+    let ws = workspaces::resolve(&state, &ws).await?;
     let token = ids::token();
     let expires = ids::now_epoch() + state.config.download_token_ttl.as_secs() as i64;
     let t = token.clone();
@@ -60,7 +61,7 @@ fn file_node(c: &rusqlite::Connection, ws: &str, id: &str) -> Result<NodeRow, Ap
 
 /// `GET /workspace/{ws}/storage/{node}/read/?token=…[&version_id=…]` (§6.7 step 2).
 pub async fn read(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<EmulatorState>>,
     Path((ws, node)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
@@ -71,8 +72,8 @@ pub async fn read(
             .stats
             .saw_cdn_read(headers.contains_key(axum::http::header::AUTHORIZATION));
     }
-    let ws = if auth::has_valid_bearer(&state, &headers) && !cdn {
-        auth::workspace(&state, &ws).await?
+    let ws = if state.api_key.accepts(&headers) && !cdn {
+        workspaces::resolve(&state, &ws).await?
     } else {
         let token = q.get("token").cloned().ok_or(ApiError::Unauthenticated)?;
         let (w, n) = (ws.clone(), node.clone());
@@ -123,7 +124,7 @@ pub async fn read(
 
 /// Answers 302 to the same read on the second origin, with a fresh token (never the key).
 async fn redirect(
-    state: &AppState,
+    state: &EmulatorState,
     ws: String,
     node: String,
     version: Option<String>,
@@ -158,7 +159,7 @@ async fn redirect(
 
 /// Streams a file node's blob, honouring one `Range`; `attachment` sets Content-Disposition.
 pub async fn serve_node(
-    state: &AppState,
+    state: &EmulatorState,
     n: &NodeRow,
     headers: &HeaderMap,
     attachment: bool,

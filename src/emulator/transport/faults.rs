@@ -17,7 +17,6 @@ use axum::response::{IntoResponse, Response};
 use parking_lot::{Mutex, RwLock};
 use rand::Rng;
 
-use super::AppState;
 use super::error::ApiError;
 
 /// A fixed window rate limit: `max` requests per `window` per key and endpoint family.
@@ -155,8 +154,8 @@ impl FaultControls {
 }
 
 /// Middleware: latency, random 5xx, n-th-request 429.
-pub async fn inject(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let faults = state.faults.get();
+pub async fn inject(State(controls): State<FaultControls>, req: Request, next: Next) -> Response {
+    let faults = controls.get();
     if faults.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
     }
@@ -175,7 +174,7 @@ pub async fn inject(State(state): State<Arc<AppState>>, req: Request, next: Next
             .get::<MatchedPath>()
             .map(|m| m.as_str().to_owned())
             .unwrap_or_default();
-        if state.faults.nth_429_hit(&template, req.uri().path()) {
+        if controls.nth_429_hit(&template, req.uri().path()) {
             return ApiError::RateLimited("too many requests (injected)".into()).into_response();
         }
     }

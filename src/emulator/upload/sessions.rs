@@ -1,15 +1,15 @@
-//! Upload sessions in SQLite (§7.3–§7.11): rows, chunk records, the `session` JSON object and
-//! the [`Notifier`] that wakes long-polls on every status transition (§7.8).
+//! Upload sessions in SQLite (§7.3–§7.11): session rows, chunk records (§7.6) and the
+//! `session` JSON object (§7.8). Every status write goes through here, as a [`Status`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde_json::{Value, json};
-use tokio::sync::watch;
 
-use super::error::ApiError;
-use super::ids;
+use super::status::Status;
+use crate::emulator::store::Store;
+use crate::emulator::transport::error::ApiError;
+use crate::emulator::transport::ids;
 
 /// How bytes arrive for a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +55,7 @@ pub struct SessionRow {
     pub file_id: Option<String>,
     pub hash: Option<String>,
     pub hash_algo: Option<String>,
-    pub status: String,
+    pub status: Status,
     pub status_message: Option<String>,
     pub new_file_id: Option<String>,
     pub blob: Option<String>,
@@ -117,7 +117,7 @@ impl SessionRow {
             file_id: None,
             hash: None,
             hash_algo: None,
-            status: "ready".into(),
+            status: Status::Ready,
             status_message: None,
             new_file_id: None,
             blob: None,
@@ -131,10 +131,23 @@ impl SessionRow {
 
     /// Whether the session reached a terminal state.
     pub fn is_terminal(&self) -> bool {
-        matches!(
-            self.status.as_str(),
-            "stored" | "assembly_failed" | "store_failed"
-        )
+        self.status.is_terminal()
+    }
+
+    /// Whether no step will run by itself any more: terminal, or assembled without a target
+    /// and waiting for `addfile` (§7.9).
+    pub fn is_at_rest(&self) -> bool {
+        self.is_terminal() || (self.status == Status::Complete && self.instance_id.is_none())
+    }
+
+    /// Whether the background driver has a step to run (what a restart resumes).
+    pub fn awaits_driver(&self) -> bool {
+        !self.dead
+            && match self.status {
+                Status::Assemble | Status::Assembling | Status::Store | Status::Storing => true,
+                Status::Complete => self.instance_id.is_some(),
+                _ => false,
+            }
     }
 }
 
@@ -187,6 +200,12 @@ pub fn require(c: &Connection, id: &str) -> Result<SessionRow, ApiError> {
     get(c, id)?.ok_or_else(|| ApiError::not_found(format!("upload session {id} not found")))
 }
 
+/// A session by id from the store, or 404/1609 (for handlers outside a store call).
+pub async fn load(store: &Store, id: &str) -> Result<SessionRow, ApiError> {
+    let sid = id.to_owned();
+    store.call(move |c| require(c, &sid)).await
+}
+
 /// All sessions, newest first.
 pub fn all(c: &Connection) -> Result<Vec<SessionRow>, ApiError> {
     let mut stmt = c.prepare(&format!(
@@ -196,11 +215,21 @@ pub fn all(c: &Connection) -> Result<Vec<SessionRow>, ApiError> {
     Ok(rows)
 }
 
+/// Sessions counted against the plan's `sessions` limit: every one not stored yet.
+pub fn count_unstored(c: &Connection) -> Result<u64, ApiError> {
+    let n: i64 = c.query_row(
+        "SELECT count(*) FROM sessions WHERE status != ?1",
+        [Status::Stored],
+        |r| r.get(0),
+    )?;
+    Ok(n as u64)
+}
+
 /// Sets status (and message), bumping `updated`.
 pub fn set_status(
     c: &Connection,
     id: &str,
-    status: &str,
+    status: Status,
     message: Option<&str>,
 ) -> Result<(), ApiError> {
     c.execute(
@@ -221,6 +250,16 @@ pub fn set_blob(
     c.execute(
         "UPDATE sessions SET blob = ?2, blob_size = ?3, blob_hash = ?4 WHERE id = ?1",
         (id, blob, size as i64, hash),
+    )?;
+    Ok(())
+}
+
+/// Sets `stored` and `new_file_id`, clearing any message.
+pub fn mark_stored(c: &Connection, id: &str, node_id: &str) -> Result<(), ApiError> {
+    c.execute(
+        "UPDATE sessions SET status = ?2, status_message = NULL, new_file_id = ?3, \
+         updated = ?4 WHERE id = ?1",
+        (id, Status::Stored, node_id, ids::now()),
     )?;
     Ok(())
 }
@@ -316,46 +355,4 @@ pub fn session_json(s: &SessionRow, chunks: &[ChunkRow]) -> Value {
         "created": s.created,
         "updated": s.updated,
     })
-}
-
-/// Wakes waiters when a session changes: one watch channel per session, created on demand.
-#[derive(Default)]
-pub struct Notifier {
-    channels: Mutex<HashMap<String, watch::Sender<u64>>>,
-    closing: std::sync::atomic::AtomicBool,
-}
-
-impl Notifier {
-    /// A receiver that sees every later [`Notifier::notify`] for `id`.
-    pub fn subscribe(&self, id: &str) -> watch::Receiver<u64> {
-        let mut map = self.channels.lock();
-        map.entry(id.to_owned())
-            .or_insert_with(|| watch::channel(0).0)
-            .subscribe()
-    }
-
-    /// Shutdown: wakes every waiter and makes later waits return at once.
-    pub fn close_all(&self) {
-        self.closing
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        for tx in self.channels.lock().values() {
-            tx.send_modify(|v| *v += 1);
-        }
-    }
-
-    /// Whether the emulator is shutting down.
-    pub fn is_closing(&self) -> bool {
-        self.closing.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Signals a transition of `id`.
-    pub fn notify(&self, id: &str) {
-        let mut map = self.channels.lock();
-        if let Some(tx) = map.get(id) {
-            tx.send_modify(|v| *v += 1);
-            if tx.receiver_count() == 0 {
-                map.remove(id);
-            }
-        }
-    }
 }
