@@ -2,24 +2,28 @@
 //! the two are never confused.
 //!
 //! It holds the parts below it (configuration, the store, fault controls, counters, the rate
-//! limiter, and the upload state machine's in-memory coordination) and imports no handler: the
-//! handlers and the router import it.
+//! limiter) and defines the three that live only in memory: [`Notifier`] (wakes long-polls on
+//! session transitions, §7.8), [`Inflight`] (chunk requests in flight per session, §7.1) and
+//! [`Tasks`] (background drivers). It imports no handler and nothing of `upload/` or
+//! `storage/`: they import it.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::FromRef;
 use parking_lot::Mutex;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::config::EmulatorConfig;
 use super::store::{BlobDirs, Store};
 use super::transport::auth::ApiKey;
+use super::transport::error::ApiError;
 use super::transport::faults::FaultControls;
 use super::transport::ratelimit::Limiter;
 use super::transport::stats::{Recorder, Stats};
-use super::upload::inflight::Inflight;
-use super::upload::notifier::Notifier;
 
 /// Shared state behind every handler. Build it with [`open_state`](super::open_state) to mount
 /// [`router`](super::router) in another app; [`start`](super::start) does both and serves.
@@ -141,5 +145,96 @@ impl Tasks {
         let mut set = std::mem::take(&mut *self.set.lock());
         set.abort_all();
         while set.join_next().await.is_some() {}
+    }
+}
+
+/// Wakes waiters when a session changes: one watch channel per session, created on demand.
+/// Waiters survive the client disconnecting (their future is dropped); shutdown wakes them all.
+#[derive(Default)]
+pub struct Notifier {
+    channels: Mutex<HashMap<String, watch::Sender<u64>>>,
+    closing: AtomicBool,
+}
+
+impl Notifier {
+    /// A receiver that sees every later [`Notifier::notify`] for `id`.
+    pub fn subscribe(&self, id: &str) -> watch::Receiver<u64> {
+        let mut map = self.channels.lock();
+        map.entry(id.to_owned())
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
+    }
+
+    /// Shutdown: wakes every waiter and makes later waits return at once.
+    pub fn close_all(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        for tx in self.channels.lock().values() {
+            tx.send_modify(|v| *v += 1);
+        }
+    }
+
+    /// Whether the emulator is shutting down.
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
+
+    /// Signals a transition of `id`.
+    pub fn notify(&self, id: &str) {
+        let mut map = self.channels.lock();
+        if let Some(tx) = map.get(id) {
+            tx.send_modify(|v| *v += 1);
+            if tx.receiver_count() == 0 {
+                map.remove(id);
+            }
+        }
+    }
+}
+
+/// Chunk requests in flight, per session id (§7.1 "Parallelism": at most 3; §11: the 4th
+/// gets 429/10368). The most seen at once is counted for tests.
+#[derive(Default)]
+pub struct Inflight {
+    map: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// Decrements the in-flight count when the chunk request ends.
+pub struct InflightGuard {
+    map: Arc<Mutex<HashMap<String, usize>>>,
+    id: String,
+}
+
+impl Inflight {
+    /// Enters a chunk request for `id`, or fails with 429/10368 when `limit` are in flight.
+    pub fn enter(
+        &self,
+        id: &str,
+        limit: usize,
+        stats: &Recorder,
+    ) -> Result<InflightGuard, ApiError> {
+        let mut map = self.map.lock();
+        let n = map.entry(id.to_owned()).or_insert(0);
+        if *n >= limit {
+            return Err(ApiError::RateLimited(format!(
+                "at most {limit} chunk uploads may be in flight per session"
+            )));
+        }
+        *n += 1;
+        stats.saw_in_flight(id, *n);
+        Ok(InflightGuard {
+            map: self.map.clone(),
+            id: id.to_owned(),
+        })
+    }
+}
+
+impl Drop for InflightGuard {
+    fn drop(&mut self) {
+        let mut map = self.map.lock();
+        if let Some(n) = map.get_mut(&self.id) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.id);
+            }
+        }
     }
 }

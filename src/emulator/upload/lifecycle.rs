@@ -72,10 +72,7 @@ pub async fn details(
     let s = if wait > 0.0 && !first.is_terminal() && !first.dead {
         let initial = first.status;
         let max = Duration::from_secs_f64(wait);
-        state
-            .notifier
-            .wait_for(&state.store, &id, &mut rx, max, |s| s.status != initial)
-            .await?
+        sessions::wait_for(&state, &id, &mut rx, max, |s| s.status != initial).await?
     } else {
         first
     };

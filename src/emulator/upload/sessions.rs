@@ -2,11 +2,14 @@
 //! `session` JSON object (§7.8). Every status write goes through here, as a [`Status`].
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde_json::{Value, json};
+use tokio::sync::watch;
 
 use super::status::Status;
+use crate::emulator::state::EmulatorState;
 use crate::emulator::store::Store;
 use crate::emulator::transport::error::ApiError;
 use crate::emulator::transport::ids;
@@ -204,6 +207,29 @@ pub fn require(c: &Connection, id: &str) -> Result<SessionRow, ApiError> {
 pub async fn load(store: &Store, id: &str) -> Result<SessionRow, ApiError> {
     let sid = id.to_owned();
     store.call(move |c| require(c, &sid)).await
+}
+
+/// Waits (up to `max`) until `done` holds for session `id`, re-reading it on every
+/// notification (§7.8 long-poll; shutdown releases it at once). Subscribe (`rx`) before the action whose outcome is awaited, so no
+/// transition is missed.
+pub async fn wait_for(
+    state: &EmulatorState,
+    id: &str,
+    rx: &mut watch::Receiver<u64>,
+    max: Duration,
+    done: impl Fn(&SessionRow) -> bool,
+) -> Result<SessionRow, ApiError> {
+    let deadline = tokio::time::Instant::now() + max;
+    loop {
+        let s = load(&state.store, id).await?;
+        if done(&s) || state.notifier.is_closing() {
+            return Ok(s);
+        }
+        match tokio::time::timeout_at(deadline, rx.changed()).await {
+            Ok(Ok(())) => continue,
+            _ => return Ok(s),
+        }
+    }
 }
 
 /// All sessions, newest first.

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::driver::{self, Target};
 use super::fields::session_from_fields;
 use super::ingest::{self, FileSink, Ingested};
-use super::sessions::{Kind, SessionRow};
+use super::sessions::{self, Kind, SessionRow};
 use super::status::Status;
 use crate::emulator::state::EmulatorState;
 use crate::emulator::transport::envelope::Envelope;
@@ -55,10 +55,7 @@ pub async fn single_call(state: Arc<EmulatorState>, req: Request) -> Result<Resp
         return Ok(Envelope(json!({"id": id})).into_response());
     }
     let max = Duration::from_secs(60);
-    let done = state
-        .notifier
-        .wait_for(&state.store, &id, &mut rx, max, SessionRow::is_at_rest)
-        .await?;
+    let done = sessions::wait_for(&state, &id, &mut rx, max, SessionRow::is_at_rest).await?;
     if faults.fail_after_store && done.status == Status::Stored {
         return Err(ApiError::Internal("injected failure after store".into()));
     }

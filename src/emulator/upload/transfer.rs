@@ -256,10 +256,7 @@ pub async fn stream(
     driver::assemble_whole_file(&state, Target::Existing(id.clone()), file).await?;
     if state.faults.get().fail_after_store {
         let max = Duration::from_secs(60);
-        let notifier = &state.notifier;
-        notifier
-            .wait_for(&state.store, &id, &mut rx, max, SessionRow::is_terminal)
-            .await?;
+        sessions::wait_for(&state, &id, &mut rx, max, SessionRow::is_terminal).await?;
         return Err(ApiError::Internal("injected failure after store".into()));
     }
     Ok(Envelope(
