@@ -3,7 +3,7 @@
 //! 404/9992 and wrong methods 405 (§11 "Routing and auth").
 //!
 //! Middleware, outermost first: request stats, legacy envelope restyling, rate limiting (headers
-//! on every response), fault injection.
+//! on every response), fault injection. Each takes only the part of [`EmulatorState`] it reads.
 
 use std::sync::Arc;
 

@@ -1,6 +1,9 @@
 //! Downloads (§6.7): `requestread/` issues a node-bound token (TTL configurable, ~2 h
 //! upstream); `read/` streams the bytes to a holder of that token **or** of the Bearer key, with
 //! `Content-Length`, `Content-Type`, `Content-Disposition` and single-range `Range` support.
+//! With `Faults::redirect_reads`, `read/` answers 302 to the same read on a second origin with a
+//! fresh token, so tests prove that clients follow without forwarding `Authorization` (§1
+//! "Redirects", §11 "Transport faults").
 
 use std::collections::HashMap;
 use std::io::SeekFrom;
@@ -33,8 +36,22 @@ pub async fn request_read(
     Path((ws, node)): Path<(String, String)>,
 ) -> Result<Envelope, ApiError> {
     let ws = workspaces::resolve(&state, &ws).await?;
+    let ttl = state.config.download_token_ttl.as_secs();
+    let token = issue_token(&state, ws, node, ttl).await?;
+    Ok(Envelope(
+        json!({"token": token, "expires_in": state.config.download_token_ttl.as_secs()}),
+    ))
+}
+
+/// A read token for a live file node, valid for `ttl_secs`.
+async fn issue_token(
+    state: &EmulatorState,
+    ws: String,
+    node: String,
+    ttl_secs: u64,
+) -> Result<String, ApiError> {
     let token = ids::token();
-    let expires = ids::now_epoch() + state.config.download_token_ttl.as_secs() as i64;
+    let expires = ids::now_epoch() + ttl_secs as i64;
     let t = token.clone();
     state
         .store
@@ -47,9 +64,7 @@ pub async fn request_read(
             Ok(())
         })
         .await?;
-    Ok(Envelope(
-        json!({"token": token, "expires_in": state.config.download_token_ttl.as_secs()}),
-    ))
+    Ok(token)
 }
 
 fn file_node(c: &rusqlite::Connection, ws: &str, id: &str) -> Result<NodeRow, ApiError> {
@@ -129,20 +144,7 @@ async fn redirect(
     node: String,
     version: Option<String>,
 ) -> Result<Response, ApiError> {
-    let token = ids::token();
-    let expires = ids::now_epoch() + 300;
-    let (t, w, n) = (token.clone(), ws.clone(), node.clone());
-    state
-        .store
-        .call(move |c| {
-            file_node(c, &w, &n)?;
-            c.execute(
-                "INSERT INTO tokens(token, workspace_id, node_id, expires) VALUES (?1,?2,?3,?4)",
-                (&t, &w, &n, expires),
-            )?;
-            Ok(())
-        })
-        .await?;
+    let token = issue_token(state, ws.clone(), node.clone(), 300).await?;
     let mut location = format!(
         "{}/current/workspace/{ws}/storage/{node}/read/?cdn=1&token={token}",
         state.cdn_base

@@ -254,7 +254,7 @@ pub async fn read(
     downloads::serve_node(&state, &n, &headers, false).await
 }
 
-/// `GET /f/{id}/` — the share's `web_url`: downloads the file as an attachment, no key needed.
+/// `GET /f/{id}/` — the share's `web_url` (§6.8, the emulator's choice of link): downloads the file as an attachment, no key needed.
 pub async fn web(
     State(state): State<Arc<EmulatorState>>,
     Path(id): Path<String>,

@@ -247,7 +247,8 @@ fn live(c: &rusqlite::Connection, ws: &str, id: &str) -> Result<NodeRow, ApiErro
     }
 }
 
-/// `POST /workspace/{ws}/storage/{node}/move/` (§6.5): `parent` = target folder.
+/// `POST /workspace/{ws}/storage/{node}/move/` (§6.5): `parent` = target folder. Any name clash
+/// there renames the moved node `name (2)` (a same-named file is not trashed first).
 pub async fn move_node(
     State(state): State<Arc<EmulatorState>>,
     _: Caller,
@@ -337,8 +338,9 @@ pub async fn restore(
     node_envelope(&state, ws, node).await
 }
 
-/// `GET /workspace/{ws}/storage/{node}/versions/` (§6.5): the current version first, then the
-/// older contents kept by same-name overwrites, newest first.
+/// `GET /workspace/{ws}/storage/{node}/versions/` (§6.9): the current version first, then the
+/// older contents kept by same-name overwrites, newest first. Each entry carries its id under
+/// `version`.
 pub async fn versions(
     State(state): State<Arc<EmulatorState>>,
     _: Caller,

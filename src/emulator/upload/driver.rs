@@ -140,11 +140,12 @@ async fn drive(state: &Arc<EmulatorState>, id: &str) -> Result<(), ApiError> {
         let Some(s) = state.store.call(move |c| sessions::get(c, &sid)).await? else {
             return Ok(());
         };
+        if let Some(next) = queued_next(&s) {
+            step_delay(state).await;
+            transition(state, id, next, None).await?;
+            continue;
+        }
         match s.status {
-            Status::Assemble => {
-                step_delay(state).await;
-                transition(state, id, Status::Assembling, None).await?;
-            }
             Status::Assembling => {
                 step_delay(state).await;
                 if state.faults.get().fail_assembly {
@@ -162,14 +163,6 @@ async fn drive(state: &Arc<EmulatorState>, id: &str) -> Result<(), ApiError> {
                         return transition(state, id, Status::AssemblyFailed, Some(msg)).await;
                     }
                 }
-            }
-            Status::Complete if s.instance_id.is_some() => {
-                step_delay(state).await;
-                transition(state, id, Status::Store, None).await?;
-            }
-            Status::Store => {
-                step_delay(state).await;
-                transition(state, id, Status::Storing, None).await?;
             }
             Status::Storing => {
                 step_delay(state).await;
@@ -204,6 +197,17 @@ async fn drive(state: &Arc<EmulatorState>, id: &str) -> Result<(), ApiError> {
             }
             _ => return Ok(()),
         }
+    }
+}
+
+/// The state a queued step moves to after its delay, with no work of its own: assembly and the
+/// import start, and an assembled session with a target is queued for import.
+fn queued_next(s: &SessionRow) -> Option<Status> {
+    match s.status {
+        Status::Assemble => Some(Status::Assembling),
+        Status::Complete if s.instance_id.is_some() => Some(Status::Store),
+        Status::Store => Some(Status::Storing),
+        _ => None,
     }
 }
 

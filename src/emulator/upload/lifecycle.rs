@@ -116,11 +116,6 @@ pub async fn complete(
         .store
         .call(move |c| {
             let s = sessions::require(c, &sid)?;
-            if s.dead {
-                return Err(ApiError::InvalidState(
-                    "the session has failed; cancel it".into(),
-                ));
-            }
             match s.kind {
                 Kind::Chunked => {}
                 // §7.7: a single call assembles itself; complete is a benign state error.
@@ -135,12 +130,7 @@ pub async fn complete(
                     ));
                 }
             }
-            if !s.status.accepts_chunks() {
-                return Err(ApiError::InvalidState(format!(
-                    "the session is not in a valid state ({})",
-                    s.status
-                )));
-            }
+            s.check_receiving()?;
             let chunks = sessions::chunks(c, &sid)?;
             let sum: u64 = chunks.iter().map(|c| c.size).sum();
             let size = s.size.unwrap_or(0);

@@ -8,7 +8,7 @@
 //! create, complete, details with long-poll, list and cancel (§7.3, §7.7, §7.8, §7.11), with
 //! `limits.rs` the limit tables (§7.1, §7.2). `driver.rs` runs the asynchronous steps,
 //! `assembly.rs` joins chunks into a blob and `placement.rs` turns it into a file node (and
-//! serves `addfile`, §6.5). The in-memory parts it shares with every request (the long-poll
+//! serves `addfile`, §7.3). The in-memory parts it shares with every request (the long-poll
 //! notifier, chunks in flight, background tasks) are defined in `state.rs`, below this folder.
 //!
 //! Dependencies run one way: handlers → `driver` → `assembly`, `placement` → `sessions` →

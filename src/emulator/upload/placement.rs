@@ -1,4 +1,4 @@
-//! The `storing → stored` step (§7.9) and `addfile` (§6.5): an assembled session's blob becomes
+//! The `storing → stored` step (§7.9) and `addfile` (§7.3): an assembled session's blob becomes
 //! a file node. A same-name file is overwritten in place, keeping its node id, and its old
 //! content becomes a version (§6.1, §6.9); `action=update` replaces the content of `file_id`.
 
@@ -18,8 +18,9 @@ use crate::emulator::transport::envelope::Envelope;
 use crate::emulator::transport::error::ApiError;
 use crate::emulator::transport::ids;
 
-/// `POST /workspace/{ws}/storage/{parent}/addfile/` (§6.5): places an assembled session that was
-/// created without `instance_id`.
+/// `POST /workspace/{ws}/storage/{parent}/addfile/` (§7.3 `instance_id`, §11 "State machine and
+/// timings"): places an assembled session that was created without `instance_id` (form field
+/// `from={"type":"upload","upload":{"id":…}}`, optional `name`).
 pub async fn add_file(
     State(state): State<Arc<EmulatorState>>,
     _: Caller,

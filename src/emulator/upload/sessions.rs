@@ -1,5 +1,6 @@
-//! Upload sessions in SQLite (§7.3–§7.11): session rows, chunk records (§7.6) and the
-//! `session` JSON object (§7.8). Every status write goes through here, as a [`Status`].
+//! Upload sessions in SQLite (§7.3–§7.11): session rows, chunk records (§7.6), the `session`
+//! JSON object (§7.8) and [`wait_for`], the long-poll's wait for a row to change. Every status
+//! write goes through here, as a [`Status`].
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -130,6 +131,23 @@ impl SessionRow {
             created: now.clone(),
             updated: now,
         }
+    }
+
+    /// The checks shared by chunk calls and `complete` (§7.5, §7.7): the session is not dead
+    /// after a 10522 and still receives chunks (`ready` or `uploading`); 400 otherwise.
+    pub fn check_receiving(&self) -> Result<(), ApiError> {
+        if self.dead {
+            return Err(ApiError::InvalidState(
+                "the session has failed; cancel it".into(),
+            ));
+        }
+        if !self.status.accepts_chunks() {
+            return Err(ApiError::InvalidState(format!(
+                "the session is not in a valid state ({})",
+                self.status
+            )));
+        }
+        Ok(())
     }
 
     /// Whether the session reached a terminal state.

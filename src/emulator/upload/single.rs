@@ -21,7 +21,7 @@ use crate::emulator::state::EmulatorState;
 use crate::emulator::transport::envelope::Envelope;
 use crate::emulator::transport::error::ApiError;
 
-/// Handles a multipart `POST /upload/`.
+/// Handles a multipart `POST /upload/` (§7.4).
 pub async fn single_call(state: Arc<EmulatorState>, req: Request) -> Result<Response, ApiError> {
     let mut mp = Multipart::from_request(req, &())
         .await

@@ -59,24 +59,15 @@ pub async fn put_chunk(
     }
 }
 
+/// Chunks go only to a live chunked session that is still receiving (406 for another kind).
+/// A dead session is always chunked (only `complete` kills), so the order of checks is moot.
 fn check_chunkable(s: &SessionRow) -> Result<(), ApiError> {
-    if s.dead {
-        return Err(ApiError::InvalidState(
-            "the session has failed; cancel it".into(),
-        ));
-    }
     if s.kind != Kind::Chunked {
         return Err(ApiError::WrongSessionKind(
             "chunks are only for chunked sessions".into(),
         ));
     }
-    if !s.status.accepts_chunks() {
-        return Err(ApiError::InvalidState(format!(
-            "the session is not in a valid state ({})",
-            s.status
-        )));
-    }
-    Ok(())
+    s.check_receiving()
 }
 
 async fn accept_chunk(
