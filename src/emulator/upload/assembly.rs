@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 
 use sha2::{Digest, Sha256};
 
+use super::chunks;
 use super::sessions::{self, Kind, SessionRow};
 use crate::emulator::state::EmulatorState;
 use crate::emulator::transport::error::ApiError;
@@ -24,7 +25,7 @@ impl From<ApiError> for AssemblyFailure {
 /// Assembles the session's chunks into `blobs/<session id>` and records size and hash.
 pub async fn assemble(state: &EmulatorState, s: &SessionRow) -> Result<(), AssemblyFailure> {
     let sid = s.id.clone();
-    let chunks = state.store.call(move |c| sessions::chunks(c, &sid)).await?;
+    let chunks = state.store.call(move |c| chunks::list(c, &sid)).await?;
     let blob = state.blobs.blob_path(&s.id);
     let (size, sha256) = if chunks.len() == 1 {
         // One chunk (single-call, stream, or a one-chunk session): rename, hash already known.

@@ -14,9 +14,10 @@ use std::time::Duration;
 use rand::Rng;
 
 use super::assembly::{self, AssemblyFailure};
+use super::chunks::{self, ChunkRow};
 use super::ingest::Ingested;
 use super::placement;
-use super::sessions::{self, ChunkRow, SessionRow};
+use super::sessions::{self, SessionRow};
 use super::status::Status;
 use crate::emulator::state::EmulatorState;
 use crate::emulator::transport::error::ApiError;
@@ -67,7 +68,7 @@ pub async fn assemble_whole_file(
             if let Target::New(row) = &target {
                 sessions::insert(c, row)?;
             }
-            sessions::put_chunk(c, &sid, &chunk)?;
+            chunks::put(c, &sid, &chunk)?;
             sessions::set_status(c, &sid, Status::Assemble, None)
         })
         .await?;

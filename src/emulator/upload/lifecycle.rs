@@ -15,6 +15,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::chunks;
 use super::driver;
 use super::fields::session_from_fields;
 use super::sessions::{self, Kind, SessionRow};
@@ -77,7 +78,7 @@ pub async fn details(
         first
     };
     let sid = id.clone();
-    let chunks = state.store.call(move |c| sessions::chunks(c, &sid)).await?;
+    let chunks = state.store.call(move |c| chunks::list(c, &sid)).await?;
     Ok(Envelope(
         json!({"session": sessions::session_json(&s, &chunks)}),
     ))
@@ -94,7 +95,7 @@ pub async fn list(
             let mut out = Vec::new();
             for s in sessions::all(c)? {
                 if s.status != Status::Stored {
-                    let chunks = sessions::chunks(c, &s.id)?;
+                    let chunks = chunks::list(c, &s.id)?;
                     out.push(sessions::session_json(&s, &chunks));
                 }
             }
@@ -131,7 +132,7 @@ pub async fn complete(
                 }
             }
             s.check_receiving()?;
-            let chunks = sessions::chunks(c, &sid)?;
+            let chunks = chunks::list(c, &sid)?;
             let sum: u64 = chunks.iter().map(|c| c.size).sum();
             let size = s.size.unwrap_or(0);
             if sum != size {

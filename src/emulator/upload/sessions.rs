@@ -1,14 +1,14 @@
-//! Upload sessions in SQLite (§7.3–§7.11): session rows, chunk records (§7.6), the `session`
-//! JSON object (§7.8) and [`wait_for`], the long-poll's wait for a row to change. Every status
-//! write goes through here, as a [`Status`].
+//! Upload sessions in SQLite (§7.3–§7.11): session rows, the `session` JSON object (§7.8) and
+//! [`wait_for`], the long-poll's wait for a row to change. Every status write goes through
+//! here, as a [`Status`]. Chunk records are `chunks.rs`.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
+use super::chunks::{self, ChunkRow};
 use super::status::Status;
 use crate::emulator::state::EmulatorState;
 use crate::emulator::store::Store;
@@ -326,57 +326,6 @@ pub fn delete(c: &mut Connection, id: &str) -> Result<bool, ApiError> {
     Ok(n > 0)
 }
 
-/// One received chunk.
-#[derive(Debug, Clone)]
-pub struct ChunkRow {
-    pub order: u64,
-    pub size: u64,
-    pub sha256: String,
-}
-
-/// Received chunks in order.
-pub fn chunks(c: &Connection, id: &str) -> Result<Vec<ChunkRow>, ApiError> {
-    let mut stmt =
-        c.prepare("SELECT ord, size, sha256 FROM chunks WHERE session_id = ?1 ORDER BY ord")?;
-    let rows = stmt
-        .query_map([id], |r| {
-            Ok(ChunkRow {
-                order: r.get::<_, i64>(0)? as u64,
-                size: r.get::<_, i64>(1)? as u64,
-                sha256: r.get(2)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
-}
-
-/// Records (or replaces) a chunk.
-pub fn put_chunk(c: &Connection, id: &str, chunk: &ChunkRow) -> Result<(), ApiError> {
-    c.execute(
-        "INSERT OR REPLACE INTO chunks(session_id, ord, size, sha256) VALUES (?1, ?2, ?3, ?4)",
-        (id, chunk.order as i64, chunk.size as i64, &chunk.sha256),
-    )?;
-    Ok(())
-}
-
-/// Forgets a chunk.
-pub fn delete_chunk(c: &Connection, id: &str, order: u64) -> Result<bool, ApiError> {
-    Ok(c.execute(
-        "DELETE FROM chunks WHERE session_id = ?1 AND ord = ?2",
-        (id, order as i64),
-    )? > 0)
-}
-
-/// `chunks:{"1":bytes,…}` (§7.6).
-pub fn chunk_map(chunks: &[ChunkRow]) -> Value {
-    let map: BTreeMap<u64, u64> = chunks.iter().map(|c| (c.order, c.size)).collect();
-    let obj: serde_json::Map<String, Value> = map
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), json!(v)))
-        .collect();
-    Value::Object(obj)
-}
-
 /// The `session` object (§7.8).
 pub fn session_json(s: &SessionRow, chunks: &[ChunkRow]) -> Value {
     json!({
@@ -384,7 +333,7 @@ pub fn session_json(s: &SessionRow, chunks: &[ChunkRow]) -> Value {
         "status": s.status,
         "status_message": s.status_message,
         "new_file_id": s.new_file_id,
-        "chunks": chunk_map(chunks),
+        "chunks": chunks::map(chunks),
         "name": s.name,
         "size": s.size,
         "max_size": s.max_size,

@@ -13,9 +13,10 @@ use axum::body::Body;
 use axum::extract::{Multipart, Path, Query, State};
 use serde_json::{Value, json};
 
+use super::chunks::{self, ChunkRow};
 use super::driver::{self, Target};
 use super::ingest::{self, FileSink, Ingested};
-use super::sessions::{self, ChunkRow, Kind, SessionRow};
+use super::sessions::{self, Kind, SessionRow};
 use super::status::Status;
 use crate::emulator::state::EmulatorState;
 use crate::emulator::transport::auth::Caller;
@@ -117,7 +118,7 @@ async fn accept_chunk(
         .call(move |c| {
             let s = sessions::require(c, &sid)?;
             check_chunkable(&s)?;
-            let existing = sessions::chunks(c, &sid)?;
+            let existing = chunks::list(c, &sid)?;
             let others = existing.iter().filter(|c| c.order != order);
             for o in others {
                 let short_here = chunk.size < min && o.order > order;
@@ -139,7 +140,7 @@ async fn accept_chunk(
                 }
             }
             std::fs::rename(&tmp, &dest)?;
-            sessions::put_chunk(c, &sid, &chunk)?;
+            chunks::put(c, &sid, &chunk)?;
             if s.status == Status::Ready {
                 sessions::set_status(c, &sid, Status::Uploading, None)?;
                 return Ok(true);
@@ -160,8 +161,8 @@ pub async fn chunk_status(
     Path(id): Path<String>,
 ) -> Result<Envelope, ApiError> {
     sessions::load(&state.store, &id).await?;
-    let chunks = state.store.call(move |c| sessions::chunks(c, &id)).await?;
-    Ok(Envelope(json!({"chunks": sessions::chunk_map(&chunks)})))
+    let chunks = state.store.call(move |c| chunks::list(c, &id)).await?;
+    Ok(Envelope(json!({"chunks": chunks::map(&chunks)})))
 }
 
 /// `DELETE /upload/{id}/chunk/?order=N` (§7.6).
@@ -180,7 +181,7 @@ pub async fn delete_chunk(
     let sid = id.clone();
     if !state
         .store
-        .call(move |c| sessions::delete_chunk(c, &sid, order))
+        .call(move |c| chunks::delete(c, &sid, order))
         .await?
     {
         return Err(ApiError::not_found(format!("chunk {order} not found")));
