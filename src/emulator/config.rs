@@ -59,7 +59,8 @@ pub struct EmulatorConfig {
     pub api_key: String,
     /// Plan limits.
     pub limits: Limits,
-    /// Initial fault injection settings (changeable at runtime through [`FaultControls`]).
+    /// Initial fault injection settings (changeable at runtime through
+    /// [`FaultControls`](super::FaultControls)).
     pub faults: Faults,
     /// Delay range for each asynchronous upload step (§11 "State machine and timings").
     pub step_delay: (Duration, Duration),
