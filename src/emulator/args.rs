@@ -5,10 +5,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::envelope::{EnvelopeStyle, ExpiresFormat, HeaderStyle};
-use super::error::EmulatorError;
-use super::faults::RateLimit;
-use super::{EmulatorConfig, ids};
+use super::config::EmulatorConfig;
+use super::transport::envelope::EnvelopeStyle;
+use super::transport::error::EmulatorError;
+use super::transport::faults::RateLimit;
+use super::transport::ids;
+use super::transport::ratelimit::{ExpiresFormat, HeaderStyle};
 
 /// Options of `fastgate emulator`.
 #[derive(Debug, Clone, clap::Args)]
@@ -76,6 +78,12 @@ pub struct EmulatorArgs {
     /// Probability (0–1) that a single-call upload answers without `new_file_id`.
     #[arg(long, default_value_t = 0.0)]
     pub defer_new_file_id_rate: f64,
+    /// Drop the connection (no answer) once more than BYTES of a chunk or stream body arrived.
+    #[arg(long, value_name = "BYTES")]
+    pub reset_body_after: Option<u64>,
+    /// Delay before response headers are sent, after the request was handled, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub slow_first_byte_ms: u64,
     /// Workspace ids that answer 401/10545 (not a member); repeatable.
     #[arg(long = "not-member")]
     pub not_member: Vec<String>,
@@ -107,6 +115,8 @@ impl EmulatorArgs {
         c.faults.not_member_workspaces = self.not_member;
         c.faults.redirect_reads = self.redirect_reads;
         c.faults.fail_after_store = self.fail_after_store;
+        c.faults.reset_body_after = self.reset_body_after;
+        c.faults.slow_first_byte_ms = self.slow_first_byte_ms;
         if !(0.0..=1.0).contains(&self.defer_new_file_id_rate) {
             return Err(bad("--defer-new-file-id-rate must be between 0 and 1"));
         }
@@ -199,6 +209,10 @@ mod tests {
             "--legacy-envelope",
             "--chunk-size",
             "2097152",
+            "--reset-body-after",
+            "65536",
+            "--slow-first-byte-ms",
+            "250",
         ])?;
         assert_eq!(addr.to_string(), "127.0.0.1:8787");
         assert_eq!(c.api_key, "k");
@@ -211,6 +225,8 @@ mod tests {
         assert_eq!(c.headers.expires, ExpiresFormat::Datetime);
         assert!(c.envelope.legacy_result);
         assert_eq!(c.limits.chunk_size, 2 * 1024 * 1024);
+        assert_eq!(c.faults.reset_body_after, Some(65536));
+        assert_eq!(c.faults.slow_first_byte_ms, 250);
         Ok(())
     }
 

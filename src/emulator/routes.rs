@@ -3,7 +3,7 @@
 //! 404/9992 and wrong methods 405 (§11 "Routing and auth").
 //!
 //! Middleware, outermost first: request stats, legacy envelope restyling, rate limiting (headers
-//! on every response), fault injection.
+//! on every response), fault injection. Each takes only the part of [`EmulatorState`] it reads.
 
 use std::sync::Arc;
 
@@ -12,14 +12,14 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{delete, get, post};
 
-use super::error::ApiError;
-use super::{
-    AppState, batch, downloads, envelope, faults, ratelimit, shares, stats, storage, transfer,
-    uploads, workspaces,
-};
+use super::state::EmulatorState;
+use super::storage::{downloads, shares, tree, workspaces};
+use super::transport::error::ApiError;
+use super::transport::{envelope, faults, ratelimit, stats};
+use super::upload::{batch, lifecycle, limits, placement, transfer};
 
 /// The emulator's router over its shared state (mountable in another app).
-pub fn router(state: Arc<AppState>) -> Router {
+pub fn router(state: Arc<EmulatorState>) -> Router {
     let ws = "/current/workspace/{ws}";
     let node = "/current/workspace/{ws}/storage/{node}";
     Router::new()
@@ -31,19 +31,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(&format!("{ws}/details/"), get(workspaces::details))
         .route(&format!("{ws}/create/fileshare/"), post(shares::create))
         .route(&format!("{ws}/list/fileshares/"), get(shares::list))
-        .route(&format!("{node}/list/"), get(storage::list))
-        .route(&format!("{node}/details/"), get(storage::details))
-        .route(
-            &format!("{node}/createfolder/"),
-            post(storage::create_folder),
-        )
-        .route(&format!("{node}/update/"), post(storage::update))
-        .route(&format!("{node}/move/"), post(storage::move_node))
-        .route(&format!("{node}/delete/"), delete(storage::delete))
-        .route(&format!("{node}/restore/"), post(storage::restore))
-        .route(&format!("{node}/quickshare/"), post(storage::quickshare))
-        .route(&format!("{node}/versions/"), get(storage::versions))
-        .route(&format!("{node}/addfile/"), post(transfer::add_file))
+        .route(&format!("{node}/list/"), get(tree::list))
+        .route(&format!("{node}/details/"), get(tree::details))
+        .route(&format!("{node}/createfolder/"), post(tree::create_folder))
+        .route(&format!("{node}/update/"), post(tree::update))
+        .route(&format!("{node}/move/"), post(tree::move_node))
+        .route(&format!("{node}/delete/"), delete(tree::delete))
+        .route(&format!("{node}/restore/"), post(tree::restore))
+        .route(&format!("{node}/quickshare/"), post(tree::quickshare))
+        .route(&format!("{node}/versions/"), get(tree::versions))
+        .route(&format!("{node}/addfile/"), post(placement::add_file))
         .route(
             &format!("{node}/requestread/"),
             get(downloads::request_read),
@@ -54,30 +51,33 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/current/fileshare/{id}/delete/", delete(shares::delete))
         .route(
             "/current/upload/",
-            post(uploads::create).delete(uploads::cancel_all),
+            post(lifecycle::create).delete(lifecycle::cancel_all),
         )
-        .route("/current/upload/details/", get(uploads::list))
-        .route("/current/upload/limits/", get(workspaces::upload_limits))
-        .route("/current/upload/algos/", get(workspaces::upload_algos))
+        .route("/current/upload/details/", get(lifecycle::list))
+        .route("/current/upload/limits/", get(limits::plan))
+        .route("/current/upload/algos/", get(limits::algos))
         .route("/current/upload/batch/", post(batch::upload))
-        .route("/current/upload/{id}/", delete(uploads::cancel))
+        .route("/current/upload/{id}/", delete(lifecycle::cancel))
         .route(
             "/current/upload/{id}/chunk/",
             post(transfer::put_chunk)
                 .get(transfer::chunk_status)
                 .delete(transfer::delete_chunk),
         )
-        .route("/current/upload/{id}/complete/", post(uploads::complete))
-        .route("/current/upload/{id}/details/", get(uploads::details))
+        .route("/current/upload/{id}/complete/", post(lifecycle::complete))
+        .route("/current/upload/{id}/details/", get(lifecycle::details))
         .route("/current/upload/{id}/stream/", post(transfer::stream))
         .route("/f/{id}/", get(shares::web))
         .route("/f/{id}", get(shares::web))
         .fallback(|| async { ApiError::UnknownRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(from_fn_with_state(state.clone(), faults::inject))
-        .layer(from_fn_with_state(state.clone(), ratelimit::limit))
-        .layer(from_fn_with_state(state.clone(), envelope::restyle))
-        .layer(from_fn_with_state(state.clone(), stats::record))
+        .layer(from_fn_with_state(state.faults.clone(), faults::inject))
+        .layer(from_fn_with_state(state.limiter.clone(), ratelimit::limit))
+        .layer(from_fn_with_state(
+            state.config.envelope.clone(),
+            envelope::restyle,
+        ))
+        .layer(from_fn_with_state(state.stats.clone(), stats::record))
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
 }

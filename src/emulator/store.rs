@@ -12,8 +12,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension};
 
-use super::error::{ApiError, EmulatorError};
-use super::ids;
+use super::transport::error::{ApiError, EmulatorError};
+use super::transport::ids;
 
 const SCHEMA: &str = "
 PRAGMA journal_mode=WAL;

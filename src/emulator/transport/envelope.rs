@@ -5,16 +5,12 @@
 //! string error codes, `message` instead of `text`. Doing it in one middleware keeps every
 //! handler on the canonical shape.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
-
-use super::AppState;
 
 /// Marks a response whose body is a JSON envelope (so [`restyle`] may rewrite it).
 #[derive(Debug, Clone, Copy)]
@@ -49,25 +45,6 @@ impl EnvelopeStyle {
     }
 }
 
-/// Format of the rate-limit `expires` header (§3).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum ExpiresFormat {
-    /// Unix epoch seconds (the CLI's reading; default).
-    #[default]
-    Epoch,
-    /// `YYYY-MM-DD HH:MM:SS UTC` (SK-old's reading).
-    Datetime,
-}
-
-/// Rate-limit header naming (§3).
-#[derive(Debug, Clone, Default)]
-pub struct HeaderStyle {
-    /// Send `X-Rate-Limit-Available/-Max/-Expiry` instead of `x-ve-limit-*`.
-    pub legacy_names: bool,
-    /// How `expires` is written.
-    pub expires: ExpiresFormat,
-}
-
 /// A success envelope: `{"result":true, …payload keys}`.
 pub struct Envelope(pub Value);
 
@@ -91,9 +68,8 @@ impl IntoResponse for Envelope {
 }
 
 /// Middleware: rewrites marked envelopes when a legacy style is configured.
-pub async fn restyle(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+pub async fn restyle(State(style): State<EnvelopeStyle>, req: Request, next: Next) -> Response {
     let res = next.run(req).await;
-    let style = &state.config.envelope;
     if style.is_default() || res.extensions().get::<EnvelopeMarker>().is_none() {
         return res;
     }
@@ -104,7 +80,7 @@ pub async fn restyle(State(state): State<Arc<AppState>>, req: Request, next: Nex
     let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&bytes) else {
         return Response::from_parts(parts, Body::from(bytes));
     };
-    let out = serde_json::to_vec(&legacy_shape(map, style)).unwrap_or_else(|_| bytes.to_vec());
+    let out = serde_json::to_vec(&legacy_shape(map, &style)).unwrap_or_else(|_| bytes.to_vec());
     parts.headers.remove(CONTENT_LENGTH);
     parts.headers.insert(
         CONTENT_TYPE,

@@ -9,8 +9,6 @@ use axum::middleware::Next;
 use axum::response::Response;
 use parking_lot::Mutex;
 
-use super::AppState;
-
 /// A snapshot of what the emulator has seen.
 #[derive(Debug, Clone, Default)]
 pub struct Stats {
@@ -69,9 +67,7 @@ impl Recorder {
             .or_insert(0);
         *e = (*e).max(n);
     }
-}
 
-impl Recorder {
     /// Notes one read on the redirect target.
     pub fn saw_cdn_read(&self, with_authorization: bool) {
         let mut s = self.inner.lock();
@@ -81,7 +77,7 @@ impl Recorder {
 }
 
 /// Middleware: counts every response.
-pub async fn record(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+pub async fn record(State(stats): State<Arc<Recorder>>, req: Request, next: Next) -> Response {
     let method = req.method().to_string();
     let template = req
         .extensions()
@@ -92,6 +88,6 @@ pub async fn record(State(state): State<Arc<AppState>>, req: Request, next: Next
     // Route template only: never the query (download tokens) nor headers (the Bearer key).
     tracing::debug!(%method, %template, status = res.status().as_u16(), "emulator request");
     let key = (method, template, res.status().as_u16());
-    *state.stats.inner.lock().requests.entry(key).or_insert(0) += 1;
+    *stats.inner.lock().requests.entry(key).or_insert(0) += 1;
     res
 }

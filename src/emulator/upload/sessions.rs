@@ -1,15 +1,19 @@
-//! Upload sessions in SQLite (§7.3–§7.11): rows, chunk records, the `session` JSON object and
-//! the [`Notifier`] that wakes long-polls on every status transition (§7.8).
+//! Upload sessions in SQLite (§7.3–§7.11): session rows, the `session` JSON object (§7.8) and
+//! [`wait_for`], the long-poll's wait for a row to change. Every status write goes through
+//! here, as a [`Status`]. Chunk records are `chunks.rs`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
-use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use super::error::ApiError;
-use super::ids;
+use super::chunks::{self, ChunkRow};
+use super::status::Status;
+use crate::emulator::state::EmulatorState;
+use crate::emulator::store::Store;
+use crate::emulator::transport::error::ApiError;
+use crate::emulator::transport::ids;
 
 /// How bytes arrive for a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +59,7 @@ pub struct SessionRow {
     pub file_id: Option<String>,
     pub hash: Option<String>,
     pub hash_algo: Option<String>,
-    pub status: String,
+    pub status: Status,
     pub status_message: Option<String>,
     pub new_file_id: Option<String>,
     pub blob: Option<String>,
@@ -117,7 +121,7 @@ impl SessionRow {
             file_id: None,
             hash: None,
             hash_algo: None,
-            status: "ready".into(),
+            status: Status::Ready,
             status_message: None,
             new_file_id: None,
             blob: None,
@@ -129,12 +133,42 @@ impl SessionRow {
         }
     }
 
+    /// The checks shared by chunk calls and `complete` (§7.5, §7.7): the session is not dead
+    /// after a 10522 and still receives chunks (`ready` or `uploading`); 400 otherwise.
+    pub fn check_receiving(&self) -> Result<(), ApiError> {
+        if self.dead {
+            return Err(ApiError::InvalidState(
+                "the session has failed; cancel it".into(),
+            ));
+        }
+        if !self.status.accepts_chunks() {
+            return Err(ApiError::InvalidState(format!(
+                "the session is not in a valid state ({})",
+                self.status
+            )));
+        }
+        Ok(())
+    }
+
     /// Whether the session reached a terminal state.
     pub fn is_terminal(&self) -> bool {
-        matches!(
-            self.status.as_str(),
-            "stored" | "assembly_failed" | "store_failed"
-        )
+        self.status.is_terminal()
+    }
+
+    /// Whether no step will run by itself any more: terminal, or assembled without a target
+    /// and waiting for `addfile` (§7.9).
+    pub fn is_at_rest(&self) -> bool {
+        self.is_terminal() || (self.status == Status::Complete && self.instance_id.is_none())
+    }
+
+    /// Whether the background driver has a step to run (what a restart resumes).
+    pub fn awaits_driver(&self) -> bool {
+        !self.dead
+            && match self.status {
+                Status::Assemble | Status::Assembling | Status::Store | Status::Storing => true,
+                Status::Complete => self.instance_id.is_some(),
+                _ => false,
+            }
     }
 }
 
@@ -187,6 +221,35 @@ pub fn require(c: &Connection, id: &str) -> Result<SessionRow, ApiError> {
     get(c, id)?.ok_or_else(|| ApiError::not_found(format!("upload session {id} not found")))
 }
 
+/// A session by id from the store, or 404/1609 (for handlers outside a store call).
+pub async fn load(store: &Store, id: &str) -> Result<SessionRow, ApiError> {
+    let sid = id.to_owned();
+    store.call(move |c| require(c, &sid)).await
+}
+
+/// Waits (up to `max`) until `done` holds for session `id`, re-reading it on every
+/// notification (§7.8 long-poll; shutdown releases it at once). Subscribe (`rx`) before the action whose outcome is awaited, so no
+/// transition is missed.
+pub async fn wait_for(
+    state: &EmulatorState,
+    id: &str,
+    rx: &mut watch::Receiver<u64>,
+    max: Duration,
+    done: impl Fn(&SessionRow) -> bool,
+) -> Result<SessionRow, ApiError> {
+    let deadline = tokio::time::Instant::now() + max;
+    loop {
+        let s = load(&state.store, id).await?;
+        if done(&s) || state.notifier.is_closing() {
+            return Ok(s);
+        }
+        match tokio::time::timeout_at(deadline, rx.changed()).await {
+            Ok(Ok(())) => continue,
+            _ => return Ok(s),
+        }
+    }
+}
+
 /// All sessions, newest first.
 pub fn all(c: &Connection) -> Result<Vec<SessionRow>, ApiError> {
     let mut stmt = c.prepare(&format!(
@@ -196,11 +259,21 @@ pub fn all(c: &Connection) -> Result<Vec<SessionRow>, ApiError> {
     Ok(rows)
 }
 
+/// Sessions counted against the plan's `sessions` limit: every one not stored yet.
+pub fn count_unstored(c: &Connection) -> Result<u64, ApiError> {
+    let n: i64 = c.query_row(
+        "SELECT count(*) FROM sessions WHERE status != ?1",
+        [Status::Stored],
+        |r| r.get(0),
+    )?;
+    Ok(n as u64)
+}
+
 /// Sets status (and message), bumping `updated`.
 pub fn set_status(
     c: &Connection,
     id: &str,
-    status: &str,
+    status: Status,
     message: Option<&str>,
 ) -> Result<(), ApiError> {
     c.execute(
@@ -225,6 +298,16 @@ pub fn set_blob(
     Ok(())
 }
 
+/// Sets `stored` and `new_file_id`, clearing any message.
+pub fn mark_stored(c: &Connection, id: &str, node_id: &str) -> Result<(), ApiError> {
+    c.execute(
+        "UPDATE sessions SET status = ?2, status_message = NULL, new_file_id = ?3, \
+         updated = ?4 WHERE id = ?1",
+        (id, Status::Stored, node_id, ids::now()),
+    )?;
+    Ok(())
+}
+
 /// Marks a session dead after a 10522.
 pub fn kill(c: &Connection, id: &str, message: &str) -> Result<(), ApiError> {
     c.execute(
@@ -243,57 +326,6 @@ pub fn delete(c: &mut Connection, id: &str) -> Result<bool, ApiError> {
     Ok(n > 0)
 }
 
-/// One received chunk.
-#[derive(Debug, Clone)]
-pub struct ChunkRow {
-    pub order: u64,
-    pub size: u64,
-    pub sha256: String,
-}
-
-/// Received chunks in order.
-pub fn chunks(c: &Connection, id: &str) -> Result<Vec<ChunkRow>, ApiError> {
-    let mut stmt =
-        c.prepare("SELECT ord, size, sha256 FROM chunks WHERE session_id = ?1 ORDER BY ord")?;
-    let rows = stmt
-        .query_map([id], |r| {
-            Ok(ChunkRow {
-                order: r.get::<_, i64>(0)? as u64,
-                size: r.get::<_, i64>(1)? as u64,
-                sha256: r.get(2)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
-}
-
-/// Records (or replaces) a chunk.
-pub fn put_chunk(c: &Connection, id: &str, chunk: &ChunkRow) -> Result<(), ApiError> {
-    c.execute(
-        "INSERT OR REPLACE INTO chunks(session_id, ord, size, sha256) VALUES (?1, ?2, ?3, ?4)",
-        (id, chunk.order as i64, chunk.size as i64, &chunk.sha256),
-    )?;
-    Ok(())
-}
-
-/// Forgets a chunk.
-pub fn delete_chunk(c: &Connection, id: &str, order: u64) -> Result<bool, ApiError> {
-    Ok(c.execute(
-        "DELETE FROM chunks WHERE session_id = ?1 AND ord = ?2",
-        (id, order as i64),
-    )? > 0)
-}
-
-/// `chunks:{"1":bytes,…}` (§7.6).
-pub fn chunk_map(chunks: &[ChunkRow]) -> Value {
-    let map: BTreeMap<u64, u64> = chunks.iter().map(|c| (c.order, c.size)).collect();
-    let obj: serde_json::Map<String, Value> = map
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), json!(v)))
-        .collect();
-    Value::Object(obj)
-}
-
 /// The `session` object (§7.8).
 pub fn session_json(s: &SessionRow, chunks: &[ChunkRow]) -> Value {
     json!({
@@ -301,7 +333,7 @@ pub fn session_json(s: &SessionRow, chunks: &[ChunkRow]) -> Value {
         "status": s.status,
         "status_message": s.status_message,
         "new_file_id": s.new_file_id,
-        "chunks": chunk_map(chunks),
+        "chunks": chunks::map(chunks),
         "name": s.name,
         "size": s.size,
         "max_size": s.max_size,
@@ -316,46 +348,4 @@ pub fn session_json(s: &SessionRow, chunks: &[ChunkRow]) -> Value {
         "created": s.created,
         "updated": s.updated,
     })
-}
-
-/// Wakes waiters when a session changes: one watch channel per session, created on demand.
-#[derive(Default)]
-pub struct Notifier {
-    channels: Mutex<HashMap<String, watch::Sender<u64>>>,
-    closing: std::sync::atomic::AtomicBool,
-}
-
-impl Notifier {
-    /// A receiver that sees every later [`Notifier::notify`] for `id`.
-    pub fn subscribe(&self, id: &str) -> watch::Receiver<u64> {
-        let mut map = self.channels.lock();
-        map.entry(id.to_owned())
-            .or_insert_with(|| watch::channel(0).0)
-            .subscribe()
-    }
-
-    /// Shutdown: wakes every waiter and makes later waits return at once.
-    pub fn close_all(&self) {
-        self.closing
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        for tx in self.channels.lock().values() {
-            tx.send_modify(|v| *v += 1);
-        }
-    }
-
-    /// Whether the emulator is shutting down.
-    pub fn is_closing(&self) -> bool {
-        self.closing.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Signals a transition of `id`.
-    pub fn notify(&self, id: &str) {
-        let mut map = self.channels.lock();
-        if let Some(tx) = map.get(id) {
-            tx.send_modify(|v| *v += 1);
-            if tx.receiver_count() == 0 {
-                map.remove(id);
-            }
-        }
-    }
 }

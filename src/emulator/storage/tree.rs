@@ -1,6 +1,6 @@
-//! Workspace storage (§6): listing with keyset cursors (§6.3), node details single and bulk
-//! (§6.4), create folder / rename / move / delete to trash / restore (§6.5), and the retired
-//! QuickShare (§6.8).
+//! The node tree of a workspace (§6): listing with keyset cursors (§6.3), node details single
+//! and bulk (§6.4), create folder / rename / move / delete to trash / restore (§6.5), the
+//! version list (§6.9) and the retired QuickShare (§6.8).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,12 +11,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::AppState;
-use super::auth::{self, Caller};
-use super::envelope::Envelope;
-use super::error::ApiError;
-use super::ids;
 use super::nodes::{self, NodeRow, Output, SortBy};
+use super::workspaces;
+use crate::emulator::state::EmulatorState;
+use crate::emulator::transport::auth::Caller;
+use crate::emulator::transport::envelope::Envelope;
+use crate::emulator::transport::error::ApiError;
+use crate::emulator::transport::ids;
 
 type Q = Query<HashMap<String, String>>;
 
@@ -26,12 +27,12 @@ fn root_json(ws: &str) -> Value {
 
 /// `GET /workspace/{ws}/storage/{folder}/list/` (§6.3): `nodes[]` + `next_cursor`.
 pub async fn list(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<EmulatorState>>,
     _: Caller,
     Path((ws, folder)): Path<(String, String)>,
     Query(q): Q,
 ) -> Result<Envelope, ApiError> {
-    let ws = auth::workspace(&state, &ws).await?;
+    let ws = workspaces::resolve(&state, &ws).await?;
     let page_size = match q.get("page_size").map(String::as_str) {
         None | Some("") => 100,
         Some("100") => 100,
@@ -75,12 +76,12 @@ pub async fn list(
 
 /// `GET /workspace/{ws}/storage/{id}[,{id}…]/details/` (§6.4): single or bulk (1–25 ids).
 pub async fn details(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<EmulatorState>>,
     _: Caller,
     Path((ws, ids_raw)): Path<(String, String)>,
     Query(q): Q,
 ) -> Result<Response, ApiError> {
-    let ws = auth::workspace(&state, &ws).await?;
+    let ws = workspaces::resolve(&state, &ws).await?;
     let out = Output::parse(q.get("output").map(String::as_str))?;
     let ids: Vec<String> = ids_raw.split(',').map(|s| s.trim().to_owned()).collect();
     if ids.len() > 25 {
@@ -153,7 +154,11 @@ fn form_name(form: &HashMap<String, String>) -> Result<String, ApiError> {
     Ok(name)
 }
 
-async fn node_envelope(state: &AppState, ws: String, id: String) -> Result<Envelope, ApiError> {
+async fn node_envelope(
+    state: &EmulatorState,
+    ws: String,
+    id: String,
+) -> Result<Envelope, ApiError> {
     let base = state.public_base.clone();
     state
         .store
@@ -169,12 +174,12 @@ async fn node_envelope(state: &AppState, ws: String, id: String) -> Result<Envel
 
 /// `POST /workspace/{ws}/storage/{parent}/createfolder/` (§6.5): idempotent unless `force=true`.
 pub async fn create_folder(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<EmulatorState>>,
     _: Caller,
     Path((ws, parent)): Path<(String, String)>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Envelope, ApiError> {
-    let ws = auth::workspace(&state, &ws).await?;
+    let ws = workspaces::resolve(&state, &ws).await?;
     let name = form_name(&form)?;
     let force = matches!(form.get("force").map(String::as_str), Some("true" | "1"));
     let w = ws.clone();
@@ -202,12 +207,12 @@ pub async fn create_folder(
 
 /// `POST /workspace/{ws}/storage/{node}/update/` (§6.5): rename (a conflict gives 400/1605).
 pub async fn update(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<EmulatorState>>,
     _: Caller,
     Path((ws, node)): Path<(String, String)>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Envelope, ApiError> {
-    let ws = auth::workspace(&state, &ws).await?;
+    let ws = workspaces::resolve(&state, &ws).await?;
     let name = form.get("name").map(|_| form_name(&form)).transpose()?;
     let has_meta = form.contains_key("metadata_title") || form.contains_key("metadata_short");
     if name.is_none() && !has_meta {
@@ -242,14 +247,15 @@ fn live(c: &rusqlite::Connection, ws: &str, id: &str) -> Result<NodeRow, ApiErro
     }
 }
 
-/// `POST /workspace/{ws}/storage/{node}/move/` (§6.5): `parent` = target folder.
+/// `POST /workspace/{ws}/storage/{node}/move/` (§6.5): `parent` = target folder. Any name clash
+/// there renames the moved node `name (2)` (a same-named file is not trashed first).
 pub async fn move_node(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<EmulatorState>>,
     _: Caller,
     Path((ws, node)): Path<(String, String)>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Envelope, ApiError> {
-    let ws = auth::workspace(&state, &ws).await?;
+    let ws = workspaces::resolve(&state, &ws).await?;
     let target = form
         .get("parent")
         .cloned()
@@ -277,11 +283,11 @@ pub async fn move_node(
 /// `DELETE /workspace/{ws}/storage/{node}/delete/` (§6.5): moves to trash; `trash/delete/`
 /// empties the trash.
 pub async fn delete(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<EmulatorState>>,
     _: Caller,
     Path((ws, node)): Path<(String, String)>,
 ) -> Result<Envelope, ApiError> {
-    let ws = auth::workspace(&state, &ws).await?;
+    let ws = workspaces::resolve(&state, &ws).await?;
     let id = node.clone();
     state
         .store
@@ -306,11 +312,11 @@ pub async fn delete(
 
 /// `POST /workspace/{ws}/storage/{node}/restore/` (§6.5): back from trash (renamed on clash).
 pub async fn restore(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<EmulatorState>>,
     _: Caller,
     Path((ws, node)): Path<(String, String)>,
 ) -> Result<Envelope, ApiError> {
-    let ws = auth::workspace(&state, &ws).await?;
+    let ws = workspaces::resolve(&state, &ws).await?;
     let (w, id) = (ws.clone(), node.clone());
     state
         .store
@@ -332,14 +338,15 @@ pub async fn restore(
     node_envelope(&state, ws, node).await
 }
 
-/// `GET /workspace/{ws}/storage/{node}/versions/` (§6.5): the current version first, then the
-/// older contents kept by same-name overwrites, newest first.
+/// `GET /workspace/{ws}/storage/{node}/versions/` (§6.9): the current version first, then the
+/// older contents kept by same-name overwrites, newest first. Each entry carries its id under
+/// `version`.
 pub async fn versions(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<EmulatorState>>,
     _: Caller,
     Path((ws, node)): Path<(String, String)>,
 ) -> Result<Envelope, ApiError> {
-    let ws = auth::workspace(&state, &ws).await?;
+    let ws = workspaces::resolve(&state, &ws).await?;
     state
         .store
         .call(move |c| {

@@ -12,13 +12,14 @@ use axum::response::Response;
 use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Value, json};
 
-use super::AppState;
-use super::auth::{self, Caller};
 use super::downloads;
-use super::envelope::Envelope;
-use super::error::ApiError;
-use super::ids;
 use super::nodes::{self, NodeRow};
+use super::workspaces;
+use crate::emulator::state::EmulatorState;
+use crate::emulator::transport::auth::Caller;
+use crate::emulator::transport::envelope::Envelope;
+use crate::emulator::transport::error::ApiError;
+use crate::emulator::transport::ids;
 
 struct Share {
     id: String,
@@ -79,12 +80,12 @@ fn parse_expires_at(raw: &str) -> Result<i64, ApiError> {
 
 /// `POST /workspace/{ws}/create/fileshare/` (§6.8): `node`, `expires` XOR `expires_at`, …
 pub async fn create(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<EmulatorState>>,
     _: Caller,
     Path(ws): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Envelope, ApiError> {
-    let ws = auth::workspace(&state, &ws).await?;
+    let ws = workspaces::resolve(&state, &ws).await?;
     let get = |k: &str| form.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
     let node = get("node")
         .ok_or_else(|| ApiError::invalid("node is required"))?
@@ -155,12 +156,12 @@ pub async fn create(
 
 /// `GET /workspace/{ws}/list/fileshares/` (§6.8): `fileshares[]` (`offset`, `limit`).
 pub async fn list(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<EmulatorState>>,
     _: Caller,
     Path(ws): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Envelope, ApiError> {
-    let ws = auth::workspace(&state, &ws).await?;
+    let ws = workspaces::resolve(&state, &ws).await?;
     let limit: i64 = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100);
     let offset: i64 = q.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
     let base = state.public_base.clone();
@@ -189,7 +190,7 @@ pub async fn list(
 
 /// `DELETE /fileshare/{id}/delete/` (§6.8).
 pub async fn delete(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<EmulatorState>>,
     _: Caller,
     Path(id): Path<String>,
 ) -> Result<Envelope, ApiError> {
@@ -206,7 +207,7 @@ pub async fn delete(
 
 /// A live share and its file, checking expiry and the `x-ve-password` header.
 async fn open_share(
-    state: &AppState,
+    state: &EmulatorState,
     id: String,
     headers: &HeaderMap,
 ) -> Result<(Share, NodeRow), ApiError> {
@@ -233,7 +234,7 @@ async fn open_share(
 
 /// `GET /fileshare/{id}/details/` (§6.8): recipient view, no key needed.
 pub async fn details(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<EmulatorState>>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Envelope, ApiError> {
@@ -245,7 +246,7 @@ pub async fn details(
 
 /// `GET /fileshare/{id}/storage/read/` (§6.8): the bytes, no key needed.
 pub async fn read(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<EmulatorState>>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -253,9 +254,9 @@ pub async fn read(
     downloads::serve_node(&state, &n, &headers, false).await
 }
 
-/// `GET /f/{id}/` — the share's `web_url`: downloads the file as an attachment, no key needed.
+/// `GET /f/{id}/` — the share's `web_url` (§6.8, the emulator's choice of link): downloads the file as an attachment, no key needed.
 pub async fn web(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<EmulatorState>>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {

@@ -12,15 +12,15 @@ use axum::extract::{Multipart, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::AppState;
-use super::assembly;
-use super::auth::{self, Caller};
-use super::envelope::Envelope;
-use super::error::ApiError;
-use super::ids;
+use super::driver::{self, Target};
 use super::ingest::{self, FileSink, Ingested};
-use super::nodes;
-use super::sessions::{self, ChunkRow, Kind, SessionRow};
+use super::sessions::{Kind, SessionRow};
+use crate::emulator::state::EmulatorState;
+use crate::emulator::storage::{nodes, workspaces};
+use crate::emulator::transport::auth::Caller;
+use crate::emulator::transport::envelope::Envelope;
+use crate::emulator::transport::error::ApiError;
+use crate::emulator::transport::ids;
 
 #[derive(Deserialize)]
 struct Entry {
@@ -34,16 +34,15 @@ const BATCH_TOTAL_MAX: u64 = 100 * 1024 * 1024;
 
 /// `POST /upload/batch/` (§7.12).
 pub async fn upload(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<EmulatorState>>,
     _: Caller,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Envelope, ApiError> {
-    let bad = |e: &dyn std::fmt::Display| ApiError::invalid(format!("bad multipart body: {e}"));
-    let mut mp = multipart.map_err(|e| bad(&e))?;
+    let mut mp = multipart.map_err(ingest::multipart_err)?;
     let mut fields: HashMap<String, String> = HashMap::new();
     let mut files: HashMap<u64, Result<Ingested, ApiError>> = HashMap::new();
     let mut total = 0u64;
-    while let Some(mut field) = mp.next_field().await.map_err(|e| bad(&e))? {
+    while let Some(mut field) = mp.next_field().await.map_err(ingest::multipart_err)? {
         let name = field.name().unwrap_or_default().to_owned();
         if let Some(index) = name
             .strip_prefix("file_")
@@ -57,7 +56,7 @@ pub async fn upload(
             let max = state.config.limits.single_call_max;
             let mut sink = FileSink::create(state.blobs.tmp_path(), Some(max));
             let mut failed = None;
-            while let Some(piece) = field.chunk().await.map_err(|e| bad(&e))? {
+            while let Some(piece) = field.chunk().await.map_err(ingest::multipart_err)? {
                 total += piece.len() as u64;
                 if let Err(e) = sink.write(piece).await {
                     failed = Some(e);
@@ -67,7 +66,12 @@ pub async fn upload(
             let result = match failed {
                 Some(e) => {
                     sink.abort().await;
-                    while field.chunk().await.map_err(|e| bad(&e))?.is_some() {}
+                    while field
+                        .chunk()
+                        .await
+                        .map_err(ingest::multipart_err)?
+                        .is_some()
+                    {}
                     Err(e)
                 }
                 None => sink.finish().await,
@@ -78,7 +82,7 @@ pub async fn upload(
                 return Err(ApiError::TooLarge("a batch holds at most 100 MB".into()));
             }
         } else {
-            let text = field.text().await.map_err(|e| bad(&e))?;
+            let text = field.text().await.map_err(ingest::multipart_err)?;
             fields.insert(name, text);
         }
     }
@@ -98,14 +102,14 @@ async fn cleanup(files: &HashMap<u64, Result<Ingested, ApiError>>) {
 }
 
 async fn place_all(
-    state: &Arc<AppState>,
+    state: &Arc<EmulatorState>,
     fields: &HashMap<String, String>,
     files: &mut HashMap<u64, Result<Ingested, ApiError>>,
 ) -> Result<Value, ApiError> {
     let ws = fields
         .get("instance_id")
         .ok_or_else(|| ApiError::invalid("instance_id is required"))?;
-    let ws = auth::workspace(state, ws).await?;
+    let ws = workspaces::resolve(state, ws).await?;
     let folder = fields
         .get("folder_id")
         .filter(|f| !f.is_empty())
@@ -163,7 +167,7 @@ async fn place_all(
 }
 
 async fn start_one(
-    state: &Arc<AppState>,
+    state: &Arc<EmulatorState>,
     ws: &str,
     folder: &str,
     entry: &Entry,
@@ -183,23 +187,5 @@ async fn start_one(
     s.instance_id = Some(ws.to_owned());
     s.profile_type = Some("workspace".into());
     s.folder_id = Some(folder.to_owned());
-    s.status = "assemble".into();
-    let id = s.id.clone();
-    tokio::fs::create_dir_all(state.blobs.session_dir(&id)).await?;
-    tokio::fs::rename(&file.path, state.blobs.chunk_path(&id, 1)).await?;
-    let chunk = ChunkRow {
-        order: 1,
-        size: file.size,
-        sha256: file.sha256,
-    };
-    let sid = id.clone();
-    state
-        .store
-        .call(move |c| {
-            sessions::insert(c, &s)?;
-            sessions::put_chunk(c, &sid, &chunk)
-        })
-        .await?;
-    assembly::spawn_driver(state, id.clone());
-    Ok(id)
+    driver::assemble_whole_file(state, Target::New(Box::new(s)), file).await
 }

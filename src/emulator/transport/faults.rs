@@ -2,11 +2,13 @@
 //! on purpose, set in [`Faults`] at start and changed at runtime through [`FaultControls`].
 //!
 //! The [`inject`] middleware applies latency, random 5xx (HTML or empty bodies) and "429 on the
-//! Nth request of a path" before a request reaches its handler; assembly and store failures are
-//! read by the upload driver.
+//! Nth request of a path" before a request reaches its handler, cuts chunk and stream bodies
+//! with a connection reset, and delays response headers (slow first bytes); assembly and store
+//! failures are read by the upload driver, the rest by the handlers they concern.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -14,10 +16,10 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header::CONTENT_TYPE};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use parking_lot::{Mutex, RwLock};
 use rand::Rng;
 
-use super::AppState;
 use super::error::ApiError;
 
 /// A fixed window rate limit: `max` requests per `window` per key and endpoint family.
@@ -65,6 +67,14 @@ pub struct Faults {
     /// `read/` answers 302 to the same bytes on a second origin (`cdn_base`), so tests prove
     /// the client follows without forwarding `Authorization` (§1 "Redirects").
     pub redirect_reads: bool,
+    /// Once more than this many bytes of a chunk or stream body have arrived, the emulator stops
+    /// reading and drops the connection without an answer (§11 "connection resets in the middle
+    /// of a chunk body"). The handler still cleans up first (no chunk is recorded; a stream
+    /// session ends in `assembly_failed`).
+    pub reset_body_after: Option<u64>,
+    /// Delay after a request was handled and before its response headers go out (§11 "slow
+    /// first bytes"): the work is done, the client waits. `latency_ms` delays before the work.
+    pub slow_first_byte_ms: u64,
 }
 
 /// A shared, runtime-changeable handle on [`Faults`].
@@ -130,6 +140,16 @@ impl FaultControls {
         self.update(|f| f.fail_store = on);
     }
 
+    /// Cuts every later chunk or stream body after `bytes` (`None` stops it).
+    pub fn set_reset_body_after(&self, bytes: Option<u64>) {
+        self.update(|f| f.reset_body_after = bytes);
+    }
+
+    /// Sets the delay before response headers.
+    pub fn set_slow_first_byte_ms(&self, ms: u64) {
+        self.update(|f| f.slow_first_byte_ms = ms);
+    }
+
     /// Whether calls on `workspace` answer "not a member".
     pub fn is_not_member(&self, workspace: &str) -> bool {
         self.inner
@@ -154,9 +174,10 @@ impl FaultControls {
     }
 }
 
-/// Middleware: latency, random 5xx, n-th-request 429.
-pub async fn inject(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let faults = state.faults.get();
+/// Middleware: latency, random 5xx, n-th-request 429, bodies cut with a connection reset, and
+/// slow first bytes.
+pub async fn inject(State(controls): State<FaultControls>, req: Request, next: Next) -> Response {
+    let faults = controls.get();
     if faults.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
     }
@@ -169,17 +190,63 @@ pub async fn inject(State(state): State<Arc<AppState>>, req: Request, next: Next
             return gateway_error(roll.1, roll.2);
         }
     }
-    if !faults.nth_429.is_empty() {
-        let template = req
-            .extensions()
-            .get::<MatchedPath>()
-            .map(|m| m.as_str().to_owned())
-            .unwrap_or_default();
-        if state.faults.nth_429_hit(&template, req.uri().path()) {
-            return ApiError::RateLimited("too many requests (injected)".into()).into_response();
-        }
+    let template = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default();
+    if !faults.nth_429.is_empty() && controls.nth_429_hit(&template, req.uri().path()) {
+        return ApiError::RateLimited("too many requests (injected)".into()).into_response();
     }
-    next.run(req).await
+    let cut = faults
+        .reset_body_after
+        .filter(|_| BODY_ROUTES.contains(&template.as_str()))
+        .map(|limit| (limit, Arc::new(AtomicBool::new(false))));
+    let req = match &cut {
+        Some((limit, tripped)) => cut_body(req, *limit, tripped.clone()),
+        None => req,
+    };
+    let res = next.run(req).await;
+    if cut.is_some_and(|(_, tripped)| tripped.load(Ordering::SeqCst)) {
+        drop_connection();
+    }
+    if faults.slow_first_byte_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(faults.slow_first_byte_ms)).await;
+    }
+    res
+}
+
+/// The routes whose bodies [`Faults::reset_body_after`] cuts.
+const BODY_ROUTES: [&str; 2] = [
+    "/current/upload/{id}/chunk/",
+    "/current/upload/{id}/stream/",
+];
+
+/// The request with its body ending in an error once more than `limit` bytes were read, and
+/// `tripped` set, so the handler fails (and cleans up) as it would on a broken connection.
+fn cut_body(req: Request, limit: u64, tripped: Arc<AtomicBool>) -> Request {
+    let (parts, body) = req.into_parts();
+    let mut seen = 0u64;
+    let body = body.into_data_stream().map(move |piece| {
+        let piece = piece?;
+        seen += piece.len() as u64;
+        if seen > limit {
+            tripped.store(true, Ordering::SeqCst);
+            return Err(axum::Error::new(std::io::Error::from(
+                std::io::ErrorKind::ConnectionReset,
+            )));
+        }
+        Ok(piece)
+    });
+    Request::from_parts(parts, Body::from_stream(body))
+}
+
+/// Ends the connection with no response. A handler has no handle on its socket, so this unwinds
+/// out of the connection's task: the task ends, the socket closes with unread bytes, and the
+/// kernel answers the client with a reset. `resume_unwind` skips the panic hook, so nothing is
+/// reported as a crash. (Mounted behind a panic-catching layer it would become a 500 instead.)
+fn drop_connection() -> ! {
+    std::panic::resume_unwind(Box::new("injected connection reset"))
 }
 
 fn gateway_error(which: usize, html: bool) -> Response {

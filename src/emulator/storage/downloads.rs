@@ -1,6 +1,9 @@
 //! Downloads (§6.7): `requestread/` issues a node-bound token (TTL configurable, ~2 h
 //! upstream); `read/` streams the bytes to a holder of that token **or** of the Bearer key, with
 //! `Content-Length`, `Content-Type`, `Content-Disposition` and single-range `Range` support.
+//! With `Faults::redirect_reads`, `read/` answers 302 to the same read on a second origin with a
+//! fresh token, so tests prove that clients follow without forwarding `Authorization` (§1
+//! "Redirects", §11 "Transport faults").
 
 use std::collections::HashMap;
 use std::io::SeekFrom;
@@ -18,22 +21,37 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
-use super::AppState;
-use super::auth::{self, Caller};
-use super::envelope::Envelope;
-use super::error::ApiError;
-use super::ids;
 use super::nodes::{self, NodeRow};
+use super::workspaces;
+use crate::emulator::state::EmulatorState;
+use crate::emulator::transport::auth::Caller;
+use crate::emulator::transport::envelope::Envelope;
+use crate::emulator::transport::error::ApiError;
+use crate::emulator::transport::ids;
 
 /// `GET /workspace/{ws}/storage/{node}/requestread/` (§6.7 step 1): `{"token":…}`.
 pub async fn request_read(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<EmulatorState>>,
     _: Caller,
     Path((ws, node)): Path<(String, String)>,
 ) -> Result<Envelope, ApiError> {
-    let ws = auth::workspace(&state, &ws).await?;
+    let ws = workspaces::resolve(&state, &ws).await?;
+    let ttl = state.config.download_token_ttl.as_secs();
+    let token = issue_token(&state, ws, node, ttl).await?;
+    Ok(Envelope(
+        json!({"token": token, "expires_in": state.config.download_token_ttl.as_secs()}),
+    ))
+}
+
+/// A read token for a live file node, valid for `ttl_secs`.
+async fn issue_token(
+    state: &EmulatorState,
+    ws: String,
+    node: String,
+    ttl_secs: u64,
+) -> Result<String, ApiError> {
     let token = ids::token();
-    let expires = ids::now_epoch() + state.config.download_token_ttl.as_secs() as i64;
+    let expires = ids::now_epoch() + ttl_secs as i64;
     let t = token.clone();
     state
         .store
@@ -46,9 +64,7 @@ pub async fn request_read(
             Ok(())
         })
         .await?;
-    Ok(Envelope(
-        json!({"token": token, "expires_in": state.config.download_token_ttl.as_secs()}),
-    ))
+    Ok(token)
 }
 
 fn file_node(c: &rusqlite::Connection, ws: &str, id: &str) -> Result<NodeRow, ApiError> {
@@ -60,7 +76,7 @@ fn file_node(c: &rusqlite::Connection, ws: &str, id: &str) -> Result<NodeRow, Ap
 
 /// `GET /workspace/{ws}/storage/{node}/read/?token=…[&version_id=…]` (§6.7 step 2).
 pub async fn read(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<EmulatorState>>,
     Path((ws, node)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
@@ -71,8 +87,8 @@ pub async fn read(
             .stats
             .saw_cdn_read(headers.contains_key(axum::http::header::AUTHORIZATION));
     }
-    let ws = if auth::has_valid_bearer(&state, &headers) && !cdn {
-        auth::workspace(&state, &ws).await?
+    let ws = if state.api_key.accepts(&headers) && !cdn {
+        workspaces::resolve(&state, &ws).await?
     } else {
         let token = q.get("token").cloned().ok_or(ApiError::Unauthenticated)?;
         let (w, n) = (ws.clone(), node.clone());
@@ -123,25 +139,12 @@ pub async fn read(
 
 /// Answers 302 to the same read on the second origin, with a fresh token (never the key).
 async fn redirect(
-    state: &AppState,
+    state: &EmulatorState,
     ws: String,
     node: String,
     version: Option<String>,
 ) -> Result<Response, ApiError> {
-    let token = ids::token();
-    let expires = ids::now_epoch() + 300;
-    let (t, w, n) = (token.clone(), ws.clone(), node.clone());
-    state
-        .store
-        .call(move |c| {
-            file_node(c, &w, &n)?;
-            c.execute(
-                "INSERT INTO tokens(token, workspace_id, node_id, expires) VALUES (?1,?2,?3,?4)",
-                (&t, &w, &n, expires),
-            )?;
-            Ok(())
-        })
-        .await?;
+    let token = issue_token(state, ws.clone(), node.clone(), 300).await?;
     let mut location = format!(
         "{}/current/workspace/{ws}/storage/{node}/read/?cdn=1&token={token}",
         state.cdn_base
@@ -158,7 +161,7 @@ async fn redirect(
 
 /// Streams a file node's blob, honouring one `Range`; `attachment` sets Content-Disposition.
 pub async fn serve_node(
-    state: &AppState,
+    state: &EmulatorState,
     n: &NodeRow,
     headers: &HeaderMap,
     attachment: bool,

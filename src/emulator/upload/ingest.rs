@@ -9,11 +9,12 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::error::ApiError;
+use crate::emulator::transport::error::ApiError;
 
 /// A file that was fully written.
 #[derive(Debug)]
@@ -99,6 +100,35 @@ impl FileSink {
         self.tx = None;
         let _ = (&mut self.writer).await;
         let _ = tokio::fs::remove_file(&self.path).await;
+    }
+}
+
+/// The 400/1605 answer to a multipart body that cannot be read.
+pub fn multipart_err(e: impl std::fmt::Display) -> ApiError {
+    ApiError::invalid(format!("bad multipart body: {e}"))
+}
+
+/// Streams a body (a multipart field or a raw request body) into `sink`: the finished file, or
+/// the sink aborted (its partial file removed) and the error. `broken` maps a read error.
+pub async fn stream_to_file<E>(
+    body: impl Stream<Item = Result<Bytes, E>>,
+    mut sink: FileSink,
+    broken: impl Fn(E) -> ApiError,
+) -> Result<Ingested, ApiError> {
+    let mut body = std::pin::pin!(body);
+    let copied = async {
+        while let Some(piece) = body.next().await {
+            sink.write(piece.map_err(&broken)?).await?;
+        }
+        Ok(())
+    }
+    .await;
+    match copied {
+        Ok(()) => sink.finish().await,
+        Err(e) => {
+            sink.abort().await;
+            Err(e)
+        }
     }
 }
 

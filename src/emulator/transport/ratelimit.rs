@@ -17,10 +17,28 @@ use axum::response::{IntoResponse, Response};
 use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 
-use super::AppState;
-use super::envelope::ExpiresFormat;
 use super::error::ApiError;
+use super::faults::FaultControls;
 use super::ids;
+
+/// Format of the rate-limit `expires` header (§3).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExpiresFormat {
+    /// Unix epoch seconds (the CLI's reading; default).
+    #[default]
+    Epoch,
+    /// `YYYY-MM-DD HH:MM:SS UTC` (SK-old's reading).
+    Datetime,
+}
+
+/// Rate-limit header naming (§3).
+#[derive(Debug, Clone, Default)]
+pub struct HeaderStyle {
+    /// Send `X-Rate-Limit-Available/-Max/-Expiry` instead of `x-ve-limit-*`.
+    pub legacy_names: bool,
+    /// How `expires` is written.
+    pub expires: ExpiresFormat,
+}
 
 struct Window {
     started: Instant,
@@ -28,10 +46,12 @@ struct Window {
     used: u32,
 }
 
-/// Windows per (key fingerprint, family).
-#[derive(Default)]
+/// Windows per (key fingerprint, family), the rule (read from the fault controls, so tests can
+/// change it at runtime) and the header style. The middleware's whole state.
 pub struct Limiter {
     windows: Mutex<HashMap<(String, &'static str), Window>>,
+    faults: FaultControls,
+    headers: HeaderStyle,
 }
 
 /// The outcome of taking one request from a window.
@@ -43,6 +63,15 @@ struct Taken {
 }
 
 impl Limiter {
+    /// A limiter with no windows open yet.
+    pub fn new(faults: FaultControls, headers: HeaderStyle) -> Self {
+        Self {
+            windows: Mutex::default(),
+            faults,
+            headers,
+        }
+    }
+
     fn take(&self, key: String, family: &'static str, max: u32, window: Duration) -> Taken {
         let now = Instant::now();
         let mut map = self.windows.lock();
@@ -94,12 +123,10 @@ fn fingerprint(headers: &HeaderMap) -> String {
 }
 
 /// Middleware: counts the request, answers 429 when the window is empty, adds the headers.
-pub async fn limit(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+pub async fn limit(State(limiter): State<Arc<Limiter>>, req: Request, next: Next) -> Response {
     let fam = family(req.uri().path());
-    let rule = state.faults.get().rate_limit;
-    let taken = state
-        .limiter
-        .take(fingerprint(req.headers()), fam, rule.max, rule.window);
+    let rule = limiter.faults.get().rate_limit;
+    let taken = limiter.take(fingerprint(req.headers()), fam, rule.max, rule.window);
     let mut res = if taken.allowed {
         next.run(req).await
     } else if fam == "upload_batch" {
@@ -108,13 +135,13 @@ pub async fn limit(State(state): State<Arc<AppState>>, req: Request, next: Next)
         ApiError::RateLimited("too many requests".into()).into_response()
     };
     let wait = (taken.expires_epoch - ids::now_epoch()).max(1);
-    let expires = match state.config.headers.expires {
+    let expires = match limiter.headers.expires {
         ExpiresFormat::Epoch => taken.expires_epoch.to_string(),
         ExpiresFormat::Datetime => chrono::DateTime::from_timestamp(taken.expires_epoch, 0)
             .map(ids::format_time)
             .unwrap_or_default(),
     };
-    let names: [&'static str; 3] = if state.config.headers.legacy_names {
+    let names: [&'static str; 3] = if limiter.headers.legacy_names {
         [
             "x-rate-limit-available",
             "x-rate-limit-max",

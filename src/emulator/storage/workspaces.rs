@@ -1,16 +1,43 @@
-//! Identity, system and workspace reads (§4, §5) plus the upload limit tables (§7.1, §7.2).
+//! Identity, system and workspace reads (§4, §5), and [`resolve`]: the one check that a
+//! workspace reference names a workspace the caller may use (§2.2 code 10545).
 
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
+use rusqlite::OptionalExtension;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::AppState;
-use super::auth::{self, Caller};
-use super::envelope::Envelope;
-use super::error::ApiError;
-use super::store;
+use crate::emulator::state::EmulatorState;
+use crate::emulator::store;
+use crate::emulator::transport::auth::Caller;
+use crate::emulator::transport::envelope::Envelope;
+use crate::emulator::transport::error::ApiError;
+
+/// Resolves a workspace reference (19-digit id or folder name, §5) the caller may use; an
+/// unknown one, or one configured as "not a member", answers 401/10545.
+pub async fn resolve(state: &EmulatorState, reference: &str) -> Result<String, ApiError> {
+    if state.faults.is_not_member(reference) {
+        return Err(ApiError::NotMember);
+    }
+    let r = reference.to_owned();
+    let found: Option<String> = state
+        .store
+        .call(move |c| {
+            Ok(c.query_row(
+                "SELECT id FROM workspaces WHERE id = ?1 OR folder_name = lower(?1)",
+                [&r],
+                |row| row.get(0),
+            )
+            .optional()?)
+        })
+        .await?;
+    match found {
+        Some(id) if state.faults.is_not_member(&id) => Err(ApiError::NotMember),
+        Some(id) => Ok(id),
+        None => Err(ApiError::NotMember),
+    }
+}
 
 /// `GET /ping/` (§4): no auth.
 pub async fn ping() -> Envelope {
@@ -24,7 +51,7 @@ pub async fn system_status() -> Envelope {
 
 /// `GET /user/auth/check/` (§4): `{"result":true,"id":"<user id>"}`.
 pub async fn auth_check(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<EmulatorState>>,
     _: Caller,
 ) -> Result<Envelope, ApiError> {
     let id = state.store.call(|c| store::user_id(c)).await?;
@@ -32,7 +59,7 @@ pub async fn auth_check(
 }
 
 /// `GET /user/me/details/` (§4): the profile under `user` (id and profile_id both present).
-pub async fn me(State(state): State<Arc<AppState>>, _: Caller) -> Result<Envelope, ApiError> {
+pub async fn me(State(state): State<Arc<EmulatorState>>, _: Caller) -> Result<Envelope, ApiError> {
     let id = state.store.call(|c| store::user_id(c)).await?;
     Ok(Envelope(json!({"user": {
         "id": id, "profile_id": id, "account_type": "user", "first_name": "Emulated",
@@ -55,7 +82,7 @@ fn workspace_json(row: &(String, String, String, String)) -> Value {
 }
 
 async fn all_workspaces(
-    state: &AppState,
+    state: &EmulatorState,
 ) -> Result<Vec<(String, String, String, String)>, ApiError> {
     state
         .store
@@ -82,7 +109,7 @@ fn parse_num(raw: Option<&str>, default: u64, name: &str) -> Result<u64, ApiErro
 
 /// `GET /workspaces/all/` (§5): `workspaces[]` + `pagination{total,limit,offset,has_more}`.
 pub async fn list(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<EmulatorState>>,
     _: Caller,
     Query(q): Query<Paging>,
 ) -> Result<Envelope, ApiError> {
@@ -109,29 +136,15 @@ pub async fn list(
 
 /// `GET /workspace/{id}/details/` (§5): wrapped as `workspace:{…}`.
 pub async fn details(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<EmulatorState>>,
     _: Caller,
     Path(ws): Path<String>,
 ) -> Result<Envelope, ApiError> {
-    let id = auth::workspace(&state, &ws).await?;
+    let id = resolve(&state, &ws).await?;
     let rows = all_workspaces(&state).await?;
     let row = rows
         .iter()
         .find(|r| r.0 == id)
         .ok_or_else(|| ApiError::not_found("workspace not found"))?;
     Ok(Envelope(json!({"workspace": workspace_json(row)})))
-}
-
-/// `GET /upload/limits/` (§7.2): limits at the top level.
-pub async fn upload_limits(State(state): State<Arc<AppState>>, _: Caller) -> Envelope {
-    let l = &state.config.limits;
-    Envelope(json!({
-        "chunk_size": l.chunk_size, "size": l.max_file_size, "chunks": l.max_chunks,
-        "sessions": l.sessions, "sessions_size_max": l.sessions_size_max,
-    }))
-}
-
-/// `GET /upload/algos/` (§7.1).
-pub async fn upload_algos(_: Caller) -> Envelope {
-    Envelope(json!({"algos": ["md5", "sha1", "sha256", "sha384"]}))
 }

@@ -6,8 +6,8 @@
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde_json::{Value, json};
 
-use super::error::ApiError;
-use super::ids;
+use crate::emulator::transport::error::ApiError;
+use crate::emulator::transport::ids;
 
 /// One node row.
 #[derive(Debug, Clone)]

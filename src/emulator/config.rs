@@ -1,0 +1,99 @@
+//! What the emulator is told at start: plan limits (§7.1, §7.2) and every *(cfg)* knob of §11.
+//!
+//! `args.rs` builds an [`EmulatorConfig`] from the `fastgate emulator` flags; tests and the
+//! embedded start-up build one with [`EmulatorConfig::new`] and adjust fields.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::transport::envelope::EnvelopeStyle;
+use super::transport::faults::Faults;
+use super::transport::ratelimit::HeaderStyle;
+
+/// Plan limits reported by `/upload/limits/` and enforced on uploads (§7.1, §7.2).
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest chunk accepted (`chunk_size` in `/upload/limits/`).
+    pub chunk_size: u64,
+    /// Smallest chunk except the final one (1 MiB per §7.1; not reported by the API).
+    pub min_chunk_size: u64,
+    /// Largest file (`size`).
+    pub max_file_size: u64,
+    /// Most chunks per session (`chunks`).
+    pub max_chunks: u64,
+    /// Most open sessions per key (`sessions`).
+    pub sessions: u64,
+    /// Total declared bytes of open sessions (`sessions_size_max`).
+    pub sessions_size_max: u64,
+    /// Largest single-call upload (4 MiB, §7.4).
+    pub single_call_max: u64,
+    /// Chunk requests allowed in flight per session; one more gets 429 (§11).
+    pub parallel_chunks: usize,
+    /// Most files in one batch (§7.12).
+    pub batch_max_files: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        // Pro/Business-like figures (SK-old "Upload Limits API") so 1 GiB benchmarks fit.
+        Self {
+            chunk_size: 100 * 1024 * 1024,
+            min_chunk_size: 1024 * 1024,
+            max_file_size: 50 * 1024 * 1024 * 1024,
+            max_chunks: 550,
+            sessions: 7500,
+            sessions_size_max: 500 * 1024 * 1024 * 1024,
+            single_call_max: 4 * 1024 * 1024,
+            parallel_chunks: 3,
+            batch_max_files: 200,
+        }
+    }
+}
+
+/// Everything the emulator needs to run. Build with [`EmulatorConfig::new`] and adjust fields.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Where SQLite and blob files live; created if missing.
+    pub data_dir: PathBuf,
+    /// The one API key accepted as `Authorization: Bearer <key>`.
+    pub api_key: String,
+    /// Plan limits.
+    pub limits: Limits,
+    /// Initial fault injection settings (changeable at runtime through
+    /// [`FaultControls`](super::FaultControls)).
+    pub faults: Faults,
+    /// Delay range for each asynchronous upload step (§11 "State machine and timings").
+    pub step_delay: (Duration, Duration),
+    /// Envelope shape switches (legacy `"yes"`/`"no"`, `response` wrapping, string codes).
+    pub envelope: EnvelopeStyle,
+    /// Rate-limit header names and `expires` format.
+    pub headers: HeaderStyle,
+    /// Lifetime of `requestread/` tokens (about 2 h upstream).
+    pub download_token_ttl: Duration,
+    /// Origin used in `web_url` links; defaults to `http://<local addr>`.
+    pub public_base: Option<String>,
+    /// The "second origin" `read/` redirects to when `Faults::redirect_reads` is on; defaults to
+    /// the public base with `127.0.0.1` replaced by `localhost` (same server, other origin).
+    pub cdn_base: Option<String>,
+    /// Name of the workspace seeded on first start.
+    pub seed_workspace_name: String,
+}
+
+impl EmulatorConfig {
+    /// A config with the contract's defaults: step delays 20–200 ms, 2 h download tokens.
+    pub fn new(data_dir: impl Into<PathBuf>, api_key: impl Into<String>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            api_key: api_key.into(),
+            limits: Limits::default(),
+            faults: Faults::default(),
+            step_delay: (Duration::from_millis(20), Duration::from_millis(200)),
+            envelope: EnvelopeStyle::default(),
+            headers: HeaderStyle::default(),
+            download_token_ttl: Duration::from_secs(2 * 3600),
+            public_base: None,
+            cdn_base: None,
+            seed_workspace_name: "General".to_owned(),
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! [`EmulatorState`]: what every handler shares. Named apart from the gateway's `AppState` so
+//! the two are never confused.
+//!
+//! It holds the parts below it (configuration, the store, fault controls, counters, the rate
+//! limiter) and defines the three that live only in memory: [`Notifier`] (wakes long-polls on
+//! session transitions, §7.8), [`Inflight`] (chunk requests in flight per session, §7.1) and
+//! [`Tasks`] (background drivers). It imports no handler and nothing of `upload/` or
+//! `storage/`: they import it.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::extract::FromRef;
+use parking_lot::Mutex;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::config::EmulatorConfig;
+use super::store::{BlobDirs, Store};
+use super::transport::auth::ApiKey;
+use super::transport::error::ApiError;
+use super::transport::faults::FaultControls;
+use super::transport::ratelimit::Limiter;
+use super::transport::stats::{Recorder, Stats};
+
+/// Shared state behind every handler. Build it with [`open_state`](super::open_state) to mount
+/// [`router`](super::router) in another app; [`start`](super::start) does both and serves.
+pub struct EmulatorState {
+    /// Immutable configuration.
+    pub(crate) config: EmulatorConfig,
+    /// Digest of the accepted key (what [`Caller`](super::transport::auth::Caller) checks).
+    pub(crate) api_key: ApiKey,
+    /// SQLite metadata.
+    pub(crate) store: Store,
+    /// Blob, chunk and temp directories.
+    pub(crate) blobs: BlobDirs,
+    /// Runtime-changeable faults.
+    pub(crate) faults: FaultControls,
+    /// Request counters for tests (the stats middleware's state).
+    pub(crate) stats: Arc<Recorder>,
+    /// Rate-limit windows per key and endpoint family (the rate-limit middleware's state).
+    pub(crate) limiter: Arc<Limiter>,
+    /// Wakes long-polls on session transitions.
+    pub(crate) notifier: Notifier,
+    /// Chunk requests in flight per session.
+    pub(crate) inflight: Inflight,
+    /// Background state-machine drivers, aborted on shutdown.
+    pub(crate) tasks: Tasks,
+    /// The seeded workspace.
+    pub(crate) workspace_id: String,
+    /// Origin for `web_url` links.
+    pub(crate) public_base: String,
+    /// Origin of redirected reads.
+    pub(crate) cdn_base: String,
+}
+
+impl EmulatorState {
+    /// Assembles the state over an opened store. `public_base` is the origin browsers reach the
+    /// emulator at, unless the config names one.
+    pub(crate) fn new(
+        config: EmulatorConfig,
+        store: Store,
+        blobs: BlobDirs,
+        workspace_id: String,
+        public_base: &str,
+    ) -> Self {
+        let public_base = config
+            .public_base
+            .clone()
+            .unwrap_or_else(|| public_base.to_owned())
+            .trim_end_matches('/')
+            .to_owned();
+        let cdn_base = config
+            .cdn_base
+            .clone()
+            .unwrap_or_else(|| public_base.replacen("127.0.0.1", "localhost", 1))
+            .trim_end_matches('/')
+            .to_owned();
+        let faults = FaultControls::new(config.faults.clone());
+        Self {
+            api_key: ApiKey::new(&config.api_key),
+            limiter: Arc::new(Limiter::new(faults.clone(), config.headers.clone())),
+            faults,
+            config,
+            store,
+            blobs,
+            stats: Arc::default(),
+            notifier: Notifier::default(),
+            inflight: Inflight::default(),
+            tasks: Tasks::default(),
+            workspace_id,
+            public_base,
+            cdn_base,
+        }
+    }
+
+    /// The seeded workspace id.
+    pub fn workspace_id(&self) -> &str {
+        &self.workspace_id
+    }
+
+    /// The runtime fault controls.
+    pub fn faults(&self) -> FaultControls {
+        self.faults.clone()
+    }
+
+    /// A snapshot of the request counters.
+    pub fn stats(&self) -> Stats {
+        self.stats.snapshot()
+    }
+
+    /// Stops background upload steps and closes SQLite (for mounted use;
+    /// [`RunningEmulator`](super::RunningEmulator) calls it on shutdown).
+    pub async fn close(&self) {
+        self.notifier.close_all();
+        self.tasks.abort_all().await;
+        self.store.close();
+    }
+}
+
+impl FromRef<Arc<EmulatorState>> for ApiKey {
+    fn from_ref(state: &Arc<EmulatorState>) -> Self {
+        state.api_key
+    }
+}
+
+/// Background drivers, so shutdown can stop them before SQLite closes.
+#[derive(Default)]
+pub struct Tasks {
+    set: Mutex<JoinSet<()>>,
+}
+
+impl Tasks {
+    /// Runs `fut` in the background until it ends or [`Tasks::abort_all`].
+    pub fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) {
+        let mut set = self.set.lock();
+        while set.try_join_next().is_some() {}
+        set.spawn(fut);
+    }
+
+    /// Aborts every driver and waits for them to end.
+    pub async fn abort_all(&self) {
+        let mut set = std::mem::take(&mut *self.set.lock());
+        set.abort_all();
+        while set.join_next().await.is_some() {}
+    }
+}
+
+/// Wakes waiters when a session changes: one watch channel per session, created on demand.
+/// Waiters survive the client disconnecting (their future is dropped); shutdown wakes them all.
+#[derive(Default)]
+pub struct Notifier {
+    channels: Mutex<HashMap<String, watch::Sender<u64>>>,
+    closing: AtomicBool,
+}
+
+impl Notifier {
+    /// A receiver that sees every later [`Notifier::notify`] for `id`.
+    pub fn subscribe(&self, id: &str) -> watch::Receiver<u64> {
+        let mut map = self.channels.lock();
+        map.entry(id.to_owned())
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
+    }
+
+    /// Shutdown: wakes every waiter and makes later waits return at once.
+    pub fn close_all(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        for tx in self.channels.lock().values() {
+            tx.send_modify(|v| *v += 1);
+        }
+    }
+
+    /// Whether the emulator is shutting down.
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
+
+    /// Signals a transition of `id`.
+    pub fn notify(&self, id: &str) {
+        let mut map = self.channels.lock();
+        if let Some(tx) = map.get(id) {
+            tx.send_modify(|v| *v += 1);
+            if tx.receiver_count() == 0 {
+                map.remove(id);
+            }
+        }
+    }
+}
+
+/// Chunk requests in flight, per session id (§7.1 "Parallelism": at most 3; §11: the 4th
+/// gets 429/10368). The most seen at once is counted for tests.
+#[derive(Default)]
+pub struct Inflight {
+    map: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// Decrements the in-flight count when the chunk request ends.
+pub struct InflightGuard {
+    map: Arc<Mutex<HashMap<String, usize>>>,
+    id: String,
+}
+
+impl Inflight {
+    /// Enters a chunk request for `id`, or fails with 429/10368 when `limit` are in flight.
+    pub fn enter(
+        &self,
+        id: &str,
+        limit: usize,
+        stats: &Recorder,
+    ) -> Result<InflightGuard, ApiError> {
+        let mut map = self.map.lock();
+        let n = map.entry(id.to_owned()).or_insert(0);
+        if *n >= limit {
+            return Err(ApiError::RateLimited(format!(
+                "at most {limit} chunk uploads may be in flight per session"
+            )));
+        }
+        *n += 1;
+        stats.saw_in_flight(id, *n);
+        Ok(InflightGuard {
+            map: self.map.clone(),
+            id: id.to_owned(),
+        })
+    }
+}
+
+impl Drop for InflightGuard {
+    fn drop(&mut self) {
+        let mut map = self.map.lock();
+        if let Some(n) = map.get_mut(&self.id) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.id);
+            }
+        }
+    }
+}
