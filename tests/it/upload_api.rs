@@ -2,17 +2,16 @@
 //! 4xx of every chunk that does not fit its plan (and that nothing of it is stored), admission
 //! control, nested folders, type checks on the name and on the first bytes.
 
-mod common;
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{Gateway, Recorded, TestApp, spawn_app_with, spawn_second_gateway};
+use crate::common::payload::{MIB, bytes};
+use crate::common::{Gateway, Recorded, TestApp, spawn_app_with, spawn_second_gateway, wait_until};
 use fastgate::upload::digest::Sha256Digest;
 use fastgate::upload::token::{TokenKey, UploadClaims};
 use serde_json::{Value, json};
 
-const MIB: usize = 1024 * 1024;
 const SECRET: &str = "an-upload-api-test-secret-of-more-than-32-bytes";
 
 /// The vars every gateway of this file runs with: small chunks so files stay small.
@@ -20,19 +19,6 @@ const VARS: &[(&str, &str)] = &[("FASTGATE_SECRET", SECRET), ("FASTGATE_CHUNK_SI
 
 async fn gateway() -> Gateway {
     spawn_app_with(VARS, |_| {}).await
-}
-
-/// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
-fn bytes_of(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.max(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 async fn create(app: &TestApp, body: Value) -> Recorded {
@@ -119,11 +105,11 @@ fn upstream_chunk_posts(gw: &Gateway) -> u64 {
         .total("POST", "/current/upload/{id}/chunk/")
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn one_upload_served_by_two_replicas_alternately_is_stored_with_its_hash() {
     let a = gateway().await;
     let b = spawn_second_gateway(&a, VARS).await;
-    let file = bytes_of(3 * MIB + 12_345, 1);
+    let file = bytes(3 * MIB + 12_345, 1);
     let ticket = create_ok(&a, "replicas.bin", file.len()).await;
     assert_eq!(ticket["chunk_size"], MIB);
     assert_eq!(ticket["chunks"], 4);
@@ -165,10 +151,10 @@ async fn one_upload_served_by_two_replicas_alternately_is_stored_with_its_hash()
     assert_eq!(again.json()["node_id"], receipt["node_id"]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn forged_expired_and_other_session_tokens_get_401_and_store_nothing() {
     let gw = gateway().await;
-    let file = bytes_of(MIB + 10, 2);
+    let file = bytes(MIB + 10, 2);
     let ticket = create_ok(&gw, "guarded.bin", file.len()).await;
     let other = create_ok(&gw, "other.bin", file.len()).await;
     let id = ticket["id"].as_str().expect("id");
@@ -224,12 +210,15 @@ async fn forged_expired_and_other_session_tokens_get_401_and_store_nothing() {
 
     assert_eq!(state_of(&gw, &ticket).await["received"], json!([]));
     assert_eq!(upstream_chunk_posts(&gw), 0);
+    // Both sessions stay open: JS-path sessions belong to the browser's token, and a refused
+    // chunk must not cost the real owner their upload.
+    gw.expect_open_sessions([id, other["id"].as_str().expect("id")]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn chunks_out_of_range_of_the_wrong_size_or_without_length_get_precise_4xx() {
     let gw = gateway().await;
-    let file = bytes_of(2 * MIB + 100, 3);
+    let file = bytes(2 * MIB + 100, 3);
     let ticket = create_ok(&gw, "sizes.bin", file.len()).await;
     let id = ticket["id"].as_str().expect("id");
 
@@ -263,6 +252,9 @@ async fn chunks_out_of_range_of_the_wrong_size_or_without_length_get_precise_4xx
             gw.client
                 .put(format!("{}/api/uploads/{id}/chunks/3", gw.url))
                 .header("Upload-Token", ticket["token"].as_str().expect("token"))
+                // The gateway refuses before reading the body, so this connection cannot be
+                // reused: without this the next request may land on it and break.
+                .header("connection", "close")
                 .body(reqwest::Body::wrap_stream(stream)),
         )
         .await;
@@ -279,12 +271,14 @@ async fn chunks_out_of_range_of_the_wrong_size_or_without_length_get_precise_4xx
 
     assert_eq!(state_of(&gw, &ticket).await["received"], json!([]));
     assert_eq!(upstream_chunk_posts(&gw), 0);
+    // A chunk that does not fit its plan is refused; the upload itself stays resumable.
+    gw.expect_open_sessions([id]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_digest_mismatch_is_refused_before_anything_goes_upstream() {
     let gw = gateway().await;
-    let file = bytes_of(MIB + 5, 4);
+    let file = bytes(MIB + 5, 4);
     let ticket = create_ok(&gw, "digest.bin", file.len()).await;
     let r = put_chunk(
         &gw,
@@ -313,9 +307,11 @@ async fn a_digest_mismatch_is_refused_before_anything_goes_upstream() {
     let r = post_with_token(&gw, &ticket, "/complete").await;
     assert_eq!(r.status, 409, "{}", r.text());
     assert!(r.text().contains("missing"), "{}", r.text());
+    // Completing too early is a conflict, not a failure: the upload stays open to finish.
+    gw.expect_open_sessions(ticket["id"].as_str());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_full_in_flight_budget_answers_429_with_retry_after_instead_of_queueing() {
     let vars = [
         ("FASTGATE_SECRET", SECRET),
@@ -323,7 +319,7 @@ async fn a_full_in_flight_budget_answers_429_with_retry_after_instead_of_queuein
         ("FASTGATE_INFLIGHT_BUDGET", "1MiB"),
     ];
     let gw = spawn_app_with(&vars, |_| {}).await;
-    let file = bytes_of(2 * MIB, 5);
+    let file = bytes(2 * MIB, 5);
     let ticket = create_ok(&gw, "busy.bin", file.len()).await;
     let id = ticket["id"].as_str().expect("id").to_owned();
 
@@ -343,13 +339,13 @@ async fn a_full_in_flight_budget_answers_429_with_retry_after_instead_of_queuein
     let in_flight = tokio::spawn(request.send());
     // Wait until the gateway has admitted chunk 1 (it holds the whole budget).
     let budget = gw.state.budget.clone();
-    tokio::time::timeout(Duration::from_secs(5), async {
-        while budget.in_use() == 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+    wait_until("chunk 1 admitted", Duration::from_secs(5), || async {
+        match budget.in_use() {
+            0 => Err("nothing admitted"),
+            _ => Ok(()),
         }
     })
-    .await
-    .expect("chunk 1 admitted");
+    .await;
 
     let r = put_chunk(&gw, &ticket, 2, chunk(&file, 2), None).await;
     assert_eq!(
@@ -367,6 +363,8 @@ async fn a_full_in_flight_budget_answers_429_with_retry_after_instead_of_queuein
     let r = put_chunk(&gw, &ticket, 2, chunk(&file, 2), None).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(gw.state.budget.peak() <= MIB as u64);
+    // Never completed: the test is about admission, and the session waits for its `complete`.
+    gw.expect_open_sessions([&id]);
 }
 
 fn tokio_stream_from(
@@ -375,7 +373,7 @@ fn tokio_stream_from(
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn creation_refuses_unexposed_workspaces_oversize_files_and_disallowed_names() {
     let vars = [
         ("FASTGATE_SECRET", SECRET),
@@ -425,7 +423,7 @@ async fn creation_refuses_unexposed_workspaces_oversize_files_and_disallowed_nam
     assert_eq!(hidden.emulator.stats().total("POST", "/current/upload/"), 0);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_first_chunk_whose_bytes_are_not_the_allowed_type_gets_415_and_the_session_is_cancelled()
 {
     let vars = [
@@ -450,7 +448,7 @@ async fn a_first_chunk_whose_bytes_are_not_the_allowed_type_gets_415_and_the_ses
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_relative_path_creates_its_folders_once_and_the_file_lands_inside() {
     let gw = gateway().await;
     let mut folders = Vec::new();
@@ -498,10 +496,10 @@ async fn a_relative_path_creates_its_folders_once_and_the_file_lands_inside() {
     assert_eq!(create(&gw, bad).await.status, 400);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_cancelled_upload_leaves_nothing_behind() {
     let gw = gateway().await;
-    let file = bytes_of(2 * MIB, 6);
+    let file = bytes(2 * MIB, 6);
     let ticket = create_ok(&gw, "cancel-me.bin", file.len()).await;
     let r = put_chunk(&gw, &ticket, 1, chunk(&file, 1), None).await;
     assert_eq!(r.status, 200);

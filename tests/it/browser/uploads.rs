@@ -4,17 +4,14 @@
 //! what Fast.io has; injected 429s and 5xx still end stored; and with JavaScript off the same
 //! form posts as multipart. Screenshots land in `target/tmp/screenshots/`.
 
-mod browser_support;
-mod common;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use browser_support::{Browser, Site, make_file};
-use fastgate::upload::digest::Sha256Digest;
+use crate::common::browser::{Browser, Site, make_file};
+use crate::common::payload::{MIB, sha256_hex};
+use crate::common::wait_until;
 use serde_json::Value;
-
-const MIB: usize = 1024 * 1024;
 const SECRET: &str = "a-browser-test-secret-of-more-than-32-bytes!";
 const FILE_INPUT: &str = "form[data-upload] input[type=file][name=file]";
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(60);
@@ -24,6 +21,17 @@ fn stored_chunk_posts(site: &Site) -> u64 {
     site.emulator
         .stats()
         .count("POST", "/current/upload/{id}/chunk/", 200)
+}
+
+/// Waits until Fast.io has stored `n` chunks.
+async fn wait_chunks_stored(site: &Site, n: u64) {
+    wait_until("chunks stored", UPLOAD_TIMEOUT, || async {
+        match stored_chunk_posts(site) {
+            seen if seen >= n => Ok(()),
+            seen => Err(seen),
+        }
+    })
+    .await;
 }
 
 /// The JSON listing of the root folder: name → id.
@@ -53,7 +61,7 @@ async fn download_sha(site: &Site, node: &str) -> String {
         .get(&format!("/download/{}/{node}", site.workspace))
         .await;
     assert_eq!(r.status, 200, "download {node}");
-    Sha256Digest::of(&r.body).to_hex()
+    sha256_hex(&r.body)
 }
 
 fn all_stored(n: usize) -> String {
@@ -171,11 +179,7 @@ async fn cancelling_mid_upload_leaves_nothing_behind() {
         .goto(&format!("{}/w/{}/root", site.url(), site.workspace))
         .await;
     browser.pick(FILE_INPUT, &[path]).await;
-    let started = std::time::Instant::now();
-    while stored_chunk_posts(&site) < 2 {
-        assert!(started.elapsed() < UPLOAD_TIMEOUT, "no chunk stored");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_chunks_stored(&site, 2).await;
     browser.screenshot("cancel-before").await;
     browser
         .eval("document.querySelector('.progress-cancel').click(); return true;")
@@ -189,18 +193,11 @@ async fn cancelling_mid_upload_leaves_nothing_behind() {
         .await;
     browser.screenshot("cancel-after").await;
     let fastio = site.state().fastio;
-    let started = std::time::Instant::now();
-    loop {
+    wait_until("no upload session", Duration::from_secs(10), || async {
         let open = fastio.list_uploads().await.expect("sessions");
-        if open.is_empty() {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "sessions left open: {open:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        if open.is_empty() { Ok(()) } else { Err(open) }
+    })
+    .await;
     assert!(root_listing(&site).await.is_empty());
     assert!(
         stored_chunk_posts(&site) < 16,
@@ -224,11 +221,7 @@ async fn after_a_gateway_restart_a_reload_and_reselect_resumes_without_resending
     let page = format!("{}/w/{}/root", site.url(), site.workspace);
     browser.goto(&page).await;
     browser.pick(FILE_INPUT, std::slice::from_ref(&path)).await;
-    let started = std::time::Instant::now();
-    while stored_chunk_posts(&site) < 4 {
-        assert!(started.elapsed() < UPLOAD_TIMEOUT, "no chunk stored");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_chunks_stored(&site, 4).await;
     browser.screenshot("restart-before-kill").await;
     site.kill_gateway();
     // The page is left (its retries stop) while the gateway is down, then loaded again.
@@ -419,62 +412,4 @@ async fn a_picked_folder_keeps_its_tree() {
     assert_eq!(download_sha(&site, &cover).await, top_sha);
     assert_eq!(download_sha(&site, &beach).await, inner_sha);
     browser.close().await;
-}
-
-/// Not a test: the JS path against the form path in the same browser, one large file each
-/// (`FASTGATE_MEASURE_MIB`, default 256). Run with `--ignored --nocapture`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "measurement, run by hand"]
-async fn measure_js_path_against_form_path() {
-    let mib: usize = std::env::var("FASTGATE_MEASURE_MIB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
-    let site = Site::start(
-        &[
-            ("FASTGATE_SECRET", SECRET),
-            ("FASTGATE_MAX_FILE_SIZE", "2GiB"),
-        ],
-        |_| {},
-    )
-    .await;
-    let files = tempfile::tempdir().expect("files");
-    let (js_file, _) = make_file(files.path(), "js.bin", mib * MIB, 21);
-    let (form_file, _) = make_file(files.path(), "form.bin", mib * MIB, 22);
-    let page = format!("{}/w/{}/root", site.url(), site.workspace);
-
-    let browser = Browser::start(true).await;
-    browser.goto(&page).await;
-    let started = std::time::Instant::now();
-    browser.pick(FILE_INPUT, &[js_file]).await;
-    browser
-        .wait_until("JS upload stored", Duration::from_secs(600), &all_stored(1))
-        .await;
-    let js = started.elapsed();
-    browser.close().await;
-
-    let browser = Browser::start(false).await;
-    browser.goto(&page).await;
-    browser.pick(FILE_INPUT, &[form_file]).await;
-    let started = std::time::Instant::now();
-    browser
-        .eval(
-            "document.querySelector('form[data-upload] button[type=submit]').click(); return true;",
-        )
-        .await;
-    browser
-        .wait_until(
-            "form upload answered",
-            Duration::from_secs(600),
-            "return document.readyState === 'complete' && !!document.querySelector('section.results');",
-        )
-        .await;
-    let form = started.elapsed();
-    browser.close().await;
-    let rate = |d: Duration| mib as f64 / d.as_secs_f64();
-    eprintln!(
-        "{mib} MiB: JS path {js:.2?} ({:.0} MiB/s), form path {form:.2?} ({:.0} MiB/s)",
-        rate(js),
-        rate(form)
-    );
 }

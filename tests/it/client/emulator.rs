@@ -14,13 +14,12 @@ use fastgate::fastio::{
     UploadStatus, UploadTarget,
 };
 use futures_util::{StreamExt, TryStreamExt, stream};
-use rand::RngCore;
 use secrecy::SecretString;
-use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
+use crate::common::payload::{MIB, bytes, sha256_hex};
+
 const KEY: &str = "k_emulator_test_key";
-const MIB: usize = 1024 * 1024;
 const STORE_WAIT: Duration = Duration::from_secs(30);
 
 /// An emulator on port 0 with its data dir, and a client pointed at it.
@@ -95,26 +94,19 @@ async fn launch(dir: &TempDir, tweak: impl FnOnce(&mut EmulatorConfig)) -> Runni
         .expect("emulator starts")
 }
 
+/// Quick retries, so fault tests stay fast.
+const RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 8,
+    base_delay: Duration::from_millis(10),
+    chunk_base_delay: Duration::from_millis(10),
+    max_delay: Duration::from_millis(100),
+    max_rate_limit_wait: Duration::from_secs(5),
+};
+
 fn client_for(base_url: &str, key: &str) -> Client {
     let mut config = ClientConfig::new(base_url, SecretString::from(key));
-    config.retry = RetryPolicy {
-        max_attempts: 8,
-        base_delay: Duration::from_millis(10),
-        chunk_base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(100),
-        max_rate_limit_wait: Duration::from_secs(5),
-    };
+    config.retry = RETRY;
     Client::new(config).expect("client")
-}
-
-fn random_bytes(len: usize) -> Bytes {
-    let mut data = vec![0u8; len];
-    rand::thread_rng().fill_bytes(&mut data);
-    Bytes::from(data)
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
 }
 
 /// Uploads `data` as a chunked session with `chunk` bytes per chunk, sending chunks in
@@ -165,7 +157,7 @@ async fn send_chunks(
 #[tokio::test]
 async fn three_and_a_half_chunks_out_of_order_and_parallel_are_stored_byte_identical() {
     let env = Env::start().await;
-    let data = random_bytes(3 * MIB + MIB / 2);
+    let data = Bytes::from(bytes(3 * MIB + MIB / 2, 1));
     let id = chunked_upload(&env, "big.bin", &data, MIB, &[4, 2, 3, 1], 3).await;
     assert_eq!(env.client.chunk_status(&id).await.expect("status").len(), 4);
     env.client.complete_upload(&id).await.expect("complete");
@@ -186,7 +178,7 @@ async fn three_and_a_half_chunks_out_of_order_and_parallel_are_stored_byte_ident
 #[tokio::test]
 async fn single_call_upload_is_stored_with_its_hash() {
     let env = Env::start().await;
-    let data = random_bytes(100_000);
+    let data = Bytes::from(bytes(100_000, 2));
     let single = env
         .client
         .upload_single(&env.target(), "small.bin", data.clone())
@@ -229,7 +221,7 @@ async fn zero_byte_file_is_stored_empty() {
 #[tokio::test]
 async fn stream_upload_is_stored_with_the_right_hash() {
     let env = Env::start().await;
-    let data = random_bytes(5 * MIB + 123);
+    let data = Bytes::from(bytes(5 * MIB + 123, 3));
     let id = env
         .client
         .create_stream_upload(&env.target(), "stream.bin", 10 * MIB as u64)
@@ -260,7 +252,7 @@ async fn stream_upload_is_stored_with_the_right_hash() {
 #[tokio::test]
 async fn size_mismatch_fails_with_10522_and_cancel_leaves_nothing() {
     let env = Env::start().await;
-    let data = random_bytes(2 * MIB);
+    let data = Bytes::from(bytes(2 * MIB, 4));
     let id = env
         .client
         .create_chunked_upload(&env.target(), "short.bin", 3 * MIB as u64, None)
@@ -289,7 +281,7 @@ async fn size_mismatch_fails_with_10522_and_cancel_leaves_nothing() {
 #[tokio::test]
 async fn cancel_of_a_partial_upload_leaves_nothing() {
     let env = Env::start().await;
-    let data = random_bytes(2 * MIB);
+    let data = Bytes::from(bytes(2 * MIB, 5));
     let id = chunked_upload(&env, "partial.bin", &data, MIB, &[1], 1).await;
     env.client.cancel_upload(&id).await.expect("cancel");
     env.client
@@ -325,7 +317,7 @@ async fn injected_429_is_waited_out_then_the_chunk_succeeds() {
         };
     })
     .await;
-    let data = random_bytes(MIB);
+    let data = Bytes::from(bytes(MIB, 6));
     let id = env
         .client
         .create_chunked_upload(&env.target(), "limited.bin", data.len() as u64, None)
@@ -349,14 +341,23 @@ async fn injected_429_is_waited_out_then_the_chunk_succeeds() {
 #[tokio::test]
 async fn injected_gateway_errors_are_retried_for_reads() {
     let env = Env::start().await;
-    env.emulator.faults().set_error_rate(0.3);
-    for _ in 0..20 {
-        env.client
-            .list_folder(&env.ws(), "root", &ListQuery::default())
-            .await
-            .expect("list despite 5xx");
-    }
+    // Every request answers 502, 503 or 504: a read is tried exactly as often as the policy
+    // allows, then the gateway error surfaces; once the faults stop, the same read succeeds.
+    env.emulator.faults().set_error_rate(1.0);
+    let err = env
+        .client
+        .list_folder(&env.ws(), "root", &ListQuery::default())
+        .await
+        .expect_err("every attempt failed");
+    assert!(
+        err.http_status().is_some_and(|s| (502..=504).contains(&s)),
+        "{err:?}"
+    );
     env.emulator.faults().set_error_rate(0.0);
+    env.client
+        .list_folder(&env.ws(), "root", &ListQuery::default())
+        .await
+        .expect("list once the faults stop");
     let stats = env.emulator.stats();
     let gateway_errors: u64 = stats
         .requests
@@ -364,7 +365,11 @@ async fn injected_gateway_errors_are_retried_for_reads() {
         .filter(|((_, _, status), _)| (502..=504).contains(status))
         .map(|(_, n)| n)
         .sum();
-    assert!(gateway_errors > 0, "the fault injector produced 5xx");
+    assert_eq!(
+        gateway_errors,
+        u64::from(RETRY.max_attempts),
+        "one read, every attempt the policy allows"
+    );
 }
 
 #[tokio::test]
@@ -426,34 +431,42 @@ async fn listing_250_folders_paginates_completely_in_order() {
 #[tokio::test]
 async fn long_poll_returns_as_soon_as_the_status_changes() {
     let env = Env::start().await;
-    let data = random_bytes(MIB);
-    let id = env
+    let data = Bytes::from(bytes(MIB, 40));
+    let id = chunked_upload(&env, "poll.bin", &data, MIB, &[1], 1).await;
+    // Nothing changes the session now: a long-poll holds for its whole wait.
+    let hold = Duration::from_secs(1);
+    let started = Instant::now();
+    let session = env
         .client
-        .create_chunked_upload(&env.target(), "poll.bin", data.len() as u64, None)
+        .upload_details(&id, Some(hold))
         .await
-        .expect("session");
+        .expect("details");
+    assert_eq!(session.status, UploadStatus::Uploading);
+    assert!(started.elapsed() >= hold, "returned early: {:?}", started.elapsed());
+    // `complete` starts the state machine, so the status changes whenever the poll arrives
+    // (before `complete`, or between two steps after it): it returns on that change, long
+    // before its 30 s, and never before the change was asked for.
     let poller = {
         let (client, id) = (env.client.clone(), id.clone());
         tokio::spawn(async move {
-            let started = Instant::now();
-            let session = client
-                .upload_details(&id, Some(Duration::from_secs(30)))
-                .await;
-            (session, started.elapsed())
+            let session = client.upload_details(&id, Some(Duration::from_secs(30))).await;
+            (session, Instant::now())
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    env.client
-        .upload_chunk(&id, 1, data.clone(), &sha256_hex(&data))
-        .await
-        .expect("chunk");
-    let (session, waited) = poller.await.expect("joined");
-    assert_eq!(session.expect("details").status, UploadStatus::Uploading);
+    let changed = Instant::now();
+    env.client.complete_upload(&id).await.expect("complete");
+    let (session, returned) = poller.await.expect("joined");
+    assert_ne!(session.expect("details").status, UploadStatus::Uploading);
+    assert!(returned >= changed, "answered before anything changed");
     assert!(
-        waited < Duration::from_secs(10),
-        "returned early: {waited:?}"
+        returned - changed < Duration::from_secs(10),
+        "returned on the change: {:?}",
+        returned - changed
     );
-    env.client.cancel_upload(&id).await.expect("cancel");
+    env.client
+        .wait_until_stored(&id, STORE_WAIT)
+        .await
+        .expect("stored");
 }
 
 #[tokio::test]
@@ -468,7 +481,7 @@ async fn upload_survives_an_emulator_restart() {
         workspace: ws.clone(),
         folder: "root".into(),
     };
-    let data = random_bytes(3 * MIB + 10);
+    let data = Bytes::from(bytes(3 * MIB + 10, 8));
     let id = client
         .create_chunked_upload(&target, "restart.bin", data.len() as u64, None)
         .await
@@ -518,7 +531,7 @@ async fn legacy_envelopes_and_rate_limit_headers_are_understood() {
             .expect("workspaces")
             .is_empty()
     );
-    let data = random_bytes(MIB + 5);
+    let data = Bytes::from(bytes(MIB + 5, 9));
     let id = chunked_upload(&env, "legacy.bin", &data, MIB, &[1, 2], 2).await;
     env.emulator
         .faults()
@@ -563,7 +576,7 @@ async fn single_call_answered_500_after_storing_is_not_replayed() {
 #[tokio::test]
 async fn stream_answered_500_after_storing_is_settled_as_stored_without_resend() {
     let env = Env::start_with(|config| config.faults.fail_after_store = true).await;
-    let data = random_bytes(2 * MIB);
+    let data = Bytes::from(bytes(2 * MIB, 10));
     let id = env
         .client
         .create_stream_upload(&env.target(), "settled.bin", 4 * MIB as u64)

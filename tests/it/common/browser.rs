@@ -5,19 +5,20 @@
 //! One chromedriver serves every test of the binary: the first test to need it starts it (on a
 //! port chromedriver picks itself), the last one to finish stops it. A missing browser or driver
 //! fails the test with instructions; browser tests never skip.
-#![allow(dead_code)]
 
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, build_gateway};
+use super::gateway::assert_no_open_sessions;
+use super::payload::{bytes, sha256_hex};
+use super::{TestApp, build_gateway, poll_until};
 
 /// Debian's Chromium and its WebDriver.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
@@ -176,20 +177,20 @@ impl Browser {
     /// Polls `script` (returning true when done) until it is true; on timeout saves a screenshot
     /// and panics with the page's upload rows.
     pub async fn wait_until(&self, what: &str, timeout: Duration, script: &str) {
-        let started = Instant::now();
-        loop {
-            if self.client.execute(script, vec![]).await.ok() == Some(Value::Bool(true)) {
-                return;
+        let done = poll_until(timeout, || async {
+            match self.client.execute(script, vec![]).await {
+                Ok(Value::Bool(true)) => Ok(()),
+                other => Err(other.map_err(|e| e.to_string())),
             }
-            if started.elapsed() > timeout {
-                let shot = self.screenshot(&format!("timeout-{}", slug(what))).await;
-                let rows = self.rows().await;
-                panic!(
-                    "timed out after {timeout:?} waiting for {what}; rows: {rows:#}; screenshot: {}",
-                    shot.display()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        })
+        .await;
+        if done.is_err() {
+            let shot = self.screenshot(&format!("timeout-{}", slug(what))).await;
+            let rows = self.rows().await;
+            panic!(
+                "timed out after {timeout:?} waiting for {what}; rows: {rows:#}; screenshot: {}",
+                shot.display()
+            );
         }
     }
 
@@ -351,44 +352,31 @@ impl Site {
     }
 }
 
-/// Binds `addr` (tokio sets SO_REUSEADDR, so a port just released binds again), retrying
+/// Binds `addr` (tokio sets SO_REUSEADDR, so a port just released binds again), trying again
 /// briefly while the old listener's socket is still closing.
 async fn bind_again(addr: SocketAddr) -> tokio::net::TcpListener {
-    let started = Instant::now();
-    loop {
-        match tokio::net::TcpListener::bind(addr).await {
-            Ok(listener) => return listener,
-            Err(e) if started.elapsed() < Duration::from_secs(5) => {
-                eprintln!("rebinding {addr}: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("could not bind {addr} again: {e}"),
-        }
-    }
+    poll_until(Duration::from_secs(5), || tokio::net::TcpListener::bind(addr))
+        .await
+        .unwrap_or_else(|e| panic!("could not bind {addr} again: {e}"))
 }
 
 impl Drop for Site {
+    /// Asserts, as [`super::Gateway`] does, that no upload session was left open (checked while
+    /// the gateway still runs, so cancellations under way can finish), then stops the gateway.
     fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.emulator.faults().set(Default::default());
+            assert_no_open_sessions(&self.emulator.base_url(), &self.key, Default::default());
+        }
         self.kill_gateway();
     }
 }
 
-/// Writes `len` deterministic pseudo-random bytes to `dir/name` and returns the path and the
-/// bytes' hex SHA-256.
+/// Writes `len` deterministic test bytes to `dir/name` and returns the path and their hex
+/// SHA-256.
 pub fn make_file(dir: &Path, name: &str, len: usize, seed: u64) -> (PathBuf, String) {
-    let mut x = seed.max(1);
-    let bytes: Vec<u8> = (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let data = bytes(len, seed);
     let path = dir.join(name);
-    std::fs::write(&path, &bytes).expect("write test file");
-    (
-        path,
-        fastgate::upload::digest::Sha256Digest::of(&bytes).to_hex(),
-    )
+    std::fs::write(&path, &data).expect("write test file");
+    (path, sha256_hex(&data))
 }

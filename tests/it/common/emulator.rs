@@ -1,7 +1,6 @@
 //! Helpers for the emulator tests: spawn the emulator on 127.0.0.1 port 0 over a temp data dir,
 //! and speak raw HTTP to it with reqwest, written from `fastio-api.md` alone (no fastgate client
 //! code, so these tests check the emulator against the contract).
-#![allow(dead_code)]
 
 use std::time::Duration;
 
@@ -9,11 +8,12 @@ use fastgate::emulator::{self, EmulatorConfig, RunningEmulator};
 use reqwest::multipart::{Form, Part};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
+pub use super::payload::MIB;
+use super::wait_until;
+
 pub const KEY: &str = "test-key-0123456789";
-pub const MIB: usize = 1024 * 1024;
 
 /// A running emulator plus its data dir and an HTTP client.
 pub struct TestEmu {
@@ -54,23 +54,6 @@ pub async fn start_on(dir: TempDir, config: EmulatorConfig) -> TestEmu {
         http: reqwest::Client::new(),
         dir,
     }
-}
-
-/// Deterministic, non-repeating-looking test bytes.
-pub fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
-pub fn sha256(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 pub async fn json(res: Response) -> (StatusCode, Value) {
@@ -182,18 +165,18 @@ impl TestEmu {
 
     /// Long-polls session details until the status is terminal (stored or *_failed).
     pub async fn wait_terminal(&self, id: &str) -> Value {
-        for _ in 0..100 {
-            let (status, v) = self.get(&format!("/upload/{id}/details/?wait=5")).await;
+        let path = format!("/upload/{id}/details/?wait=5");
+        wait_until("a terminal session status", Duration::from_secs(60), || async {
+            let (status, v) = self.get(&path).await;
             assert_eq!(status, StatusCode::OK, "details: {v}");
-            let s = v["session"]["status"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
+            let s = v["session"]["status"].as_str().unwrap_or_default();
             if s == "stored" || s.ends_with("_failed") {
-                return v["session"].clone();
+                Ok(v["session"].clone())
+            } else {
+                Err(s.to_owned())
             }
-        }
-        panic!("session {id} never reached a terminal state");
+        })
+        .await
     }
 
     /// Downloads a node through requestread + read/?token= without Authorization.

@@ -1,31 +1,16 @@
 //! Helpers for the form-upload tests: build multipart posts as a browser does, post them through
 //! the harness (so every response is leak-scanned), and inspect what Fast.io (the emulator)
 //! holds through the gateway's own client.
-#![allow(dead_code)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use reqwest::multipart::{Form, Part};
 use sha2::{Digest, Sha256};
 
-use crate::common::{Gateway, Recorded};
+use super::{Gateway, Recorded, wait_until};
 use fastgate::fastio::{ListQuery, Node, NodeType, PageSize};
-
-pub const MIB: usize = 1024 * 1024;
-
-/// Deterministic bytes that do not look like any known file type.
-pub fn bytes_of(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[1] ^ seed)
-        .map(|b| if b == 0 { 1 } else { b })
-        .collect()
-}
-
-pub fn sha_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
 
 /// A file part named `file` with `filename`, as a browser sends it.
 pub fn file_part(filename: &str, data: Vec<u8>) -> Part {
@@ -103,38 +88,26 @@ pub async fn download_sha(gw: &Gateway, node: &str) -> (String, u64) {
     (hex::encode(hash.finalize()), len)
 }
 
-/// Waits (polling with a deadline) until the emulator lists no upload session at all (it lists
-/// every session not `stored`, failed ones included; cancelled ones are gone); panics with the
-/// sessions left when the deadline passes.
+/// Waits until the emulator lists no upload session at all (it lists every session not
+/// `stored`, failed ones included; cancelled ones are gone); panics with the sessions left.
 pub async fn wait_until_no_sessions(gw: &Gateway, within: Duration) {
-    let deadline = Instant::now() + within;
-    loop {
+    wait_until("no upload session", within, || async {
         let open = gw.state.fastio.list_uploads().await.expect("sessions");
-        if open.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "upload sessions still open: {open:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        if open.is_empty() { Ok(()) } else { Err(open) }
+    })
+    .await;
 }
 
-/// Waits until at least one upload session is open (uploading), with a deadline.
+/// Waits until at least one upload session is open (uploading).
 pub async fn wait_until_a_session_is_open(gw: &Gateway, within: Duration) {
-    let deadline = Instant::now() + within;
-    loop {
+    wait_until("an open upload session", within, || async {
         let sessions = gw.state.fastio.list_uploads().await.expect("sessions");
-        if sessions
+        let open = sessions
             .iter()
-            .any(|s| !s.status.is_failed() && s.status.as_str() != "stored")
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "no upload session was opened");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+            .any(|s| !s.status.is_failed() && s.status.as_str() != "stored");
+        if open { Ok(()) } else { Err(sessions) }
+    })
+    .await;
 }
 
 /// The `files` of a JSON action result.

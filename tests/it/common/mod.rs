@@ -1,10 +1,19 @@
-//! The shared test harness (skeleton): serve a router on port 0 and talk HTTP to it, recording
-//! every response and scanning its headers and body for secrets (the API key, any `Bearer `
-//! value). The lead completes it with `spawn_app()` (real app + real emulator) once the app is
-//! wired; for now [`TestApp::serve`] takes any router.
+//! The one test harness: serve a router on port 0 and talk HTTP to it, recording every response
+//! and scanning its headers and body for secrets (the API key, any `Bearer ` value);
+//! [`spawn_app`] starts the real gateway in front of the real emulator.
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod emulator;
 mod fixtures;
+pub mod forms;
+mod gateway;
+pub mod payload;
+pub mod process;
+mod wait;
+
+pub use gateway::{Gateway, build_gateway, spawn_app, spawn_app_with, spawn_second_gateway};
+pub use wait::{poll_until, wait_until};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -154,151 +163,3 @@ pub fn assert_no_leak(secrets: &[String], headers: &HeaderMap, body: &[u8]) {
     }
 }
 
-/// The real gateway in front of the real emulator, both on loopback port 0.
-pub struct Gateway {
-    /// The gateway, with its recording client.
-    pub app: TestApp,
-    /// The emulator the gateway talks to (faults and stats are reachable through it).
-    pub emulator: fastgate::emulator::RunningEmulator,
-    /// The emulator's seeded workspace id.
-    pub workspace: String,
-    /// The emulator's API key (never to be seen in a gateway response).
-    pub key: String,
-    /// The gateway's state (budget peaks, config).
-    pub state: fastgate::web::AppState,
-    /// Temporary data directory, removed on drop.
-    pub dir: tempfile::TempDir,
-}
-
-impl std::ops::Deref for Gateway {
-    type Target = TestApp;
-    fn deref(&self) -> &TestApp {
-        &self.app
-    }
-}
-
-/// Starts the emulator and the gateway with the default test configuration.
-pub async fn spawn_app() -> Gateway {
-    spawn_app_with(&[], |_| {}).await
-}
-
-/// Starts the emulator (after `tune` adjusts its config) and the gateway with extra environment
-/// variables `vars` (e.g. `("FASTGATE_MAX_FILE_SIZE", "5MiB")`).
-pub async fn spawn_app_with(
-    vars: &[(&str, &str)],
-    tune: impl FnOnce(&mut fastgate::emulator::EmulatorConfig),
-) -> Gateway {
-    use fastgate::emulator::{EmulatorConfig, start};
-    use std::time::Duration;
-
-    let dir = tempfile::tempdir().expect("tempdir");
-    let key = format!("k_test_{}", rand_suffix());
-    let mut emu_config = EmulatorConfig::new(dir.path().join("emulator"), key.clone());
-    emu_config.step_delay = (Duration::from_millis(5), Duration::from_millis(20));
-    tune(&mut emu_config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind emulator");
-    let emulator = start(emu_config, listener).await.expect("emulator starts");
-    let workspace = emulator.workspace_id();
-    let base_url = emulator.base_url();
-
-    let (app, state) = serve_gateway(&base_url, &key, &dir.path().join("gateway"), vars).await;
-    Gateway {
-        app,
-        emulator,
-        workspace,
-        key,
-        state,
-        dir,
-    }
-}
-
-/// A second gateway in front of `gw`'s emulator, as another replica behind a load balancer:
-/// give both the same `FASTGATE_SECRET` in `vars` and either serves any upload of the other.
-pub async fn spawn_second_gateway(gw: &Gateway, vars: &[(&str, &str)]) -> TestApp {
-    let dir = gw.dir.path().join(format!("gateway-{}", rand_suffix()));
-    serve_gateway(&gw.emulator.base_url(), &gw.key, &dir, vars)
-        .await
-        .0
-}
-
-/// Serves a gateway on port 0 against the emulator at `base_url` with key `key`, the test
-/// defaults and `vars` on top; returns it and its state.
-async fn serve_gateway(
-    base_url: &str,
-    key: &str,
-    data_dir: &std::path::Path,
-    vars: &[(&str, &str)],
-) -> (TestApp, fastgate::web::AppState) {
-    let secrets = vec![key.to_owned()];
-    let (base_url, key, data_dir) = (base_url.to_owned(), key.to_owned(), data_dir.to_owned());
-    let vars: Vec<(String, String)> = vars
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let state_slot: Arc<std::sync::Mutex<Option<fastgate::web::AppState>>> = Arc::default();
-    let slot = state_slot.clone();
-    let app = TestApp::serve(
-        move |url| {
-            let (router, state) = build_gateway(url, &base_url, &key, &data_dir, vars);
-            *slot.lock().expect("slot") = Some(state);
-            router
-        },
-        secrets,
-    )
-    .await;
-    let state = state_slot
-        .lock()
-        .expect("slot")
-        .take()
-        .expect("state built");
-    (app, state)
-}
-
-/// The gateway's router and state as the tests run it: public URL `url`, the emulator at
-/// `base_url` with key `key`, quick client retries, and `vars` on top of the test defaults.
-pub fn build_gateway(
-    url: &str,
-    base_url: &str,
-    key: &str,
-    data_dir: &std::path::Path,
-    vars: Vec<(String, String)>,
-) -> (Router, fastgate::web::AppState) {
-    use std::time::Duration;
-
-    let mut all = vec![
-        ("FASTIO_API_KEY".to_owned(), key.to_owned()),
-        ("FASTIO_BASE_URL".to_owned(), base_url.to_owned()),
-        ("FASTGATE_PUBLIC_URL".to_owned(), url.to_owned()),
-        (
-            "FASTGATE_DATA_DIR".to_owned(),
-            data_dir.display().to_string(),
-        ),
-    ];
-    all.extend(vars);
-    let config = fastgate::config::Config::from_vars(all).expect("test config is valid");
-    let mut client_config = fastgate::fastio::ClientConfig::new(
-        base_url.to_owned(),
-        secrecy::SecretString::from(key.to_owned()),
-    );
-    client_config.retry = fastgate::fastio::RetryPolicy {
-        max_attempts: 4,
-        base_delay: Duration::from_millis(20),
-        chunk_base_delay: Duration::from_millis(20),
-        max_delay: Duration::from_millis(200),
-        max_rate_limit_wait: Duration::from_secs(5),
-    };
-    let client = fastgate::fastio::Client::new(client_config).expect("client");
-    let state = fastgate::web::AppState::new(config, client);
-    (fastgate::web::app(state.clone()), state)
-}
-
-fn rand_suffix() -> String {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{nanos:09}{}", std::process::id())
-}

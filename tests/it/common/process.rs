@@ -1,11 +1,13 @@
 //! Running the real `fastgate` binary in tests: environment set exactly (nothing inherited),
 //! output captured line by line, waiting on output instead of sleeping, SIGTERM, exit status.
-#![allow(dead_code)]
+//! A gateway process also has a Prometheus recorder of its own, which the metrics tests need.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+use super::poll_until;
 
 /// A running `fastgate` process with its stdout and stderr collected.
 pub struct Process {
@@ -87,21 +89,20 @@ impl Process {
     }
 
     /// Waits for the exit (killing the process after `timeout`).
-    pub fn wait(&mut self, timeout: Duration) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!(
-                    "did not exit in time; output:\n{}",
-                    self.output().join("\n")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    pub async fn wait(&mut self, timeout: Duration) -> ExitStatus {
+        let child = &mut self.child;
+        let exited = poll_until(timeout, || {
+            let status = child.try_wait().expect("try_wait");
+            async move { status.ok_or(()) }
+        })
+        .await;
+        exited.unwrap_or_else(|()| {
+            let _ = self.child.kill();
+            panic!(
+                "did not exit in time; output:\n{}",
+                self.output().join("\n")
+            )
+        })
     }
 }
 
@@ -144,4 +145,14 @@ pub fn listening_addr(line: &str) -> Option<String> {
         .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
         .collect();
     (!addr.is_empty()).then_some(addr)
+}
+
+/// Starts `fastgate serve` on port 0 with exactly `env` (plus `FASTGATE_BIND`) in `dir`, and
+/// returns it with its URL once it logs where it listens.
+pub fn serve(env: &[(String, String)], dir: &std::path::Path) -> (Process, String) {
+    let mut env = env.to_vec();
+    env.push(("FASTGATE_BIND".to_owned(), "127.0.0.1:0".to_owned()));
+    let process = Process::spawn(env!("CARGO_BIN_EXE_fastgate"), &["serve"], &env, dir);
+    let addr = process.wait_for(Duration::from_secs(20), listening_addr);
+    (process, format!("http://{addr}"))
 }

@@ -1,11 +1,12 @@
 //! Auth, routing, envelope, storage, shares and fault injection against the emulator, spoken as
 //! raw HTTP from `fastio-api.md` §1–§6 and §11.
 
-mod emulator_support;
 
 use std::time::Duration;
 
-use emulator_support::*;
+use crate::common::emulator::*;
+use crate::common::payload::bytes;
+use crate::common::wait_until;
 use fastgate::emulator::{EnvelopeStyle, ExpiresFormat, HeaderStyle};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -232,15 +233,13 @@ async fn the_rate_limit_answers_429_with_headers_and_recovers_after_expiry() {
     // Honour the reset time, as a client must.
     let wait = (expires - chrono::Utc::now().timestamp()).max(0) as u64;
     tokio::time::sleep(Duration::from_millis(wait * 1000 + 100)).await;
-    let mut recovered = false;
-    for _ in 0..20 {
-        if t.get("/user/auth/check/").await.0 == StatusCode::OK {
-            recovered = true;
-            break;
+    wait_until("the bucket to refill", Duration::from_secs(2), || async {
+        match t.get("/user/auth/check/").await.0 {
+            StatusCode::OK => Ok(()),
+            other => Err(other),
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(recovered);
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -269,7 +268,7 @@ async fn injected_5xx_and_nth_request_429_faults_hit_and_then_go_away() {
 #[tokio::test]
 async fn a_file_share_link_downloads_without_any_key_and_quickshare_is_closed() {
     let t = spawn().await;
-    let body = data(5000, 21);
+    let body = bytes(5000, 21);
     let id = t.create_session("shared.txt", body.len(), "root").await;
     assert_eq!(t.put_chunk(&id, 1, body.clone()).await.0, StatusCode::OK);
     assert_eq!(t.complete(&id).await.0, StatusCode::OK);

@@ -1,9 +1,12 @@
 //! Placement paths against the emulator: batch upload (§7.12) and sessions without
 //! `instance_id` that stop at `complete` until `addfile` places them (§6.5, §7.9).
 
-mod emulator_support;
 
-use emulator_support::*;
+use crate::common::emulator::*;
+use std::time::Duration;
+
+use crate::common::payload::{bytes, sha256_hex};
+use crate::common::wait_until;
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 use serde_json::json;
@@ -11,10 +14,10 @@ use serde_json::json;
 #[tokio::test]
 async fn a_batch_upload_stores_good_files_and_reports_a_bad_hash_per_file() {
     let t = spawn().await;
-    let (a, b) = (data(1000, 31), data(2000, 32));
+    let (a, b) = (bytes(1000, 31), bytes(2000, 32));
     let manifest = json!([
-        {"index": 0, "filename": "a.bin", "hash_algo": "sha256", "hash": sha256(&a)},
-        {"index": 1, "filename": "b.bin", "hash_algo": "sha256", "hash": sha256(b"other")},
+        {"index": 0, "filename": "a.bin", "hash_algo": "sha256", "hash": sha256_hex(&a)},
+        {"index": 1, "filename": "b.bin", "hash_algo": "sha256", "hash": sha256_hex(b"other")},
     ]);
     let form = Form::new()
         .text("instance_id", t.ws.clone())
@@ -49,7 +52,7 @@ async fn a_batch_upload_stores_good_files_and_reports_a_bad_hash_per_file() {
 #[tokio::test]
 async fn a_session_without_instance_id_stops_at_complete_until_addfile_places_it() {
     let t = spawn().await;
-    let body = data(4096, 33);
+    let body = bytes(4096, 33);
     let size = body.len().to_string();
     let (status, v) = t
         .post_form(
@@ -61,18 +64,15 @@ async fn a_session_without_instance_id_stops_at_complete_until_addfile_places_it
     let id = v["id"].as_str().expect("id").to_owned();
     assert_eq!(t.put_chunk(&id, 1, body.clone()).await.0, StatusCode::OK);
     assert_eq!(t.complete(&id).await.0, StatusCode::OK);
-    let mut status = String::new();
-    for _ in 0..50 {
-        let (_, v) = t.get(&format!("/upload/{id}/details/?wait=5")).await;
-        status = v["session"]["status"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        if status == "complete" {
-            break;
+    let details = format!("/upload/{id}/details/?wait=5");
+    wait_until("the session to stop at complete", Duration::from_secs(30), || async {
+        let (_, v) = t.get(&details).await;
+        match v["session"]["status"].as_str() {
+            Some("complete") => Ok(()),
+            other => Err(format!("{other:?}")),
         }
-    }
-    assert_eq!(status, "complete");
+    })
+    .await;
     assert!(t.names("root").await.is_empty());
 
     let path = format!("/workspace/{}/storage/root/addfile/", t.ws);
@@ -82,7 +82,7 @@ async fn a_session_without_instance_id_stops_at_complete_until_addfile_places_it
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     let node = v["node"]["id"].as_str().expect("node id").to_owned();
-    assert_eq!(v["node"]["hash"], sha256(&body));
+    assert_eq!(v["node"]["hash"], sha256_hex(&body));
     assert_eq!(t.names("root").await, vec!["placed.bin"]);
     let (_, v) = t.get(&format!("/upload/{id}/details/")).await;
     assert_eq!(v["session"]["status"], "stored");
@@ -121,7 +121,7 @@ async fn the_batch_bucket_is_separate_and_answers_429_with_code_1671() {
     let t = spawn().await;
     t.emu
         .faults()
-        .set_rate_limit(1, std::time::Duration::from_secs(60));
+        .set_rate_limit(1, Duration::from_secs(60));
     let batch = || {
         let form = Form::new()
             .text("instance_id", t.ws.clone())

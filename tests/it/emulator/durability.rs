@@ -2,12 +2,12 @@
 //! listings under concurrent writes, versions kept by overwrites, and redirected reads that must
 //! arrive without `Authorization` (§6.1, §6.3, §11).
 
-mod emulator_support;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use emulator_support::*;
+use crate::common::emulator::*;
+use crate::common::payload::{bytes, sha256_hex};
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -15,7 +15,7 @@ async fn a_restart_during_assembly_resumes_the_state_machine_to_stored() {
     // Slow steps so the shutdown lands while the session is between `assemble` and `stored`.
     let t = spawn_with(|c| c.step_delay = (Duration::from_millis(400), Duration::from_millis(400)))
         .await;
-    let body = data(MIB + 5, 41);
+    let body = bytes(MIB + 5, 41);
     let id = t.create_session("mid.bin", body.len(), "root").await;
     assert_eq!(
         t.put_chunk(&id, 1, body[..MIB].to_vec()).await.0,
@@ -107,7 +107,7 @@ async fn an_overwrite_keeps_the_old_content_as_a_version() {
     assert_eq!(versions.len(), 2, "{v}");
     assert_eq!(versions[0]["current"], true);
     assert_eq!(versions[0]["size"], 7);
-    assert_eq!(versions[1]["hash"], sha256(b"one"));
+    assert_eq!(versions[1]["hash"], sha256_hex(b"one"));
     let old = versions[1]["version"].as_str().expect("version");
     let res = t
         .http
@@ -125,7 +125,7 @@ async fn an_overwrite_keeps_the_old_content_as_a_version() {
 #[tokio::test]
 async fn a_redirected_read_reaches_the_second_origin_without_authorization() {
     let t = spawn().await;
-    let body = data(70_000, 42);
+    let body = bytes(70_000, 42);
     let id = t.create_session("r.bin", body.len(), "root").await;
     assert_eq!(t.put_chunk(&id, 1, body.clone()).await.0, StatusCode::OK);
     assert_eq!(t.complete(&id).await.0, StatusCode::OK);

@@ -1,17 +1,18 @@
 //! Upload flows against the emulator, spoken as raw HTTP from `fastio-api.md` §7.
 
-mod emulator_support;
 
 use std::time::{Duration, Instant};
 
-use emulator_support::*;
+use crate::common::emulator::*;
+use crate::common::payload::{bytes, sha256_hex};
+use crate::common::wait_until;
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 
 #[tokio::test]
 async fn chunks_sent_out_of_order_and_in_parallel_assemble_into_a_byte_identical_file() {
     let t = spawn().await;
-    let body = data(3 * MIB + MIB / 2, 1);
+    let body = bytes(3 * MIB + MIB / 2, 1);
     let id = t.create_session("big.bin", body.len(), "root").await;
     let pieces: Vec<(usize, Vec<u8>)> = body
         .chunks(MIB)
@@ -44,7 +45,7 @@ async fn chunks_sent_out_of_order_and_in_parallel_assemble_into_a_byte_identical
         .get(&format!("/workspace/{}/storage/{node}/details/", t.ws))
         .await;
     assert_eq!(v["node"]["size"], body.len());
-    assert_eq!(v["node"]["hash"], sha256(&body));
+    assert_eq!(v["node"]["hash"], sha256_hex(&body));
     assert_eq!(v["node"]["hash_algo"], "sha256");
 
     let res = t.download(&node, None).await;
@@ -94,7 +95,7 @@ async fn single_call(t: &TestEmu, name: &str, bytes: Vec<u8>) -> (StatusCode, se
 #[tokio::test]
 async fn single_call_upload_answers_new_file_id_and_the_file_is_listed() {
     let t = spawn().await;
-    let body = data(300_000, 2);
+    let body = bytes(300_000, 2);
     let (status, v) = single_call(&t, "a.txt", body.clone()).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["result"], true);
@@ -114,7 +115,7 @@ async fn a_zero_byte_file_is_stored_with_the_empty_hash() {
         .get(&format!("/workspace/{}/storage/{node}/details/", t.ws))
         .await;
     assert_eq!(v["node"]["size"], 0);
-    assert_eq!(v["node"]["hash"], sha256(&[]));
+    assert_eq!(v["node"]["hash"], sha256_hex(&[]));
     let res = t.download(node, None).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.bytes().await.expect("bytes").is_empty());
@@ -123,7 +124,7 @@ async fn a_zero_byte_file_is_stored_with_the_empty_hash() {
 #[tokio::test]
 async fn a_single_call_over_4_mib_is_refused_with_413() {
     let t = spawn().await;
-    let (status, v) = single_call(&t, "big.bin", data(4 * MIB + 1, 3)).await;
+    let (status, v) = single_call(&t, "big.bin", bytes(4 * MIB + 1, 3)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
     assert!(t.names("root").await.is_empty());
     assert!(t.leftover_files().is_empty());
@@ -133,12 +134,12 @@ async fn a_single_call_over_4_mib_is_refused_with_413() {
 async fn a_size_mismatch_at_complete_gives_10522_kills_the_session_and_leaves_nothing() {
     let t = spawn().await;
     let id = t.create_session("short.bin", 3 * MIB, "root").await;
-    assert_eq!(t.put_chunk(&id, 1, data(MIB, 4)).await.0, StatusCode::OK);
+    assert_eq!(t.put_chunk(&id, 1, bytes(MIB, 4)).await.0, StatusCode::OK);
     let (status, v) = t.complete(&id).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(code(&v), 10522, "{v}");
     // The session is dead: more chunks and complete are refused, only DELETE works.
-    let (status, _) = t.put_chunk(&id, 2, data(MIB, 5)).await;
+    let (status, _) = t.put_chunk(&id, 2, bytes(MIB, 5)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(t.delete(&format!("/upload/{id}/")).await.0, StatusCode::OK);
     let (status, v) = t.get(&format!("/upload/{id}/details/")).await;
@@ -151,8 +152,8 @@ async fn a_size_mismatch_at_complete_gives_10522_kills_the_session_and_leaves_no
 async fn a_chunk_whose_hash_does_not_match_is_refused_with_1605() {
     let t = spawn().await;
     let id = t.create_session("h.bin", MIB, "root").await;
-    let form = Form::new().part("chunk", Part::bytes(data(MIB, 6)).file_name("chunk.bin"));
-    let wrong = sha256(b"something else");
+    let form = Form::new().part("chunk", Part::bytes(bytes(MIB, 6)).file_name("chunk.bin"));
+    let wrong = sha256_hex(b"something else");
     let (status, v) = json(
         t.http
             .post(t.url(&format!(
@@ -167,11 +168,11 @@ async fn a_chunk_whose_hash_does_not_match_is_refused_with_1605() {
     .await;
     assert_eq!((status, code(&v)), (StatusCode::BAD_REQUEST, 1605), "{v}");
     // Order, size and hash may also ride as multipart text fields.
-    let good = data(MIB, 6);
+    let good = bytes(MIB, 6);
     let form = Form::new()
         .text("order", "1")
         .text("size", MIB.to_string())
-        .text("hash", sha256(&good))
+        .text("hash", sha256_hex(&good))
         .text("hash_algo", "sha256")
         .part("chunk", Part::bytes(good).file_name("chunk.bin"));
     let (status, v) = json(
@@ -196,7 +197,7 @@ async fn a_fourth_parallel_chunk_request_gets_429() {
         let http = t.http.clone();
         let url = t.url(&format!("/upload/{id}/chunk/?order={order}&size={MIB}"));
         async move {
-            let bytes = data(MIB, order as u64);
+            let bytes = bytes(MIB, order as u64);
             let stream = futures_util::stream::unfold(0usize, move |off| {
                 let bytes = bytes.clone();
                 async move {
@@ -235,7 +236,7 @@ async fn a_fourth_parallel_chunk_request_gets_429() {
 #[tokio::test]
 async fn an_emulator_restarted_mid_upload_keeps_the_session_and_finishes_it() {
     let t = spawn().await;
-    let body = data(2 * MIB + 10, 7);
+    let body = bytes(2 * MIB + 10, 7);
     let id = t.create_session("resume.bin", body.len(), "root").await;
     assert_eq!(
         t.put_chunk(&id, 1, body[..MIB].to_vec()).await.0,
@@ -272,21 +273,25 @@ async fn a_long_poll_returns_as_soon_as_the_status_changes() {
     let t = spawn_with(|c| c.step_delay = (Duration::from_millis(300), Duration::from_millis(300)))
         .await;
     let id = t.create_session("lp.bin", 10, "root").await;
-    assert_eq!(t.put_chunk(&id, 1, data(10, 8)).await.0, StatusCode::OK);
+    assert_eq!(t.put_chunk(&id, 1, bytes(10, 8)).await.0, StatusCode::OK);
     assert_eq!(t.complete(&id).await.0, StatusCode::OK);
-    let mut seen = Vec::new();
-    loop {
+    let seen = std::sync::Mutex::new(Vec::new());
+    let details = format!("/upload/{id}/details/?wait=30");
+    wait_until("the session stored", Duration::from_secs(30), || async {
         let started = Instant::now();
-        let (status, v) = t.get(&format!("/upload/{id}/details/?wait=30")).await;
+        let (status, v) = t.get(&details).await;
         let elapsed = started.elapsed();
         assert_eq!(status, StatusCode::OK);
         assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
         let s = v["session"]["status"].as_str().expect("status").to_owned();
         if s == "stored" {
-            break;
+            return Ok(());
         }
-        seen.push(s);
-    }
+        seen.lock().expect("seen").push(s.clone());
+        Err(s)
+    })
+    .await;
+    let seen = seen.into_inner().expect("seen");
     // At least some intermediate states were observed one by one.
     assert!(
         seen.iter().any(|s| s == "storing" || s == "store"),
@@ -298,7 +303,7 @@ async fn a_long_poll_returns_as_soon_as_the_status_changes() {
 async fn cancelling_a_session_leaves_no_trace_in_listings_or_on_disk() {
     let t = spawn().await;
     let id = t.create_session("gone.bin", 2 * MIB, "root").await;
-    assert_eq!(t.put_chunk(&id, 1, data(MIB, 9)).await.0, StatusCode::OK);
+    assert_eq!(t.put_chunk(&id, 1, bytes(MIB, 9)).await.0, StatusCode::OK);
     assert!(!t.leftover_files().is_empty());
     let (status, v) = t.delete(&format!("/upload/{id}/")).await;
     assert_eq!(status, StatusCode::OK, "{v}");
@@ -306,7 +311,7 @@ async fn cancelling_a_session_leaves_no_trace_in_listings_or_on_disk() {
     assert!(t.names("root").await.is_empty());
     let (_, v) = t.get("/upload/details/").await;
     assert_eq!(v["sessions"].as_array().map(Vec::len), Some(0));
-    let (status, v) = t.put_chunk(&id, 2, data(MIB, 9)).await;
+    let (status, v) = t.put_chunk(&id, 2, bytes(MIB, 9)).await;
     assert_eq!((status, code(&v)), (StatusCode::NOT_FOUND, 1609));
 }
 
@@ -315,7 +320,7 @@ async fn an_injected_assembly_failure_ends_in_assembly_failed_with_a_message() {
     let t = spawn().await;
     t.emu.faults().set_fail_assembly(true);
     let id = t.create_session("f.bin", 100, "root").await;
-    assert_eq!(t.put_chunk(&id, 1, data(100, 10)).await.0, StatusCode::OK);
+    assert_eq!(t.put_chunk(&id, 1, bytes(100, 10)).await.0, StatusCode::OK);
     assert_eq!(t.complete(&id).await.0, StatusCode::OK);
     let session = t.wait_terminal(&id).await;
     assert_eq!(session["status"], "assembly_failed");
@@ -348,13 +353,13 @@ async fn stream_session(t: &TestEmu, name: &str, max_size: Option<usize>) -> Str
 #[tokio::test]
 async fn a_stream_upload_stores_itself_and_one_past_max_size_fails() {
     let t = spawn().await;
-    let body = data(3 * MIB, 11);
+    let body = bytes(3 * MIB, 11);
     let id = stream_session(&t, "s.bin", None).await;
     let (status, v) = json(
         t.http
             .post(t.url(&format!(
                 "/upload/{id}/stream/?hash={}&hash_algo=sha256",
-                sha256(&body)
+                sha256_hex(&body)
             )))
             .bearer_auth(KEY)
             .header("content-type", "application/octet-stream")
@@ -374,7 +379,7 @@ async fn a_stream_upload_stores_itself_and_one_past_max_size_fails() {
     assert_eq!(session["status"], "stored");
     // chunk on a stream session → 406
     assert_eq!(
-        t.put_chunk(&id, 1, data(10, 1)).await.0,
+        t.put_chunk(&id, 1, bytes(10, 1)).await.0,
         StatusCode::NOT_ACCEPTABLE
     );
 
@@ -383,7 +388,7 @@ async fn a_stream_upload_stores_itself_and_one_past_max_size_fails() {
         t.http
             .post(t.url(&format!("/upload/{id}/stream/")))
             .bearer_auth(KEY)
-            .body(data(2 * MIB, 12))
+            .body(bytes(2 * MIB, 12))
             .send()
             .await
             .expect("send"),

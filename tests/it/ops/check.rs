@@ -2,7 +2,6 @@
 //! with the key, prints a short report, and its exit code says the result (0 ok, 1 upstream or
 //! key failure, 2 configuration problems).
 
-mod ops_support;
 
 use fastgate::emulator::{EmulatorConfig, RunningEmulator};
 
@@ -19,7 +18,7 @@ async fn emulator(dir: &std::path::Path) -> RunningEmulator {
 
 async fn check(env: Vec<(String, String)>, dir: std::path::PathBuf) -> (Option<i32>, String) {
     tokio::task::spawn_blocking(move || {
-        let (status, output) = ops_support::run(&["check"], &env, &dir);
+        let (status, output) = crate::common::process::run(&["check"], &env, &dir);
         (status.code(), output)
     })
     .await

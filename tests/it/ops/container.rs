@@ -4,12 +4,12 @@
 //! directory, the port moved off 3000 so parallel runs do not collide), and check the app comes
 //! up healthy through the image's own HEALTHCHECK command.
 
-mod ops_support;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ops_support::Process;
+use crate::common::process::Process;
+use crate::common::wait_until;
 
 /// What the final stage of the Dockerfile says about running the image.
 #[derive(Debug, Default)]
@@ -112,8 +112,8 @@ fn argv(command: &[String]) -> (String, Vec<String>) {
     (binary, command[1..].to_vec())
 }
 
-#[test]
-fn the_images_command_and_environment_come_up_healthy_by_its_own_healthcheck() {
+#[tokio::test]
+async fn the_images_command_and_environment_come_up_healthy_by_its_own_healthcheck() {
     let image = dockerfile();
     let dir = tempfile::tempdir().expect("tempdir");
     // The VOLUME becomes a user-writable temporary directory; everything else is the image's.
@@ -139,7 +139,7 @@ fn the_images_command_and_environment_come_up_healthy_by_its_own_healthcheck() {
     let health = argv(&image.healthcheck);
     let health_args: Vec<&str> = health.1.iter().map(String::as_str).collect();
 
-    let (before, _) = ops_support::run(&health_args, &env, &workdir);
+    let (before, _) = crate::common::process::run(&health_args, &env, &workdir);
     assert!(
         !before.success(),
         "the healthcheck must fail while nothing serves"
@@ -153,14 +153,11 @@ fn the_images_command_and_environment_come_up_healthy_by_its_own_healthcheck() {
         l.contains("fastgate listening").then_some(())
     });
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let healthy = loop {
-        let (status, output) = ops_support::run(&health_args, &env, &workdir);
-        if status.success() {
-            break output;
-        }
-        assert!(Instant::now() < deadline, "never healthy: {output}");
-    };
+    let healthy = wait_until("the healthcheck to pass", Duration::from_secs(10), || async {
+        let (status, output) = crate::common::process::run(&health_args, &env, &workdir);
+        if status.success() { Ok(output) } else { Err(output) }
+    })
+    .await;
     assert!(healthy.contains("/healthz: ok"), "{healthy}");
     // The JSON logs the image asks for, and the embedded emulator's data in the volume.
     let lines = server.output();
@@ -175,5 +172,5 @@ fn the_images_command_and_environment_come_up_healthy_by_its_own_healthcheck() {
         "the embedded emulator stores under the volume"
     );
     server.terminate();
-    assert_eq!(server.wait(Duration::from_secs(20)).code(), Some(0));
+    assert_eq!(server.wait(Duration::from_secs(20)).await.code(), Some(0));
 }

@@ -2,13 +2,11 @@
 //! carries its request id, SIGTERM ends the process with exit 0, and the API key never appears
 //! in the log (at `debug`, with uploads, listings and readiness checks going upstream).
 
-mod common;
-mod ops_support;
 
 use std::time::Duration;
 
+use crate::common::process::{self, Process};
 use fastgate::emulator::{EmulatorConfig, RunningEmulator};
-use ops_support::Process;
 
 const KEY: &str = "k_log_scan_key_e1f0a9c3b7";
 
@@ -25,7 +23,6 @@ fn gateway(emulator: &RunningEmulator, dir: &std::path::Path, format: &str) -> (
     let env: Vec<(String, String)> = [
         ("FASTIO_API_KEY", KEY.to_owned()),
         ("FASTIO_BASE_URL", emulator.base_url()),
-        ("FASTGATE_BIND", "127.0.0.1:0".to_owned()),
         ("FASTGATE_LOG_FORMAT", format.to_owned()),
         ("FASTGATE_DATA_DIR", dir.join("data").display().to_string()),
         ("FASTGATE_SHUTDOWN_GRACE", "5s".to_owned()),
@@ -34,9 +31,7 @@ fn gateway(emulator: &RunningEmulator, dir: &std::path::Path, format: &str) -> (
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    let process = Process::spawn(env!("CARGO_BIN_EXE_fastgate"), &["serve"], &env, dir);
-    let addr = process.wait_for(Duration::from_secs(20), ops_support::listening_addr);
-    (process, format!("http://{addr}"))
+    process::serve(&env, dir)
 }
 
 /// Drives a little of everything that talks to Fast.io, scanning each response too.
@@ -47,7 +42,7 @@ async fn exercise(url: &str, workspace: &str) {
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.bytes().await.expect("body");
-        common::assert_no_leak(&[KEY.to_owned()], &headers, &body);
+        crate::common::assert_no_leak(&[KEY.to_owned()], &headers, &body);
         status.as_u16()
     };
     send(
@@ -104,13 +99,8 @@ async fn json_logs_carry_the_request_id_never_the_key_and_sigterm_exits_0() {
     let (mut process, url) = gateway(&emulator, dir.path(), "json");
     exercise(&url, &emulator.workspace_id()).await;
     process.terminate();
-    let status = tokio::task::spawn_blocking(move || {
-        let status = process.wait(Duration::from_secs(20));
-        (status, process.output())
-    })
-    .await
-    .expect("join");
-    let (status, lines) = status;
+    let status = process.wait(Duration::from_secs(20)).await;
+    let lines = process.output();
     let all = lines.join("\n");
     assert_eq!(status.code(), Some(0), "{all}");
     assert!(!all.contains(KEY), "the API key appeared in the logs");
@@ -155,12 +145,8 @@ async fn pretty_logs_are_the_default_and_never_show_the_key() {
     let (mut process, url) = gateway(&emulator, dir.path(), "pretty");
     exercise(&url, &emulator.workspace_id()).await;
     process.terminate();
-    let (status, lines) = tokio::task::spawn_blocking(move || {
-        let status = process.wait(Duration::from_secs(20));
-        (status, process.output())
-    })
-    .await
-    .expect("join");
+    let status = process.wait(Duration::from_secs(20)).await;
+    let lines = process.output();
     let all = lines.join("\n");
     assert_eq!(status.code(), Some(0), "{all}");
     assert!(!all.contains(KEY));

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::common::wait_until;
+
 use fastgate::config::Config;
 use fastgate::emulator::{EmulatorConfig, RunningEmulator};
 use fastgate::fastio::{self, UploadTarget};
@@ -75,18 +77,14 @@ async fn a_running_request_finishes_during_the_grace_period() {
     arrived.await.expect("the request reached upstream");
     stop.send(()).expect("signal");
     // Stopped accepting: the server is still draining, yet a new connection is refused.
-    let mut refused = false;
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(url.trim_start_matches("http://"))
-            .await
-            .is_err()
-        {
-            refused = true;
-            break;
+    let addr = url.trim_start_matches("http://").to_owned();
+    wait_until("the listener to close once shutdown starts", Duration::from_secs(5), || async {
+        match tokio::net::TcpStream::connect(&addr).await {
+            Err(_) => Ok(()),
+            Ok(_) => Err("a new connection was accepted"),
         }
-        tokio::task::yield_now().await;
-    }
-    assert!(refused, "the listener must close once shutdown starts");
+    })
+    .await;
     assert!(
         !server.is_finished(),
         "the running request holds the shutdown"

@@ -3,9 +3,8 @@
 //! page for a bad name), `?/share` (a File Share link that really downloads the file), unknown
 //! actions, small-form body limits, and the Origin check.
 
-mod common;
 
-use common::{Gateway, spawn_app};
+use crate::common::{Gateway, spawn_app};
 use serde_json::Value;
 
 async fn post_form(
@@ -13,7 +12,7 @@ async fn post_form(
     folder: &str,
     action: &str,
     form: &[(&str, &str)],
-) -> common::Recorded {
+) -> crate::common::Recorded {
     let url = format!("{}/w/{}/{folder}?/{action}", app.url, app.workspace);
     app.send(
         app.client
@@ -57,7 +56,7 @@ async fn names_in(app: &Gateway, folder: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn mkdir_redirects_to_the_folder_page_and_the_listing_shows_the_new_folder() {
     let app = spawn_app().await;
     let r = post_form(&app, "root", "mkdir", &[("name", "  Invoices 2026 ")]).await;
@@ -85,7 +84,7 @@ async fn mkdir_redirects_to_the_folder_page_and_the_listing_shows_the_new_folder
     assert_eq!(names_in(&app, &id).await, ["Inner"]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn mkdir_without_a_usable_name_is_a_400_that_re_renders_the_page() {
     let app = spawn_app().await;
     for name in ["", "   ", ".."] {
@@ -102,7 +101,7 @@ async fn mkdir_without_a_usable_name_is_a_400_that_re_renders_the_page() {
     assert!(names_in(&app, "root").await.is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_share_link_is_shown_and_downloads_the_file() {
     let app = spawn_app().await;
     let node = app
@@ -135,7 +134,7 @@ async fn a_share_link_is_shown_and_downloads_the_file() {
     assert_eq!(&got.bytes().await.expect("body")[..], b"quarterly numbers");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn bad_share_requests_are_refused_with_the_reason() {
     let app = spawn_app().await;
     let node = app.put_file("root", "a.txt", b"x").await;
@@ -154,7 +153,7 @@ async fn bad_share_requests_are_refused_with_the_reason() {
     assert_eq!(r.status, 404);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn unknown_or_missing_actions_are_400() {
     let app = spawn_app().await;
     for action in ["delete", "", "mkdir/"] {
@@ -175,7 +174,7 @@ async fn unknown_or_missing_actions_are_400() {
     assert!(names_in(&app, "root").await.is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_small_form_over_its_body_limit_is_refused() {
     let app = spawn_app().await;
     let long = "x".repeat(20 * 1024);
@@ -185,7 +184,7 @@ async fn a_small_form_over_its_body_limit_is_refused() {
     assert!(names_in(&app, "root").await.is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_form_post_without_our_origin_is_403_and_does_nothing() {
     let app = spawn_app().await;
     let url = format!("{}/w/{}/root?/mkdir", app.url, app.workspace);
@@ -203,15 +202,15 @@ async fn a_form_post_without_our_origin_is_403_and_does_nothing() {
     assert!(names_in(&app, "root").await.is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn actions_on_an_unexposed_workspace_are_404() {
     let app =
-        common::spawn_app_with(&[("FASTGATE_WORKSPACES", "1234567890123456789")], |_| {}).await;
+        crate::common::spawn_app_with(&[("FASTGATE_WORKSPACES", "1234567890123456789")], |_| {}).await;
     let r = post_form(&app, "root", "mkdir", &[("name", "x")]).await;
     assert_eq!(r.status, 404);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn mkdir_then_upload_into_the_new_folder_lists_the_files_with_their_sizes() {
     let app = spawn_app().await;
     let made = post_json(&app, "root", "mkdir", &[("name", "Incoming")]).await;

@@ -3,12 +3,11 @@
 //! JSON error shape for bad parameters, 404 for what is not exposed or not there, and upstream
 //! failures mapped (429 with Retry-After, a refused key and 5xx as 502).
 
-mod common;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{Gateway, spawn_app, spawn_app_with};
+use crate::common::{Gateway, spawn_app, spawn_app_with};
 use futures_util::{StreamExt, stream};
 use serde_json::Value;
 
@@ -33,7 +32,7 @@ async fn all_pages(app: &Gateway, query: &str) -> Vec<Value> {
     panic!("paging never ended for {query}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn listing_has_the_contract_fields_and_exact_sizes() {
     let app = spawn_app().await;
     let folder = app.put_folder("root", "Docs").await;
@@ -73,7 +72,7 @@ async fn listing_has_the_contract_fields_and_exact_sizes() {
     assert_eq!(body["items"][0]["size"], 1234);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn every_item_comes_exactly_once_and_in_order_whatever_limit_sort_and_order() {
     let app = spawn_app().await;
     // 250 children, folders and files interleaved in name order.
@@ -141,7 +140,7 @@ fn assert_sorted(items: &[Value], sort: &str, order: &str) {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn bad_query_parameters_are_400_with_the_one_json_error_shape() {
     let app = spawn_app().await;
     for i in 0..3 {
@@ -189,7 +188,7 @@ async fn bad_query_parameters_are_400_with_the_one_json_error_shape() {
     assert_eq!(r.status, 400);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn unexposed_workspaces_and_unknown_folders_are_404() {
     let app = spawn_app_with(&[("FASTGATE_WORKSPACES", "1234567890123456789")], |_| {}).await;
     let ws = &app.workspace;
@@ -221,7 +220,7 @@ async fn unexposed_workspaces_and_unknown_folders_are_404() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn an_upstream_rate_limit_is_a_429_with_retry_after() {
     let app = spawn_app().await;
     app.emulator
@@ -246,7 +245,7 @@ async fn an_upstream_rate_limit_is_a_429_with_retry_after() {
     assert!((1..=600).contains(&wait), "{wait}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_refused_api_key_is_a_502_that_names_the_operator() {
     let app = spawn_app_with(&[], |c| c.api_key = "another-key".into()).await;
     let r = app.get(&format!("/api/files/{}", app.workspace)).await;
@@ -261,7 +260,7 @@ async fn a_refused_api_key_is_a_502_that_names_the_operator() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn upstream_server_errors_are_502() {
     let app = spawn_app().await;
     app.emulator.faults().set_error_rate(1.0);

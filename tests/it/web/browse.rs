@@ -3,11 +3,10 @@
 //! before files, a download link and share form per file, a next-page link, an empty state, and
 //! escapes every name; what is not exposed or not there is a 404 page.
 
-mod common;
 
-use common::{spawn_app, spawn_app_with};
+use crate::common::{spawn_app, spawn_app_with};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn the_home_page_redirects_to_the_only_workspace() {
     let app = spawn_app().await;
     let r = app.get("/").await;
@@ -18,7 +17,7 @@ async fn the_home_page_redirects_to_the_only_workspace() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn the_home_page_lists_no_workspace_when_none_is_exposed() {
     let app = spawn_app_with(&[("FASTGATE_WORKSPACES", "1234567890123456789")], |_| {}).await;
     let r = app.get("/").await;
@@ -26,7 +25,7 @@ async fn the_home_page_lists_no_workspace_when_none_is_exposed() {
     assert!(r.text().contains("No workspaces to show"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_folder_page_has_breadcrumbs_sort_links_forms_and_rows_folders_first() {
     let app = spawn_app().await;
     let ws = &app.workspace;
@@ -71,7 +70,7 @@ async fn a_folder_page_has_breadcrumbs_sort_links_forms_and_rows_folders_first()
     assert!(!html.contains("This folder is empty"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn the_root_page_is_also_served_without_the_alias_and_shows_the_empty_state() {
     let app = spawn_app().await;
     let ws = &app.workspace;
@@ -86,7 +85,7 @@ async fn the_root_page_is_also_served_without_the_alias_and_shows_the_empty_stat
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn the_next_page_link_follows_the_cursor_to_the_remaining_items() {
     let app = spawn_app().await;
     let ws = &app.workspace;
@@ -111,7 +110,7 @@ async fn the_next_page_link_follows_the_cursor_to_the_remaining_items() {
     assert!(!html.contains(r#"rel="next""#));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn pages_of_unexposed_workspaces_and_unknown_folders_are_404_pages() {
     let app = spawn_app_with(&[("FASTGATE_WORKSPACES", "1234567890123456789")], |_| {}).await;
     let r = app.get(&format!("/w/{}/root", app.workspace)).await;

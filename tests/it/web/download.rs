@@ -3,9 +3,8 @@
 //! refusals for folders and for what is missing or not exposed. The key never reaches the
 //! client (the harness scans every response).
 
-mod common;
 
-use common::{spawn_app, spawn_app_with};
+use crate::common::{spawn_app, spawn_app_with};
 use sha2::{Digest, Sha256};
 
 fn pseudo_random(len: usize) -> Vec<u8> {
@@ -20,7 +19,7 @@ fn pseudo_random(len: usize) -> Vec<u8> {
         .collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_download_is_byte_identical_with_length_type_and_attachment_name() {
     let app = spawn_app().await;
     let body = pseudo_random(3 * 1024 * 1024 + 17);
@@ -46,7 +45,7 @@ async fn a_download_is_byte_identical_with_length_type_and_attachment_name() {
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn range_requests_answer_206_with_the_slice_and_416_outside_the_file() {
     let app = spawn_app().await;
     let body = pseudo_random(10_000);
@@ -73,7 +72,7 @@ async fn range_requests_answer_206_with_the_slice_and_416_outside_the_file() {
     assert_eq!(r.header("content-range"), Some("bytes */10000"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_unicode_name_gets_an_ascii_fallback_and_an_rfc_5987_filename() {
     let app = spawn_app().await;
     let node = app
@@ -92,7 +91,7 @@ async fn a_unicode_name_gets_an_ascii_fallback_and_an_rfc_5987_filename() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn folders_missing_nodes_and_unexposed_workspaces_are_refused_clearly() {
     let app = spawn_app().await;
     let ws = &app.workspace;

@@ -1,6 +1,7 @@
 //! Rendering every template with sample data: key markup present, names escaped, folders first,
-//! sort links toggling. With `FASTGATE_PREVIEW_DIR` set, the pages are also written there (next
-//! to a copy of `static/`) for a look in a browser or a headless screenshot.
+//! sort links toggling; and the previews of every page, written next to a copy of `static/` into
+//! a temporary directory (or into `FASTGATE_PREVIEW_DIR`, to regenerate the pictures in `docs/`)
+//! for a look in a browser or a headless screenshot.
 
 use askama::Template;
 use chrono::{DateTime, Duration, Utc};
@@ -349,15 +350,52 @@ fn the_workspaces_page_links_each_root() {
     );
 }
 
+/// The pages a preview shows, by file name.
+const PREVIEWS: [&str; 7] = [
+    "browse.html",
+    "browse-share-open.html",
+    "browse-results.html",
+    "browse-empty.html",
+    "upload.html",
+    "workspaces.html",
+    "error.html",
+];
+
 #[test]
-fn write_previews_when_asked() {
-    let Ok(dir) = std::env::var("FASTGATE_PREVIEW_DIR") else {
-        return;
-    };
-    let dir = std::path::PathBuf::from(dir);
+fn previews_of_every_page_are_written_beside_their_styles_and_open_from_disk() {
+    // Only read here, never set: tests share one process.
+    let chosen = std::env::var_os("FASTGATE_PREVIEW_DIR");
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let dir = chosen.map_or_else(|| scratch.path().to_owned(), std::path::PathBuf::from);
+    write_previews(&dir);
+    for f in ["app.css", "favicon.svg"] {
+        let copied = std::fs::read(dir.join("static").join(f)).expect("static copy");
+        let source = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static").join(f))
+            .expect("static source");
+        assert_eq!(copied, source, "{f} copied as is");
+    }
+    for name in PREVIEWS {
+        let html = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(html.starts_with("<!DOCTYPE html>") || html.starts_with("<!doctype html>"), "{name}");
+        assert!(html.contains(r#"href="static/app.css""#), "{name} links its styles relatively");
+        assert!(!html.contains("\"/static/"), "{name} has a root-relative link left");
+    }
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).expect(name);
+    let open = read("browse-share-open.html");
+    assert_eq!(open.matches("<details class=\"share\" open>").count(), 1, "one share form open");
+    assert_eq!(read("browse.html").matches("<details class=\"share\" open>").count(), 0);
+    let results = read("browse-results.html");
+    assert!(results.contains("Folder “Invoices” created.") && results.contains("Share link for budget.csv"));
+    assert!(read("browse-empty.html").contains("This folder is empty"));
+    assert!(read("error.html").contains("5f2c9a0b1e7d4c3a9b8e6f01"));
+}
+
+/// Writes every page of [`PREVIEWS`] into `dir`, with `static/` beside them.
+fn write_previews(dir: &std::path::Path) {
+    let assets = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static");
     std::fs::create_dir_all(dir.join("static")).expect("dir");
     for f in ["app.css", "favicon.svg"] {
-        std::fs::copy(format!("static/{f}"), dir.join("static").join(f)).expect("copy static");
+        std::fs::copy(assets.join(f), dir.join("static").join(f)).expect("copy static");
     }
     // Pages use root-relative /static/… links; previews are opened from disk, so make them relative.
     let fix = |html: String| html.replace("\"/static/", "\"static/");

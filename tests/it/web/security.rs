@@ -2,13 +2,12 @@
 //! request ids, JSON errors on API routes and HTML error pages elsewhere, and no secret in any
 //! response (every response goes through the harness's leak scan).
 
-mod common;
 
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
-use common::TestApp;
+use crate::common::TestApp;
 use fastgate::error::AppError;
 use fastgate::web::security::{OriginPolicy, harden};
 
@@ -192,7 +191,7 @@ async fn server_errors_are_opaque_and_leak_nothing() {
 #[test]
 #[should_panic(expected = "Bearer credential leaked")]
 fn the_leak_scanner_catches_a_bearer_value() {
-    common::assert_no_leak(&[], &Default::default(), b"Authorization: Bearer abc");
+    crate::common::assert_no_leak(&[], &Default::default(), b"Authorization: Bearer abc");
 }
 
 #[test]
@@ -200,5 +199,5 @@ fn the_leak_scanner_catches_a_bearer_value() {
 fn the_leak_scanner_catches_a_secret_in_a_header() {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("x-debug", KEY.parse().expect("value"));
-    common::assert_no_leak(&[KEY.into()], &headers, b"");
+    crate::common::assert_no_leak(&[KEY.into()], &headers, b"");
 }

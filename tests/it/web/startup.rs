@@ -1,9 +1,8 @@
 //! The gateway starts against the emulator and answers on its pages and health routes.
-mod common;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn gateway_starts_in_front_of_the_emulator_and_serves_static_files() {
-    let gw = common::spawn_app().await;
+    let gw = crate::common::spawn_app().await;
     let css = gw.get("/static/app.css").await;
     assert_eq!(css.status, 200);
     assert!(gw.scanned() >= 1);

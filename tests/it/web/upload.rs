@@ -1,18 +1,17 @@
 //! Form uploads end to end (DESIGN §4a): a browser-style multipart post to the gateway, files
 //! streamed to the real emulator, receipts checked against what the emulator stores and serves.
 
-mod common;
-mod upload_support;
 
 use std::time::Duration;
 
-use common::spawn_app;
-use upload_support::*;
+use crate::common::spawn_app;
+use crate::common::forms::*;
+use crate::common::payload::{MIB, bytes, sha256_hex};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_multi_file_post_stores_every_file_byte_identical_with_clean_names() {
     let gw = spawn_app().await;
-    let big = bytes_of(12 * MIB + 123, 7);
+    let big = bytes(12 * MIB + 123, 7);
     let small = b"hello, fast.io\n".to_vec();
     let secret = b"root:x:0:0\n".to_vec();
     let files = vec![
@@ -30,10 +29,10 @@ async fn a_multi_file_post_stores_every_file_byte_identical_with_clean_names() {
     let names: Vec<&str> = outcomes.iter().filter_map(|o| o["name"].as_str()).collect();
     assert_eq!(names, ["empty.txt", "big.bin", "résumé ✓.txt", "passwd"]);
     let expected = [
-        (0u64, sha_hex(b"")),
-        (big.len() as u64, sha_hex(&big)),
-        (small.len() as u64, sha_hex(&small)),
-        (secret.len() as u64, sha_hex(&secret)),
+        (0u64, sha256_hex(b"")),
+        (big.len() as u64, sha256_hex(&big)),
+        (small.len() as u64, sha256_hex(&small)),
+        (secret.len() as u64, sha256_hex(&secret)),
     ];
     for (outcome, (size, sha)) in outcomes.iter().zip(&expected) {
         assert_eq!(outcome["status"], "stored", "{outcome}");
@@ -54,10 +53,10 @@ async fn a_multi_file_post_stores_every_file_byte_identical_with_clean_names() {
     wait_until_no_sessions(&gw, Duration::from_secs(5)).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_file_over_one_single_call_goes_through_a_stream_session() {
     let gw = spawn_app().await;
-    let data = bytes_of(4 * MIB + 1, 3);
+    let data = bytes(4 * MIB + 1, 3);
     let r = post_form(
         &gw,
         "/upload",
@@ -72,7 +71,7 @@ async fn a_file_over_one_single_call_goes_through_a_stream_session() {
         1,
         "stream path"
     );
-    let exactly = bytes_of(4 * MIB, 4);
+    let exactly = bytes(4 * MIB, 4);
     let r = post_form(
         &gw,
         "/upload",
@@ -90,12 +89,12 @@ async fn a_file_over_one_single_call_goes_through_a_stream_session() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn many_small_files_are_uploaded_several_at_a_time() {
     let gw = spawn_app().await;
     gw.emulator.faults().set_latency_ms(150);
     let files: Vec<(String, Vec<u8>)> = (0..12)
-        .map(|i| (format!("note-{i:02}.txt"), bytes_of(1000 + i, i as u8)))
+        .map(|i| (format!("note-{i:02}.txt"), bytes(1000 + i, i as u64)))
         .collect();
     let form = files.iter().fold(
         reqwest::multipart::Form::new()
@@ -111,14 +110,14 @@ async fn many_small_files_are_uploaded_several_at_a_time() {
     assert_eq!(outcomes.len(), 12);
     for ((name, data), outcome) in files.iter().zip(&outcomes) {
         assert_eq!(outcome["name"].as_str(), Some(name.as_str()));
-        assert_eq!(outcome["sha256"].as_str(), Some(sha_hex(data).as_str()));
+        assert_eq!(outcome["sha256"].as_str(), Some(sha256_hex(data).as_str()));
     }
     // Each file costs at least two upstream calls of 150 ms (upload, node details); twelve in
     // series would take over 3.6 s.
     assert!(took < Duration::from_millis(2500), "took {took:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn an_upload_answer_closes_the_connection_so_keep_alive_clients_do_not_reuse_it() {
     let gw = spawn_app().await;
     let form = reqwest::multipart::Form::new()
@@ -132,7 +131,7 @@ async fn an_upload_answer_closes_the_connection_so_keep_alive_clients_do_not_reu
     assert_eq!(again.status, 200);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn the_upload_page_form_posts_to_its_action_and_shows_the_results() {
     let gw = spawn_app().await;
     let page = gw.get(&format!("/upload?workspace={}", gw.workspace)).await;
@@ -171,7 +170,7 @@ async fn the_upload_page_form_posts_to_its_action_and_shows_the_results() {
     assert_eq!(root_files(&gw).await.len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_post_without_a_chosen_file_is_a_clear_400() {
     let gw = spawn_app().await;
     let empty_input = reqwest::multipart::Part::bytes(Vec::new())
@@ -192,10 +191,10 @@ async fn a_post_without_a_chosen_file_is_a_clear_400() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn an_unexposed_workspace_is_404_and_nothing_is_uploaded() {
     let gw =
-        common::spawn_app_with(&[("FASTGATE_WORKSPACES", "1234567890123456789")], |_| {}).await;
+        crate::common::spawn_app_with(&[("FASTGATE_WORKSPACES", "1234567890123456789")], |_| {}).await;
     let r = post_form(
         &gw,
         "/upload",

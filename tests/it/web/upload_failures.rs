@@ -1,24 +1,23 @@
 //! When an upload goes wrong (the client goes away, Fast.io fails), the Fast.io session is
 //! cancelled, nothing appears in the listing, and the user reads what happened.
 
-mod common;
-mod upload_support;
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::spawn_app;
+use crate::common::spawn_app;
 use reqwest::multipart::{Form, Part};
-use upload_support::*;
+use crate::common::forms::*;
+use crate::common::payload::{MIB, bytes};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_disconnects_mid_upload_leaves_no_session_and_no_file() {
     let gw = spawn_app().await;
     let (drop_tx, drop_rx) = tokio::sync::oneshot::channel::<()>();
     // 6 MiB (past one single call, so a stream session is open), then a stall, then the
     // connection breaks.
     let head = futures_util::stream::iter(
-        (0..6).map(|i| Ok::<Bytes, std::io::Error>(Bytes::from(bytes_of(MIB, i)))),
+        (0..6).map(|i| Ok::<Bytes, std::io::Error>(Bytes::from(bytes(MIB, i)))),
     );
     let tail = futures_util::stream::once(async move {
         let _ = drop_rx.await;
@@ -47,13 +46,13 @@ async fn a_client_that_disconnects_mid_upload_leaves_no_session_and_no_file() {
     assert!(root_files(&gw).await.is_empty(), "nothing in the listing");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn an_upstream_assembly_failure_is_reported_and_its_sessions_cancelled() {
     let gw = spawn_app().await;
     gw.emulator.faults().set_fail_assembly(true);
     let files = vec![
         ("small.txt", b"small".to_vec()),
-        ("large.bin", bytes_of(6 * MIB, 8)),
+        ("large.bin", bytes(6 * MIB, 8)),
     ];
     let r = post_form(&gw, "/upload", form_for(&gw, files), true).await;
     assert_eq!(r.status, 502, "{}", r.text());
@@ -71,14 +70,14 @@ async fn an_upstream_assembly_failure_is_reported_and_its_sessions_cancelled() {
     assert!(root_files(&gw).await.is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn an_upstream_store_failure_on_a_page_post_is_shown_to_the_user() {
     let gw = spawn_app().await;
     gw.emulator.faults().set_fail_store(true);
     let r = post_form(
         &gw,
         "/upload",
-        form_for(&gw, vec![("doomed.bin", bytes_of(5 * MIB, 2))]),
+        form_for(&gw, vec![("doomed.bin", bytes(5 * MIB, 2))]),
         false,
     )
     .await;
@@ -93,11 +92,11 @@ async fn an_upstream_store_failure_on_a_page_post_is_shown_to_the_user() {
     assert!(root_files(&gw).await.is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn an_upload_past_the_time_limit_is_cut_reported_408_and_its_session_cancelled() {
-    let gw = common::spawn_app_with(&[("FASTGATE_UPLOAD_TIMEOUT", "1s")], |_| {}).await;
+    let gw = crate::common::spawn_app_with(&[("FASTGATE_UPLOAD_TIMEOUT", "1s")], |_| {}).await;
     let head = futures_util::stream::iter(
-        (0..6).map(|i| Ok::<Bytes, std::io::Error>(Bytes::from(bytes_of(MIB, i)))),
+        (0..6).map(|i| Ok::<Bytes, std::io::Error>(Bytes::from(bytes(MIB, i)))),
     );
     // Then the client stalls and never finishes.
     let stall = futures_util::stream::pending::<Result<Bytes, std::io::Error>>();

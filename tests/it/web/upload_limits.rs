@@ -2,19 +2,18 @@
 //! cut at max+1 and its session cancelled), type (415, decided before anything goes upstream),
 //! files per post (413 for the extras, the others' outcome still clear).
 
-mod common;
-mod upload_support;
 
 use std::time::Duration;
 
-use common::spawn_app_with;
-use upload_support::*;
+use crate::common::spawn_app_with;
+use crate::common::forms::*;
+use crate::common::payload::{MIB, bytes, sha256_hex};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn upload_over_size_limit_returns_413_and_leaves_nothing() {
     let gw = spawn_app_with(&[("FASTGATE_MAX_FILE_SIZE", "5MiB")], |_| {}).await;
     let files = vec![
-        ("too-big.bin", bytes_of(6 * MIB, 1)),
+        ("too-big.bin", bytes(6 * MIB, 1)),
         ("fine.txt", b"fits".to_vec()),
     ];
     let r = post_form(&gw, "/upload", form_for(&gw, files), true).await;
@@ -40,30 +39,30 @@ async fn upload_over_size_limit_returns_413_and_leaves_nothing() {
     assert_eq!(creates, 2, "the big file began streaming and was cut");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_file_of_exactly_the_limit_is_accepted() {
     let gw = spawn_app_with(&[("FASTGATE_MAX_FILE_SIZE", "5MiB")], |_| {}).await;
     let r = post_form(
         &gw,
         "/upload",
-        form_for(&gw, vec![("edge.bin", bytes_of(5 * MIB, 9))]),
+        form_for(&gw, vec![("edge.bin", bytes(5 * MIB, 9))]),
         true,
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn disallowed_types_are_415_before_anything_goes_upstream() {
     let gw = spawn_app_with(&[("FASTGATE_ALLOWED_TYPES", ".pdf")], |_| {}).await;
     let mut elf = b"\x7fELF\x02\x01\x01\0".to_vec();
-    elf.extend(bytes_of(5000, 2));
+    elf.extend(bytes(5000, 2));
     let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
-    png.extend(bytes_of(6 * MIB, 3));
+    png.extend(bytes(6 * MIB, 3));
     let mut pdf = b"%PDF-1.7\n".to_vec();
-    pdf.extend(bytes_of(2000, 4));
+    pdf.extend(bytes(2000, 4));
     let files = vec![
-        ("setup.exe", bytes_of(3000, 5)),
+        ("setup.exe", bytes(3000, 5)),
         ("invoice.pdf", elf),
         ("photo.pdf", png),
         ("real.pdf", pdf.clone()),
@@ -83,7 +82,7 @@ async fn disallowed_types_are_415_before_anything_goes_upstream() {
     assert!(messages[0].contains(".exe"), "{messages:?}");
     assert!(messages[1].contains("looks like"), "{messages:?}");
     assert!(messages[2].contains("image/png"), "{messages:?}");
-    assert_eq!(outcomes[3]["sha256"].as_str(), Some(sha_hex(&pdf).as_str()));
+    assert_eq!(outcomes[3]["sha256"].as_str(), Some(sha256_hex(&pdf).as_str()));
 
     let stats = gw.emulator.stats();
     assert_eq!(
@@ -95,7 +94,7 @@ async fn disallowed_types_are_415_before_anything_goes_upstream() {
     assert_eq!(names, ["real.pdf"]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn too_many_files_are_413_for_the_extras_and_the_rest_are_stored() {
     let gw = spawn_app_with(&[("FASTGATE_MAX_FILES", "2")], |_| {}).await;
     let files = vec![
@@ -118,7 +117,7 @@ async fn too_many_files_are_413_for_the_extras_and_the_rest_are_stored() {
     assert_eq!(names, ["one.txt", "two.txt"]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_failed_page_post_shows_the_failure_and_the_successes() {
     let gw = spawn_app_with(&[("FASTGATE_MAX_FILES", "1")], |_| {}).await;
     let files = vec![("kept.txt", b"k".to_vec()), ("extra.txt", b"e".to_vec())];

@@ -1,20 +1,19 @@
 //! Memory stays bounded (DESIGN §4, §7): a form upload far larger than the in-flight budget
 //! streams through, and the bytes held at once (counted by the budget) never exceed it.
 
-mod common;
-mod upload_support;
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::spawn_app_with;
+use crate::common::spawn_app_with;
 use reqwest::multipart::{Form, Part};
 use sha2::{Digest, Sha256};
-use upload_support::*;
+use crate::common::forms::*;
+use crate::common::payload::{MIB, bytes};
 
 const TOTAL_MIB: usize = 200;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_200_mib_form_upload_never_holds_more_than_the_budget() {
     let gw = spawn_app_with(
         &[
@@ -24,7 +23,7 @@ async fn a_200_mib_form_upload_never_holds_more_than_the_budget() {
         |_| {},
     )
     .await;
-    let block = Bytes::from(bytes_of(MIB, 42));
+    let block = Bytes::from(bytes(MIB, 42));
     let mut expected = Sha256::new();
     for _ in 0..TOTAL_MIB {
         expected.update(&block);
