@@ -2,12 +2,11 @@
 //! 4xx of every chunk that does not fit its plan (and that nothing of it is stored), admission
 //! control, nested folders, type checks on the name and on the first bytes.
 
-
 use std::time::Duration;
 
-use bytes::Bytes;
 use crate::common::payload::{MIB, bytes};
 use crate::common::{Gateway, Recorded, TestApp, spawn_app_with, spawn_second_gateway, wait_until};
+use bytes::Bytes;
 use fastgate::upload::digest::Sha256Digest;
 use fastgate::upload::token::{TokenKey, UploadClaims};
 use serde_json::{Value, json};
@@ -52,6 +51,9 @@ async fn put_chunk(
         .client
         .put(format!("{}/api/uploads/{id}/chunks/{n}", app.url))
         .header("Upload-Token", ticket["token"].as_str().expect("token"))
+        // A refused chunk is answered before its body is read, and the gateway then closes the
+        // connection without saying so: a keep-alive client must not send the next request on it.
+        .header("connection", "close")
         .body(bytes.to_vec());
     if let Some(digest) = digest {
         request = request.header("Content-Digest", digest);
@@ -203,6 +205,7 @@ async fn forged_expired_and_other_session_tokens_get_401_and_store_nothing() {
         .send(
             gw.client
                 .put(format!("{}/api/uploads/{id}/chunks/1", gw.url))
+                .header("connection", "close")
                 .body(vec![0u8; 10]),
         )
         .await;
@@ -244,20 +247,20 @@ async fn chunks_out_of_range_of_the_wrong_size_or_without_length_get_precise_4xx
     );
     assert!(r.text().contains("exactly 100 bytes"), "{}", r.text());
 
-    let stream = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from(
-        file[2 * MIB..].to_vec(),
-    ))]);
-    let r = gw
-        .send(
-            gw.client
-                .put(format!("{}/api/uploads/{id}/chunks/3", gw.url))
-                .header("Upload-Token", ticket["token"].as_str().expect("token"))
-                // The gateway refuses before reading the body, so this connection cannot be
-                // reused: without this the next request may land on it and break.
-                .header("connection", "close")
-                .body(reqwest::Body::wrap_stream(stream)),
-        )
-        .await;
+    // A body without a length (chunked) that sends nothing yet: the gateway refuses on the
+    // headers alone. Sending bytes it never reads would race its close (a reset can swallow
+    // the answer), and the connection must not be reused after the refusal.
+    let unsent = futures_util::stream::pending::<Result<Bytes, std::io::Error>>();
+    let refused = gw.send(
+        gw.client
+            .put(format!("{}/api/uploads/{id}/chunks/3", gw.url))
+            .header("Upload-Token", ticket["token"].as_str().expect("token"))
+            .header("connection", "close")
+            .body(reqwest::Body::wrap_stream(unsent)),
+    );
+    let r = tokio::time::timeout(Duration::from_secs(10), refused)
+        .await
+        .expect("refused on the headers, without waiting for a body");
     assert_eq!(
         (r.status.as_u16(), error_code(&r)),
         (411, "length_required".into())

@@ -100,7 +100,12 @@ async fn wait_for(client: &Client, what: &str, script: &str) -> Result<(), Strin
 
 /// Picks `file` on the folder page; with JavaScript the pick starts the upload, without it the
 /// form is submitted. Returns the time to the stored file (JS) or to the results page (form).
-async fn upload(client: &Client, page: &str, file: &Path, javascript: bool) -> Result<Duration, String> {
+async fn upload(
+    client: &Client,
+    page: &str,
+    file: &Path,
+    javascript: bool,
+) -> Result<Duration, String> {
     client.goto(page).await.map_err(|e| e.to_string())?;
     let input = client
         .find(Locator::Css(FILE_INPUT))

@@ -4,7 +4,6 @@
 //! what Fast.io has; injected 429s and 5xx still end stored; and with JavaScript off the same
 //! form posts as multipart. Screenshots land in `target/tmp/screenshots/`.
 
-
 use std::collections::HashMap;
 use std::time::Duration;
 

@@ -442,14 +442,20 @@ async fn long_poll_returns_as_soon_as_the_status_changes() {
         .await
         .expect("details");
     assert_eq!(session.status, UploadStatus::Uploading);
-    assert!(started.elapsed() >= hold, "returned early: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= hold,
+        "returned early: {:?}",
+        started.elapsed()
+    );
     // `complete` starts the state machine, so the status changes whenever the poll arrives
     // (before `complete`, or between two steps after it): it returns on that change, long
     // before its 30 s, and never before the change was asked for.
     let poller = {
         let (client, id) = (env.client.clone(), id.clone());
         tokio::spawn(async move {
-            let session = client.upload_details(&id, Some(Duration::from_secs(30))).await;
+            let session = client
+                .upload_details(&id, Some(Duration::from_secs(30)))
+                .await;
             (session, Instant::now())
         })
     };

@@ -355,9 +355,11 @@ impl Site {
 /// Binds `addr` (tokio sets SO_REUSEADDR, so a port just released binds again), trying again
 /// briefly while the old listener's socket is still closing.
 async fn bind_again(addr: SocketAddr) -> tokio::net::TcpListener {
-    poll_until(Duration::from_secs(5), || tokio::net::TcpListener::bind(addr))
-        .await
-        .unwrap_or_else(|e| panic!("could not bind {addr} again: {e}"))
+    poll_until(Duration::from_secs(5), || {
+        tokio::net::TcpListener::bind(addr)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("could not bind {addr} again: {e}"))
 }
 
 impl Drop for Site {

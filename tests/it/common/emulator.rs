@@ -166,16 +166,20 @@ impl TestEmu {
     /// Long-polls session details until the status is terminal (stored or *_failed).
     pub async fn wait_terminal(&self, id: &str) -> Value {
         let path = format!("/upload/{id}/details/?wait=5");
-        wait_until("a terminal session status", Duration::from_secs(60), || async {
-            let (status, v) = self.get(&path).await;
-            assert_eq!(status, StatusCode::OK, "details: {v}");
-            let s = v["session"]["status"].as_str().unwrap_or_default();
-            if s == "stored" || s.ends_with("_failed") {
-                Ok(v["session"].clone())
-            } else {
-                Err(s.to_owned())
-            }
-        })
+        wait_until(
+            "a terminal session status",
+            Duration::from_secs(60),
+            || async {
+                let (status, v) = self.get(&path).await;
+                assert_eq!(status, StatusCode::OK, "details: {v}");
+                let s = v["session"]["status"].as_str().unwrap_or_default();
+                if s == "stored" || s.ends_with("_failed") {
+                    Ok(v["session"].clone())
+                } else {
+                    Err(s.to_owned())
+                }
+            },
+        )
         .await
     }
 

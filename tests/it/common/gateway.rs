@@ -95,14 +95,15 @@ pub fn assert_no_open_sessions(base_url: &str, key: &str, allowed: BTreeSet<Stri
             let http = reqwest::Client::new();
             wait_until("no upload session left open", SESSIONS_SETTLE, || async {
                 let open = open_sessions(&http, &url, &key).await;
-                let unexpected: Vec<&Value> = open
+                let unexpected: Vec<String> = open
                     .iter()
                     .filter(|s| !s["id"].as_str().is_some_and(|id| allowed.contains(id)))
+                    .map(|s| format!("{} {} ({})", s["id"], s["name"], s["status"]))
                     .collect();
                 if unexpected.is_empty() {
                     Ok(())
                 } else {
-                    Err(format!("{unexpected:#?}"))
+                    Err(unexpected)
                 }
             })
             .await;

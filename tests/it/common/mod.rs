@@ -1,7 +1,6 @@
 //! The one test harness: serve a router on port 0 and talk HTTP to it, recording every response
 //! and scanning its headers and body for secrets (the API key, any `Bearer ` value);
 //! [`spawn_app`] starts the real gateway in front of the real emulator.
-#![allow(dead_code)]
 
 pub mod browser;
 pub mod emulator;
@@ -162,4 +161,3 @@ pub fn assert_no_leak(secrets: &[String], headers: &HeaderMap, body: &[u8]) {
         );
     }
 }
-

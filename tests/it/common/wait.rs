@@ -32,7 +32,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    poll_until(within, probe)
-        .await
-        .unwrap_or_else(|seen| panic!("timed out after {within:?} waiting for {what}; last seen: {seen:?}"))
+    poll_until(within, probe).await.unwrap_or_else(|seen| {
+        panic!("timed out after {within:?} waiting for {what}; last seen: {seen:?}")
+    })
 }

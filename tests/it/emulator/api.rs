@@ -1,7 +1,6 @@
 //! Auth, routing, envelope, storage, shares and fault injection against the emulator, spoken as
 //! raw HTTP from `fastio-api.md` §1–§6 and §11.
 
-
 use std::time::Duration;
 
 use crate::common::emulator::*;

@@ -1,7 +1,6 @@
 //! Placement paths against the emulator: batch upload (§7.12) and sessions without
 //! `instance_id` that stop at `complete` until `addfile` places them (§6.5, §7.9).
 
-
 use crate::common::emulator::*;
 use std::time::Duration;
 
@@ -65,13 +64,17 @@ async fn a_session_without_instance_id_stops_at_complete_until_addfile_places_it
     assert_eq!(t.put_chunk(&id, 1, body.clone()).await.0, StatusCode::OK);
     assert_eq!(t.complete(&id).await.0, StatusCode::OK);
     let details = format!("/upload/{id}/details/?wait=5");
-    wait_until("the session to stop at complete", Duration::from_secs(30), || async {
-        let (_, v) = t.get(&details).await;
-        match v["session"]["status"].as_str() {
-            Some("complete") => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    })
+    wait_until(
+        "the session to stop at complete",
+        Duration::from_secs(30),
+        || async {
+            let (_, v) = t.get(&details).await;
+            match v["session"]["status"].as_str() {
+                Some("complete") => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
     .await;
     assert!(t.names("root").await.is_empty());
 
@@ -119,9 +122,7 @@ async fn complete_on_a_single_call_session_is_a_benign_state_error() {
 #[tokio::test]
 async fn the_batch_bucket_is_separate_and_answers_429_with_code_1671() {
     let t = spawn().await;
-    t.emu
-        .faults()
-        .set_rate_limit(1, Duration::from_secs(60));
+    t.emu.faults().set_rate_limit(1, Duration::from_secs(60));
     let batch = || {
         let form = Form::new()
             .text("instance_id", t.ws.clone())

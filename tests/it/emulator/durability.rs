@@ -2,7 +2,6 @@
 //! listings under concurrent writes, versions kept by overwrites, and redirected reads that must
 //! arrive without `Authorization` (§6.1, §6.3, §11).
 
-
 use std::collections::HashSet;
 use std::time::Duration;
 

@@ -1,6 +1,5 @@
 //! Upload flows against the emulator, spoken as raw HTTP from `fastio-api.md` §7.
 
-
 use std::time::{Duration, Instant};
 
 use crate::common::emulator::*;

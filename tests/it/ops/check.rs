@@ -2,7 +2,6 @@
 //! with the key, prints a short report, and its exit code says the result (0 ok, 1 upstream or
 //! key failure, 2 configuration problems).
 
-
 use fastgate::emulator::{EmulatorConfig, RunningEmulator};
 
 const KEY: &str = "k_check_test_key_0123456789";

@@ -4,7 +4,6 @@
 //! directory, the port moved off 3000 so parallel runs do not collide), and check the app comes
 //! up healthy through the image's own HEALTHCHECK command.
 
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -153,10 +152,18 @@ async fn the_images_command_and_environment_come_up_healthy_by_its_own_healthche
         l.contains("fastgate listening").then_some(())
     });
 
-    let healthy = wait_until("the healthcheck to pass", Duration::from_secs(10), || async {
-        let (status, output) = crate::common::process::run(&health_args, &env, &workdir);
-        if status.success() { Ok(output) } else { Err(output) }
-    })
+    let healthy = wait_until(
+        "the healthcheck to pass",
+        Duration::from_secs(10),
+        || async {
+            let (status, output) = crate::common::process::run(&health_args, &env, &workdir);
+            if status.success() {
+                Ok(output)
+            } else {
+                Err(output)
+            }
+        },
+    )
     .await;
     assert!(healthy.contains("/healthz: ok"), "{healthy}");
     // The JSON logs the image asks for, and the embedded emulator's data in the volume.

@@ -178,7 +178,11 @@ async fn metrics_count_http_requests_by_route_template_and_upstream_calls_by_end
     );
     let text = response.text();
     let exactly = |series: &str, expected: f64| {
-        assert_eq!(sample(&text, series), Some(expected), "{series} in:\n{text}");
+        assert_eq!(
+            sample(&text, series),
+            Some(expected),
+            "{series} in:\n{text}"
+        );
     };
     exactly(
         "fastgate_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"}",
@@ -274,7 +278,8 @@ async fn metrics_count_form_uploads_by_outcome() {
         );
     let response = post_upload(&gw, form).await;
     assert_eq!(response.status, 413, "{}", response.text());
-    let series = |outcome: &str| format!("fastgate_uploads_total{{path=\"form\",outcome=\"{outcome}\"}}");
+    let series =
+        |outcome: &str| format!("fastgate_uploads_total{{path=\"form\",outcome=\"{outcome}\"}}");
     assert_eq!(gw.sample(&series("stored")).await, 1.0);
     assert_eq!(gw.sample(&series("rejected")).await, 1.0);
 }

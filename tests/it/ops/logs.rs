@@ -2,7 +2,6 @@
 //! carries its request id, SIGTERM ends the process with exit 0, and the API key never appears
 //! in the log (at `debug`, with uploads, listings and readiness checks going upstream).
 
-
 use std::time::Duration;
 
 use crate::common::process::{self, Process};

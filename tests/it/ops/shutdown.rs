@@ -78,12 +78,16 @@ async fn a_running_request_finishes_during_the_grace_period() {
     stop.send(()).expect("signal");
     // Stopped accepting: the server is still draining, yet a new connection is refused.
     let addr = url.trim_start_matches("http://").to_owned();
-    wait_until("the listener to close once shutdown starts", Duration::from_secs(5), || async {
-        match tokio::net::TcpStream::connect(&addr).await {
-            Err(_) => Ok(()),
-            Ok(_) => Err("a new connection was accepted"),
-        }
-    })
+    wait_until(
+        "the listener to close once shutdown starts",
+        Duration::from_secs(5),
+        || async {
+            match tokio::net::TcpStream::connect(&addr).await {
+                Err(_) => Ok(()),
+                Ok(_) => Err("a new connection was accepted"),
+            }
+        },
+    )
     .await;
     assert!(
         !server.is_finished(),

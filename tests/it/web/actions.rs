@@ -3,7 +3,6 @@
 //! page for a bad name), `?/share` (a File Share link that really downloads the file), unknown
 //! actions, small-form body limits, and the Origin check.
 
-
 use crate::common::{Gateway, spawn_app};
 use serde_json::Value;
 
@@ -205,7 +204,8 @@ async fn a_form_post_without_our_origin_is_403_and_does_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn actions_on_an_unexposed_workspace_are_404() {
     let app =
-        crate::common::spawn_app_with(&[("FASTGATE_WORKSPACES", "1234567890123456789")], |_| {}).await;
+        crate::common::spawn_app_with(&[("FASTGATE_WORKSPACES", "1234567890123456789")], |_| {})
+            .await;
     let r = post_form(&app, "root", "mkdir", &[("name", "x")]).await;
     assert_eq!(r.status, 404);
 }

@@ -3,7 +3,6 @@
 //! JSON error shape for bad parameters, 404 for what is not exposed or not there, and upstream
 //! failures mapped (429 with Retry-After, a refused key and 5xx as 502).
 
-
 use std::collections::HashSet;
 use std::time::Duration;
 

@@ -3,7 +3,6 @@
 //! before files, a download link and share form per file, a next-page link, an empty state, and
 //! escapes every name; what is not exposed or not there is a 404 page.
 
-
 use crate::common::{spawn_app, spawn_app_with};
 
 #[tokio::test(flavor = "multi_thread")]

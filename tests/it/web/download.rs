@@ -3,7 +3,6 @@
 //! refusals for folders and for what is missing or not exposed. The key never reaches the
 //! client (the harness scans every response).
 
-
 use crate::common::{spawn_app, spawn_app_with};
 use sha2::{Digest, Sha256};
 

@@ -370,22 +370,48 @@ fn previews_of_every_page_are_written_beside_their_styles_and_open_from_disk() {
     write_previews(&dir);
     for f in ["app.css", "favicon.svg"] {
         let copied = std::fs::read(dir.join("static").join(f)).expect("static copy");
-        let source = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static").join(f))
-            .expect("static source");
+        let source = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("static")
+                .join(f),
+        )
+        .expect("static source");
         assert_eq!(copied, source, "{f} copied as is");
     }
     for name in PREVIEWS {
-        let html = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(html.starts_with("<!DOCTYPE html>") || html.starts_with("<!doctype html>"), "{name}");
-        assert!(html.contains(r#"href="static/app.css""#), "{name} links its styles relatively");
-        assert!(!html.contains("\"/static/"), "{name} has a root-relative link left");
+        let html =
+            std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            html.starts_with("<!DOCTYPE html>") || html.starts_with("<!doctype html>"),
+            "{name}"
+        );
+        assert!(
+            html.contains(r#"href="static/app.css""#),
+            "{name} links its styles relatively"
+        );
+        assert!(
+            !html.contains("\"/static/"),
+            "{name} has a root-relative link left"
+        );
     }
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).expect(name);
     let open = read("browse-share-open.html");
-    assert_eq!(open.matches("<details class=\"share\" open>").count(), 1, "one share form open");
-    assert_eq!(read("browse.html").matches("<details class=\"share\" open>").count(), 0);
+    assert_eq!(
+        open.matches("<details class=\"share\" open>").count(),
+        1,
+        "one share form open"
+    );
+    assert_eq!(
+        read("browse.html")
+            .matches("<details class=\"share\" open>")
+            .count(),
+        0
+    );
     let results = read("browse-results.html");
-    assert!(results.contains("Folder “Invoices” created.") && results.contains("Share link for budget.csv"));
+    assert!(
+        results.contains("Folder “Invoices” created.")
+            && results.contains("Share link for budget.csv")
+    );
     assert!(read("browse-empty.html").contains("This folder is empty"));
     assert!(read("error.html").contains("5f2c9a0b1e7d4c3a9b8e6f01"));
 }

@@ -2,12 +2,11 @@
 //! request ids, JSON errors on API routes and HTML error pages elsewhere, and no secret in any
 //! response (every response goes through the harness's leak scan).
 
-
 use std::time::Duration;
 
+use crate::common::TestApp;
 use axum::Router;
 use axum::routing::{get, post};
-use crate::common::TestApp;
 use fastgate::error::AppError;
 use fastgate::web::security::{OriginPolicy, harden};
 

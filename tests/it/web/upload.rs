@@ -1,12 +1,11 @@
 //! Form uploads end to end (DESIGN §4a): a browser-style multipart post to the gateway, files
 //! streamed to the real emulator, receipts checked against what the emulator stores and serves.
 
-
 use std::time::Duration;
 
-use crate::common::spawn_app;
 use crate::common::forms::*;
 use crate::common::payload::{MIB, bytes, sha256_hex};
+use crate::common::spawn_app;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_multi_file_post_stores_every_file_byte_identical_with_clean_names() {
@@ -194,7 +193,8 @@ async fn a_post_without_a_chosen_file_is_a_clear_400() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unexposed_workspace_is_404_and_nothing_is_uploaded() {
     let gw =
-        crate::common::spawn_app_with(&[("FASTGATE_WORKSPACES", "1234567890123456789")], |_| {}).await;
+        crate::common::spawn_app_with(&[("FASTGATE_WORKSPACES", "1234567890123456789")], |_| {})
+            .await;
     let r = post_form(
         &gw,
         "/upload",

@@ -1,14 +1,13 @@
 //! When an upload goes wrong (the client goes away, Fast.io fails), the Fast.io session is
 //! cancelled, nothing appears in the listing, and the user reads what happened.
 
-
 use std::time::Duration;
 
-use bytes::Bytes;
-use crate::common::spawn_app;
-use reqwest::multipart::{Form, Part};
 use crate::common::forms::*;
 use crate::common::payload::{MIB, bytes};
+use crate::common::spawn_app;
+use bytes::Bytes;
+use reqwest::multipart::{Form, Part};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_disconnects_mid_upload_leaves_no_session_and_no_file() {

@@ -2,12 +2,11 @@
 //! cut at max+1 and its session cancelled), type (415, decided before anything goes upstream),
 //! files per post (413 for the extras, the others' outcome still clear).
 
-
 use std::time::Duration;
 
-use crate::common::spawn_app_with;
 use crate::common::forms::*;
 use crate::common::payload::{MIB, bytes, sha256_hex};
+use crate::common::spawn_app_with;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn upload_over_size_limit_returns_413_and_leaves_nothing() {
@@ -82,7 +81,10 @@ async fn disallowed_types_are_415_before_anything_goes_upstream() {
     assert!(messages[0].contains(".exe"), "{messages:?}");
     assert!(messages[1].contains("looks like"), "{messages:?}");
     assert!(messages[2].contains("image/png"), "{messages:?}");
-    assert_eq!(outcomes[3]["sha256"].as_str(), Some(sha256_hex(&pdf).as_str()));
+    assert_eq!(
+        outcomes[3]["sha256"].as_str(),
+        Some(sha256_hex(&pdf).as_str())
+    );
 
     let stats = gw.emulator.stats();
     assert_eq!(

@@ -1,15 +1,14 @@
 //! Memory stays bounded (DESIGN §4, §7): a form upload far larger than the in-flight budget
 //! streams through, and the bytes held at once (counted by the budget) never exceed it.
 
-
 use std::time::Duration;
 
-use bytes::Bytes;
-use crate::common::spawn_app_with;
-use reqwest::multipart::{Form, Part};
-use sha2::{Digest, Sha256};
 use crate::common::forms::*;
 use crate::common::payload::{MIB, bytes};
+use crate::common::spawn_app_with;
+use bytes::Bytes;
+use reqwest::multipart::{Form, Part};
+use sha2::{Digest, Sha256};
 
 const TOTAL_MIB: usize = 200;
 
