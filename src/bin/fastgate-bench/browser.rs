@@ -12,7 +12,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
 use crate::procs::{Emulator, Gateway};
-use crate::scenarios::{Ctx, Row, mb_s};
+use crate::scenarios::{Ctx, Row, mb_s, row};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -164,18 +164,18 @@ pub async fn paths(ctx: &Ctx, emu: &Emulator, gw: &Gateway) -> Result<(Vec<Row>,
     let size = ctx.big.size;
     let s = "browser (headless Chromium)";
     let rows = vec![
-        [
-            s.into(),
-            "JS path (upload.js, JSON API)".into(),
+        row(
+            s,
+            "JS path (upload.js, JSON API)",
             format!("{:.0} MB/s", mb_s(size, js)),
-            String::new(),
-        ],
-        [
-            s.into(),
-            "form path (JavaScript off)".into(),
+            "",
+        ),
+        row(
+            s,
+            "form path (JavaScript off)",
             format!("{:.0} MB/s", mb_s(size, form)),
-            String::new(),
-        ],
+            "",
+        ),
     ];
     Ok((
         rows,

@@ -156,7 +156,8 @@ pub async fn gateway_api(
     Ok(started.elapsed())
 }
 
-async fn verify_stored(
+/// Checks that the stored node of `session` has the SHA-256 `sha256`.
+pub async fn verify_stored(
     client: &fastio::Client,
     workspace: &str,
     session: fastio::UploadSession,

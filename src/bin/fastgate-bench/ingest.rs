@@ -9,8 +9,9 @@ use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
+use crate::clients::verify_stored;
 use crate::procs::{self, Emulator};
-use crate::scenarios::{Ctx, Row, direct_client, mb_s};
+use crate::scenarios::{Ctx, Row, direct_client, mb_s, row};
 
 /// Bytes per chunk.
 const CHUNK: u64 = 8 << 20;
@@ -71,28 +72,21 @@ pub async fn ingest(ctx: &Ctx, emu: &Emulator) -> Result<(Vec<Row>, Value), Stri
         .await
         .map_err(|e| e.to_string())?;
     let stored = started.elapsed();
-    let node = session.new_file_id.ok_or("stored without a node id")?;
-    let node = client
-        .node(&emu.workspace, &node)
-        .await
-        .map_err(|e| e.to_string())?;
-    if node.hash.as_deref() != Some(ctx.big_sha.as_str()) {
-        return Err(format!("stored hash {:?}, sent {}", node.hash, ctx.big_sha));
-    }
+    verify_stored(&client, &emu.workspace, session, &ctx.big_sha).await?;
     let s = "emulator ingest";
     let rows = vec![
-        [
-            s.into(),
-            "emulator ingest, chunked 8 MiB × 3".into(),
+        row(
+            s,
+            "emulator ingest, chunked 8 MiB × 3",
             format!("{:.0} MB/s", mb_s(size, ingested)),
-            String::new(),
-        ],
-        [
-            s.into(),
-            "until stored (incl. assembly re-hash)".into(),
+            "",
+        ),
+        row(
+            s,
+            "until stored (incl. assembly re-hash)",
             format!("{:.0} MB/s", mb_s(size, stored)),
-            String::new(),
-        ],
+            "",
+        ),
     ];
     Ok((
         rows,

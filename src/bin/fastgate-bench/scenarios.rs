@@ -31,7 +31,8 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-fn row(s: &str, m: &str, v: String, t: &str) -> Row {
+/// One row of the table.
+pub fn row(s: &str, m: &str, v: String, t: &str) -> Row {
     [s.to_owned(), m.to_owned(), v, t.to_owned()]
 }
 

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::gateway::assert_no_open_sessions;
 use super::payload::{bytes, sha256_hex};
-use super::{TestApp, build_gateway, poll_until};
+use super::{TestApp, build_gateway, poll_until, start_emulator};
 
 /// Debian's Chromium and its WebDriver.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
@@ -260,16 +260,7 @@ impl Site {
     ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let key = "k_browser_test_key_0123456789".to_owned();
-        let mut config =
-            fastgate::emulator::EmulatorConfig::new(dir.path().join("emulator"), key.clone());
-        config.step_delay = (Duration::from_millis(5), Duration::from_millis(20));
-        tune(&mut config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind emulator");
-        let emulator = fastgate::emulator::start(config, listener)
-            .await
-            .expect("emulator starts");
+        let emulator = start_emulator(&dir.path().join("emulator"), &key, tune).await;
         let vars: Vec<(String, String)> = vars
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

@@ -143,18 +143,14 @@ pub async fn spawn_app_with(
     vars: &[(&str, &str)],
     tune: impl FnOnce(&mut fastgate::emulator::EmulatorConfig),
 ) -> Gateway {
-    use fastgate::emulator::{EmulatorConfig, start};
-
     let dir = tempfile::tempdir().expect("tempdir");
     let key = format!("k_test_{}", rand_suffix());
-    let mut emu_config = EmulatorConfig::new(dir.path().join("emulator"), key.clone());
-    emu_config.step_delay = (Duration::from_millis(5), Duration::from_millis(20));
-    tune(&mut emu_config);
-    let emulator_key = emu_config.api_key.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind emulator");
-    let emulator = start(emu_config, listener).await.expect("emulator starts");
+    let mut emulator_key = key.clone();
+    let emulator = start_emulator(&dir.path().join("emulator"), &key, |config| {
+        tune(config);
+        emulator_key = config.api_key.clone();
+    })
+    .await;
     let workspace = emulator.workspace_id();
     let base_url = emulator.base_url();
 
@@ -169,6 +165,24 @@ pub async fn spawn_app_with(
         emulator_key,
         left_open: Mutex::default(),
     }
+}
+
+/// Starts the emulator on loopback port 0 with its data in `data_dir` and API key `key`, its
+/// asynchronous steps quick (5–20 ms) as every test wants them, after `tune` has its say.
+pub async fn start_emulator(
+    data_dir: &std::path::Path,
+    key: &str,
+    tune: impl FnOnce(&mut fastgate::emulator::EmulatorConfig),
+) -> fastgate::emulator::RunningEmulator {
+    let mut config = fastgate::emulator::EmulatorConfig::new(data_dir, key);
+    config.step_delay = (Duration::from_millis(5), Duration::from_millis(20));
+    tune(&mut config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind emulator");
+    fastgate::emulator::start(config, listener)
+        .await
+        .expect("emulator starts")
 }
 
 /// A second gateway in front of `gw`'s emulator, as another replica behind a load balancer:

@@ -11,7 +11,9 @@ pub mod payload;
 pub mod process;
 mod wait;
 
-pub use gateway::{Gateway, build_gateway, spawn_app, spawn_app_with, spawn_second_gateway};
+pub use gateway::{
+    Gateway, build_gateway, spawn_app, spawn_app_with, spawn_second_gateway, start_emulator,
+};
 pub use wait::{poll_until, wait_until};
 
 use std::sync::Arc;

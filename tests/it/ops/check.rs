@@ -2,17 +2,13 @@
 //! with the key, prints a short report, and its exit code says the result (0 ok, 1 upstream or
 //! key failure, 2 configuration problems).
 
-use fastgate::emulator::{EmulatorConfig, RunningEmulator};
+use crate::common::start_emulator;
+use fastgate::emulator::RunningEmulator;
 
 const KEY: &str = "k_check_test_key_0123456789";
 
 async fn emulator(dir: &std::path::Path) -> RunningEmulator {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    fastgate::emulator::start(EmulatorConfig::new(dir.join("emulator"), KEY), listener)
-        .await
-        .expect("emulator")
+    start_emulator(&dir.join("emulator"), KEY, |_| {}).await
 }
 
 async fn check(env: Vec<(String, String)>, dir: std::path::PathBuf) -> (Option<i32>, String) {

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use crate::common::process::{self, Process};
-use crate::common::{TestApp, spawn_app};
+use crate::common::{TestApp, spawn_app, start_emulator};
 use fastgate::emulator::{EmulatorConfig, RunningEmulator};
 use fastgate::web::AppState;
 
@@ -119,15 +119,7 @@ struct Measured {
 impl Measured {
     async fn start(vars: &[(&str, &str)], tune: impl FnOnce(&mut EmulatorConfig)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = EmulatorConfig::new(dir.path().join("emulator"), METRICS_KEY);
-        config.step_delay = (Duration::from_millis(5), Duration::from_millis(20));
-        tune(&mut config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let emulator = fastgate::emulator::start(config, listener)
-            .await
-            .expect("emulator");
+        let emulator = start_emulator(&dir.path().join("emulator"), METRICS_KEY, tune).await;
         let mut env = vec![
             ("FASTIO_API_KEY".to_owned(), METRICS_KEY.to_owned()),
             ("FASTIO_BASE_URL".to_owned(), emulator.base_url()),

@@ -5,17 +5,13 @@
 use std::time::Duration;
 
 use crate::common::process::{self, Process};
-use fastgate::emulator::{EmulatorConfig, RunningEmulator};
+use crate::common::start_emulator;
+use fastgate::emulator::RunningEmulator;
 
 const KEY: &str = "k_log_scan_key_e1f0a9c3b7";
 
 async fn emulator(dir: &std::path::Path) -> RunningEmulator {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    fastgate::emulator::start(EmulatorConfig::new(dir.join("emulator"), KEY), listener)
-        .await
-        .expect("emulator")
+    start_emulator(&dir.join("emulator"), KEY, |_| {}).await
 }
 
 fn gateway(emulator: &RunningEmulator, dir: &std::path::Path, format: &str) -> (Process, String) {

@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 
 use crate::common::wait_until;
 
+use crate::common::start_emulator;
 use fastgate::config::Config;
-use fastgate::emulator::{EmulatorConfig, RunningEmulator};
+use fastgate::emulator::RunningEmulator;
 use fastgate::fastio::{self, UploadTarget};
 use fastgate::server::{ShutdownReport, run};
 use fastgate::web::AppState;
@@ -125,10 +126,7 @@ async fn a_request_still_running_when_the_grace_ends_does_not_hold_the_exit() {
 }
 
 async fn emulator(dir: &std::path::Path) -> RunningEmulator {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    fastgate::emulator::start(EmulatorConfig::new(dir.join("emulator"), KEY), listener)
-        .await
-        .expect("emulator")
+    start_emulator(&dir.join("emulator"), KEY, |_| {}).await
 }
 
 #[tokio::test]
