@@ -244,7 +244,12 @@ async fn after_a_gateway_restart_a_reload_and_reselect_resumes_without_resending
         .as_str()
         .and_then(|r| r.parse().ok())
         .unwrap_or_else(|| panic!("the row did not resume: {row}"));
-    assert_eq!(resumed, before, "every chunk Fast.io had was reused");
+    // A chunk already on its way when the gateway died may still be stored after `before` was
+    // read; it is reused too. That none was sent twice is the exact count below.
+    assert!(
+        resumed >= before,
+        "every chunk Fast.io had was reused ({resumed} of {before})"
+    );
     eprintln!("resume reused {before} of {chunks} chunks: {before} chunk PUTs saved");
     assert_eq!(
         stored_chunk_posts(&site),
