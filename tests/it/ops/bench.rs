@@ -13,11 +13,16 @@ async fn the_bench_harness_runs_the_upload_and_ingest_scenarios_on_a_tiny_payloa
     let ran = tokio::task::spawn_blocking({
         let (out, scratch) = (out.clone(), dir.path().to_owned());
         move || {
+            // Nothing of this shell's configuration (FASTGATE_*, a `.env` in the work tree)
+            // reaches the processes the harness starts.
             Command::new(env!("CARGO_BIN_EXE_fastgate-bench"))
                 .args(args)
                 .arg("--out")
                 .arg(&out)
-                .env("BENCH_DIR", scratch)
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("BENCH_DIR", &scratch)
+                .current_dir(&scratch)
                 .output()
                 .expect("fastgate-bench runs")
         }
