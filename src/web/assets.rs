@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::upload::digest::Sha256Digest;
-use crate::web::error::AppError;
 use crate::web::auth::Need;
+use crate::web::error::AppError;
 use crate::web::routes::Routes;
 
 /// One embedded file.
@@ -99,7 +99,8 @@ mod tests {
         if let Some(tag) = if_none_match {
             req = req.header(header::IF_NONE_MATCH, tag);
         }
-        router::<()>()
+        axum::Router::new()
+            .route("/static/{file}", axum::routing::get(serve))
             .oneshot(req.body(Body::empty()).expect("request"))
             .await
             .expect("response")
