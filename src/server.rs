@@ -93,6 +93,23 @@ impl Upstream {
     }
 }
 
+/// How often expired sessions, old sign-in failures and spent setup tokens are deleted.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes what has expired from the access database, once an hour (lookups refuse expired rows
+/// anyway; this only keeps the tables small). Every replica may run it: the deletes are
+/// idempotent.
+async fn housekeeping(access: crate::access::Access) {
+    let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
+    loop {
+        every.tick().await;
+        match access.purge_expired().await {
+            Ok(rows) => tracing::debug!(rows, "access housekeeping"),
+            Err(error) => tracing::warn!(%error, "access housekeeping failed"),
+        }
+    }
+}
+
 /// Says at start-up how access works: in open mode a warning; in accounts mode with no admin
 /// yet, the one-time setup URL (its token stored hashed, so any replica accepts it).
 async fn announce_access(state: &AppState, public_url: &str) -> Result<(), StartError> {
@@ -145,7 +162,9 @@ pub async fn serve(mut config: Config) -> Result<(), StartError> {
     tracing::info!(%addr, "fastgate listening");
     println!("fastgate is running at {public_url}");
     announce_access(&state, &public_url).await?;
+    let housekeeping = tokio::spawn(housekeeping(state.access.clone()));
     let result = run(listener, state, shutdown_signal()).await;
+    housekeeping.abort();
     if let Some(emulator) = upstream.embedded {
         emulator.shutdown().await;
     }

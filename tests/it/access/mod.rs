@@ -3,6 +3,7 @@
 //! PostgreSQL shared by two replicas.
 
 mod audit;
+mod modes;
 mod replicas;
 mod roles;
 mod routes;
