@@ -15,6 +15,7 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::handler::Handler as _;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::put;
 use serde::Deserialize;
@@ -46,7 +47,8 @@ pub fn routes(r: Routes) -> Routes {
             Method::PUT,
             "/api/uploads/{id}/chunks/{n}",
             Need::UploadToken,
-            put(put_chunk).layer(DefaultBodyLimit::disable()),
+            put(put_chunk.layer(axum::middleware::map_response(close_if_refused)))
+                .layer(DefaultBodyLimit::disable()),
         )
         .post("/api/uploads/{id}/complete", Need::UploadToken, complete)
 }
@@ -174,4 +176,17 @@ fn verify(
         .and_then(|v| v.to_str().ok())
         .ok_or(TokenError::Malformed)?;
     Ok(uploads.claims(token, id)?)
+}
+
+/// `Connection: close` on a refused chunk. It is refused before (or while) its body is read,
+/// so the server drops the connection after answering; saying so keeps a keep-alive client from
+/// sending its next chunk into a connection that is closing. Accepted chunks keep theirs.
+async fn close_if_refused(mut response: axum::response::Response) -> axum::response::Response {
+    if !response.status().is_success() {
+        response.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }
