@@ -160,7 +160,12 @@ pub async fn serve(mut config: Config) -> Result<(), StartError> {
     let public_url = config.public_url.clone();
     let state = AppState::open(config, upstream.client.clone()).await?;
     tracing::info!(%addr, "fastgate listening");
-    println!("fastgate is running at {public_url}");
+    // A terminal gets the plain line; with JSON logs every line the process writes is JSON.
+    if state.config.log_format == LogFormat::Json {
+        tracing::info!(url = %public_url, "fastgate is running at {public_url}");
+    } else {
+        println!("fastgate is running at {public_url}");
+    }
     announce_access(&state, &public_url).await?;
     let housekeeping = tokio::spawn(housekeeping(state.access.clone()));
     let result = run(listener, state, shutdown_signal()).await;
