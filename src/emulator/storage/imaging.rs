@@ -73,10 +73,8 @@ fn reader(path: &Path) -> Result<ImageReader<std::io::BufReader<std::fs::File>>,
     match reader.format() {
         Some(ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Gif | ImageFormat::WebP) => {}
         other => {
-            return Err(ImagingError::Unsupported(format!(
-                "{}",
-                other.map_or("unknown format", |f| f.extensions_str()[0])
-            )));
+            let name = other.map_or("unknown format", |f| f.extensions_str()[0]);
+            return Err(ImagingError::Unsupported(name.to_owned()));
         }
     }
     reader.limits(limits());

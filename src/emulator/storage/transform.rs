@@ -69,8 +69,7 @@ pub fn parse_params(pairs: &[(String, String)]) -> Result<Transform, ApiError> {
     if let Some((k, _)) = pairs.iter().find(|(_, v)| v.is_empty()) {
         return Err(ApiError::invalid(format!("{k} is present with an empty value")));
     }
-    let mut t = Transform::default();
-    t.format = match get("output-format") {
+    let format = match get("output-format") {
         None => None,
         Some("png") => Some(ImageFormat::Png),
         Some("jpg" | "jpeg") => Some(ImageFormat::Jpeg),
@@ -79,6 +78,10 @@ pub fn parse_params(pairs: &[(String, String)]) -> Result<Transform, ApiError> {
                 "output-format must be png, jpg or jpeg (got {other})"
             )));
         }
+    };
+    let mut t = Transform {
+        format,
+        ..Transform::default()
     };
     let side = Some(MAX_OUTPUT_SIDE);
     t.width = get("width").map(|v| positive("width", v, side)).transpose()?;

@@ -53,6 +53,9 @@ fn version_json(n: &NodeRow, v: VersionRow, current: bool, user: &str) -> Value 
     })
 }
 
+/// A version's content: blob, size, hash, MIME type.
+type Content = (Option<String>, i64, Option<String>, Option<String>);
+
 struct VersionRow {
     id: String,
     size: u64,
@@ -145,7 +148,7 @@ pub async fn restore(
         .call(move |c| {
             let tx = c.transaction()?;
             let n = live_file(&tx, &w, &id)?;
-            let chosen: Option<(Option<String>, i64, Option<String>, Option<String>)> =
+            let chosen: Option<Content> =
                 if wanted == n.version {
                     Some((n.blob.clone(), n.size as i64, n.hash.clone(), n.mimetype.clone()))
                 } else {
