@@ -146,11 +146,24 @@ async fn bad_names_are_refused_with_400_1605_and_the_reason() {
     let t = spawn().await;
     let a = upload(&t, "a.txt", b"alpha", "root").await;
     let long = "x".repeat(256);
-    for bad in ["", "   ", ".", "..", "a/b", "a\\b", "tab\there", long.as_str()] {
+    for bad in [
+        "",
+        "   ",
+        ".",
+        "..",
+        "a/b",
+        "a\\b",
+        "tab\there",
+        long.as_str(),
+    ] {
         let (status, v) = t
             .post_form(&node_path(&t, &a, "update/"), &[("name", bad)])
             .await;
-        assert_eq!((status, code(&v)), (StatusCode::BAD_REQUEST, 1605), "{bad:?}: {v}");
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::BAD_REQUEST, 1605),
+            "{bad:?}: {v}"
+        );
         assert!(!v["error"]["text"].as_str().unwrap_or_default().is_empty());
     }
     assert_eq!(t.names("root").await, ["a.txt"]);
@@ -184,8 +197,7 @@ async fn a_move_across_folders_trashes_a_same_named_file_in_the_target() {
 }
 
 #[tokio::test]
-async fn moving_a_folder_into_its_own_subtree_root_or_the_trash_is_400_and_an_unknown_target_404()
-{
+async fn moving_a_folder_into_its_own_subtree_root_or_the_trash_is_400_and_an_unknown_target_404() {
     let t = spawn().await;
     let top = folder(&t, "root", "top").await;
     let mid = folder(&t, &top, "mid").await;
@@ -194,7 +206,11 @@ async fn moving_a_folder_into_its_own_subtree_root_or_the_trash_is_400_and_an_un
         let (status, v) = t
             .post_form(&node_path(&t, &top, "move/"), &[("parent", target)])
             .await;
-        assert_eq!((status, code(&v)), (StatusCode::BAD_REQUEST, 1605), "{target}: {v}");
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::BAD_REQUEST, 1605),
+            "{target}: {v}"
+        );
     }
     let (status, v) = t
         .post_form(&node_path(&t, "root", "move/"), &[("parent", &top)])
@@ -264,7 +280,11 @@ async fn deleting_a_folder_of_three_files_trashes_it_whole_and_restore_brings_al
         assert_eq!(&sha256(&bytes_of(&t, id).await), hash);
     }
     let (status, v) = t.post_form(&node_path(&t, &dir, "restore/"), &[]).await;
-    assert_eq!((status, code(&v)), (StatusCode::BAD_REQUEST, 1605), "live: {v}");
+    assert_eq!(
+        (status, code(&v)),
+        (StatusCode::BAD_REQUEST, 1605),
+        "live: {v}"
+    );
 }
 
 #[tokio::test]
@@ -272,15 +292,24 @@ async fn a_restore_goes_to_root_when_its_folder_is_trashed_and_trashes_a_same_na
     let t = spawn().await;
     let dir = folder(&t, "root", "box").await;
     let f = upload(&t, "note.txt", b"first", &dir).await;
-    assert_eq!(t.delete(&node_path(&t, &f, "delete/")).await.0, StatusCode::OK);
-    assert_eq!(t.delete(&node_path(&t, &dir, "delete/")).await.0, StatusCode::OK);
+    assert_eq!(
+        t.delete(&node_path(&t, &f, "delete/")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        t.delete(&node_path(&t, &dir, "delete/")).await.0,
+        StatusCode::OK
+    );
     let other = upload(&t, "note.txt", b"second", "root").await;
     let (status, v) = t.post_form(&node_path(&t, &f, "restore/"), &[]).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["node"]["parent"], "root");
     assert_eq!(v["node"]["name"], "note.txt");
     let (_, o) = details(&t, &other).await;
-    assert_eq!(o["node"]["parent"], "trash", "the clashing file went to the trash");
+    assert_eq!(
+        o["node"]["parent"], "trash",
+        "the clashing file went to the trash"
+    );
     assert_eq!(bytes_of(&t, &f).await, b"first");
 }
 
@@ -301,9 +330,16 @@ async fn purge_removes_the_blob_from_disk_and_the_id_then_answers_404_1609() {
     let files = holding(&blobs);
     assert_eq!(files.len(), 1, "one blob holds the bytes");
     let (status, v) = t.delete(&node_path(&t, &f, "purge/")).await;
-    assert_eq!((status, code(&v)), (StatusCode::BAD_REQUEST, 1605), "live: {v}");
+    assert_eq!(
+        (status, code(&v)),
+        (StatusCode::BAD_REQUEST, 1605),
+        "live: {v}"
+    );
     assert!(files[0].exists());
-    assert_eq!(t.delete(&node_path(&t, &f, "delete/")).await.0, StatusCode::OK);
+    assert_eq!(
+        t.delete(&node_path(&t, &f, "delete/")).await.0,
+        StatusCode::OK
+    );
     let (status, v) = t.delete(&node_path(&t, &f, "purge/")).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert!(!files[0].exists(), "the blob is gone from disk");
@@ -321,7 +357,10 @@ async fn emptying_the_trash_purges_everything_in_it() {
     let a = upload(&t, "a.bin", &data(3000, 1), &dir).await;
     let b = upload(&t, "b.bin", &data(3000, 2), "root").await;
     for n in [&dir, &b] {
-        assert_eq!(t.delete(&node_path(&t, n, "delete/")).await.0, StatusCode::OK);
+        assert_eq!(
+            t.delete(&node_path(&t, n, "delete/")).await.0,
+            StatusCode::OK
+        );
     }
     let (status, v) = t.delete(&node_path(&t, "trash", "delete/")).await;
     assert_eq!(status, StatusCode::OK, "{v}");
@@ -347,7 +386,15 @@ async fn two_same_name_uploads_make_two_versions_and_restoring_the_older_makes_i
     assert_eq!(versions[0]["current"], true);
     assert_eq!(versions[1]["current"], false);
     for (entry, body) in versions.iter().zip([&two, &one]) {
-        for key in ["id", "name", "size", "hash", "hash_algo", "created", "creator"] {
+        for key in [
+            "id",
+            "name",
+            "size",
+            "hash",
+            "hash_algo",
+            "created",
+            "creator",
+        ] {
             assert!(!entry[key].is_null(), "{key} in {entry}");
         }
         let vid = entry["id"].as_str().expect("id");
@@ -363,19 +410,31 @@ async fn two_same_name_uploads_make_two_versions_and_restoring_the_older_makes_i
     }
     let older = versions[1]["id"].as_str().expect("id");
     let (status, v) = t
-        .post_form(&node_path(&t, &n1, "restore-version/"), &[("version_id", older)])
+        .post_form(
+            &node_path(&t, &n1, "restore-version/"),
+            &[("version_id", older)],
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["node"]["hash"], sha256(&one));
     assert_eq!(sha256(&bytes_of(&t, &n1).await), sha256(&one));
     let (_, v) = t.get(&node_path(&t, &n1, "versions/")).await;
-    assert_eq!(v["versions"].as_array().expect("versions").len(), 3, "history only grows");
+    assert_eq!(
+        v["versions"].as_array().expect("versions").len(),
+        3,
+        "history only grows"
+    );
     assert_eq!(v["versions"][0]["hash"], sha256(&one));
     let (status, v) = t
-        .post_form(&node_path(&t, &n1, "restore-version/"), &[("version_id", "nope")])
+        .post_form(
+            &node_path(&t, &n1, "restore-version/"),
+            &[("version_id", "nope")],
+        )
         .await;
     assert_eq!((status, code(&v)), (StatusCode::NOT_FOUND, 1609), "{v}");
-    let (status, _) = t.get(&node_path(&t, &n1, &format!("versions/{older}/restore/"))).await;
+    let (status, _) = t
+        .get(&node_path(&t, &n1, &format!("versions/{older}/restore/")))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "no such route");
 }
 
@@ -394,18 +453,34 @@ async fn search_finds_by_part_of_a_name_in_any_case_and_pages_with_limit_and_off
     assert_eq!(files.len(), 2);
     assert_eq!(v["pagination"]["total"], 5);
     assert_eq!(v["pagination"]["has_more"], true);
-    let mut seen: Vec<String> = files.values().map(|e| e["name"].as_str().unwrap_or_default().to_owned()).collect();
+    let mut seen: Vec<String> = files
+        .values()
+        .map(|e| e["name"].as_str().unwrap_or_default().to_owned())
+        .collect();
     for (id, e) in files {
         assert!(e.get("id").is_none(), "the id is only the key");
         assert_eq!(e["parent_id"], dir.as_str());
         assert_eq!(details(&t, id).await.0, StatusCode::OK);
     }
     for offset in [2, 4] {
-        let (_, v) = t.get(&path(&format!("search=report&limit=2&offset={offset}"))).await;
-        seen.extend(v["files"].as_object().expect("map").values().map(|e| e["name"].as_str().unwrap_or_default().to_owned()));
+        let (_, v) = t
+            .get(&path(&format!("search=report&limit=2&offset={offset}")))
+            .await;
+        seen.extend(
+            v["files"]
+                .as_object()
+                .expect("map")
+                .values()
+                .map(|e| e["name"].as_str().unwrap_or_default().to_owned()),
+        );
     }
     seen.sort();
-    assert_eq!(seen, (0..5).map(|i| format!("Report-{i}.txt")).collect::<Vec<_>>());
+    assert_eq!(
+        seen,
+        (0..5)
+            .map(|i| format!("Report-{i}.txt"))
+            .collect::<Vec<_>>()
+    );
 
     let (_, b) = t.get(&path("search=report&details=true")).await;
     let results = b["results"].as_array().expect("shape B");
@@ -414,13 +489,29 @@ async fn search_finds_by_part_of_a_name_in_any_case_and_pages_with_limit_and_off
     assert!(results[0]["node_id"].is_string() && results[0]["node"]["id"].is_string());
 
     let victim = files.keys().next().expect("hit").clone();
-    assert_eq!(t.delete(&node_path(&t, &victim, "delete/")).await.0, StatusCode::OK);
+    assert_eq!(
+        t.delete(&node_path(&t, &victim, "delete/")).await.0,
+        StatusCode::OK
+    );
     let (_, v) = t.get(&path("search=report")).await;
-    assert_eq!(v["files"][&victim]["deleted"], true, "trashed hits are flagged: {v}");
+    assert_eq!(
+        v["files"][&victim]["deleted"], true,
+        "trashed hits are flagged: {v}"
+    );
 
-    for bad in ["search=a", "search=", "limit=2", "search=report&limit=0", "search=report&limit=501"] {
+    for bad in [
+        "search=a",
+        "search=",
+        "limit=2",
+        "search=report&limit=0",
+        "search=report&limit=501",
+    ] {
         let (status, v) = t.get(&path(bad)).await;
-        assert_eq!((status, code(&v)), (StatusCode::BAD_REQUEST, 1605), "{bad}: {v}");
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::BAD_REQUEST, 1605),
+            "{bad}: {v}"
+        );
     }
     let long = "q".repeat(1001);
     let (status, _) = t.get(&path(&format!("search={long}"))).await;
@@ -436,21 +527,39 @@ async fn a_png_gets_a_thumbnail_that_is_a_valid_smaller_image_served_by_its_toke
     assert_eq!(d["node"]["previews"]["image"]["state"], "ready");
     assert_eq!(d["node"]["previews"]["pdf"]["state"], "not possible");
     let (_, terse) = t.get(&node_path(&t, &f, "details/?output=terse")).await;
-    assert_eq!(terse["node"]["previews"]["thumbnail"], serde_json::json!({"ready": true}));
-    let (status, v) = t.get(&node_path(&t, &f, "preview/thumbnail/preauthorize/")).await;
+    assert_eq!(
+        terse["node"]["previews"]["thumbnail"],
+        serde_json::json!({"ready": true})
+    );
+    let (status, v) = t
+        .get(&node_path(&t, &f, "preview/thumbnail/preauthorize/"))
+        .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     let token = v["downloadToken"].as_str().expect("token");
     let path = v["path"].as_str().expect("path");
-    assert!(path.starts_with("/current/") && path.contains(token), "{path}");
+    assert!(
+        path.starts_with("/current/") && path.contains(token),
+        "{path}"
+    );
     assert_eq!(v["primaryFilename"], "photo.png");
     let origin = t.base.trim_end_matches("/current");
-    let res = t.http.get(format!("{origin}{path}")).send().await.expect("read");
+    let res = t
+        .http
+        .get(format!("{origin}{path}"))
+        .send()
+        .await
+        .expect("read");
     assert_eq!(res.status(), StatusCode::OK);
     let bytes = res.bytes().await.expect("bytes");
     let thumb = image::load_from_memory(&bytes).expect("a valid image");
     assert_eq!((thumb.width(), thumb.height()), (256, 192));
     let bad = path.replace(token, "not-a-token");
-    let res = t.http.get(format!("{origin}{bad}")).send().await.expect("read");
+    let res = t
+        .http
+        .get(format!("{origin}{bad}"))
+        .send()
+        .await
+        .expect("read");
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -461,11 +570,22 @@ async fn a_decompression_bomb_gets_the_error_preview_state_and_no_thumbnail() {
     assert_eq!(settled_thumbnail(&t, &f).await, "error");
     let (_, d) = details(&t, &f).await;
     assert_eq!(d["node"]["previews"]["image"]["state"], "error");
-    let (status, v) = t.get(&node_path(&t, &f, "preview/thumbnail/preauthorize/")).await;
+    let (status, v) = t
+        .get(&node_path(&t, &f, "preview/thumbnail/preauthorize/"))
+        .await;
     assert_eq!((status, code(&v)), (StatusCode::NOT_FOUND, 143705), "{v}");
-    let run = t.emu.stats().preview_runs.into_iter().find(|r| r.node == f).expect("a run");
+    let run = t
+        .emu
+        .stats()
+        .preview_runs
+        .into_iter()
+        .find(|r| r.node == f)
+        .expect("a run");
     assert!(!run.ok);
-    println!("decompression bomb 60000x60000 refused in {:?}", run.elapsed);
+    println!(
+        "decompression bomb 60000x60000 refused in {:?}",
+        run.elapsed
+    );
     // The emulator is still healthy and makes the next thumbnail.
     let ok = upload(&t, "fine.png", &png(300, 300), "root").await;
     assert_eq!(settled_thumbnail(&t, &ok).await, "ready");
@@ -477,9 +597,13 @@ async fn previews_that_do_not_apply_are_404_143705_and_unknown_types_400() {
     let f = upload(&t, "notes.txt", b"plain text", "root").await;
     let (_, d) = details(&t, &f).await;
     assert_eq!(d["node"]["previews"]["thumbnail"]["state"], "not possible");
-    let (status, v) = t.get(&node_path(&t, &f, "preview/thumbnail/preauthorize/")).await;
+    let (status, v) = t
+        .get(&node_path(&t, &f, "preview/thumbnail/preauthorize/"))
+        .await;
     assert_eq!((status, code(&v)), (StatusCode::NOT_FOUND, 143705), "{v}");
-    let (status, v) = t.get(&node_path(&t, &f, "preview/hls_stream/preauthorize/")).await;
+    let (status, v) = t
+        .get(&node_path(&t, &f, "preview/hls_stream/preauthorize/"))
+        .await;
     assert_eq!((status, code(&v)), (StatusCode::BAD_REQUEST, 1605), "{v}");
     let folder_id = folder(&t, "root", "d").await;
     let (_, d) = details(&t, &folder_id).await;
@@ -490,12 +614,18 @@ async fn previews_that_do_not_apply_are_404_143705_and_unknown_types_400() {
 async fn the_image_transform_resizes_rotates_converts_and_enforces_every_rule() {
     let t = spawn_with(quick_previews).await;
     let f = upload(&t, "pic.png", &png(800, 600), "root").await;
-    let (status, v) = t.get(&node_path(&t, &f, "transform/image/requestread/")).await;
+    let (status, v) = t
+        .get(&node_path(&t, &f, "transform/image/requestread/"))
+        .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     let token = v["token"].as_str().expect("token").to_owned();
     let read = |q: &str| {
         t.http
-            .get(t.url(&node_path(&t, &f, &format!("transform/image/read/?token={token}&{q}"))))
+            .get(t.url(&node_path(
+                &t,
+                &f,
+                &format!("transform/image/read/?token={token}&{q}"),
+            )))
             .send()
     };
     let res = read("width=200").await.expect("send");
@@ -503,11 +633,15 @@ async fn the_image_transform_resizes_rotates_converts_and_enforces_every_rule() 
     assert_eq!(res.headers()["content-type"], "image/png");
     let img = image::load_from_memory(&res.bytes().await.expect("bytes")).expect("image");
     assert_eq!((img.width(), img.height()), (200, 150));
-    let res = read("output-format=jpg&height=60&rotate=90").await.expect("send");
+    let res = read("output-format=jpg&height=60&rotate=90")
+        .await
+        .expect("send");
     assert_eq!(res.headers()["content-type"], "image/jpeg");
     let img = image::load_from_memory(&res.bytes().await.expect("bytes")).expect("image");
     assert_eq!((img.width(), img.height()), (60, 80));
-    let res = read("cropwidth=100&cropheight=50&cropx=10&cropy=10&size=IconTiny").await.expect("send");
+    let res = read("cropwidth=100&cropheight=50&cropx=10&cropy=10&size=IconTiny")
+        .await
+        .expect("send");
     let img = image::load_from_memory(&res.bytes().await.expect("bytes")).expect("image");
     assert_eq!((img.width(), img.height()), (32, 16));
     for bad in [
@@ -524,9 +658,15 @@ async fn the_image_transform_resizes_rotates_converts_and_enforces_every_rule() 
     ] {
         let res = read(bad).await.expect("send");
         let (status, v) = json(res).await;
-        assert_eq!((status, code(&v)), (StatusCode::BAD_REQUEST, 1605), "{bad}: {v}");
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::BAD_REQUEST, 1605),
+            "{bad}: {v}"
+        );
     }
-    let (status, v) = t.get(&node_path(&t, &f, "transform/video/requestread/")).await;
+    let (status, v) = t
+        .get(&node_path(&t, &f, "transform/video/requestread/"))
+        .await;
     assert_eq!((status, code(&v)), (StatusCode::BAD_REQUEST, 1605), "{v}");
     let res = t
         .http
@@ -536,11 +676,17 @@ async fn the_image_transform_resizes_rotates_converts_and_enforces_every_rule() 
         .expect("send");
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let txt = upload(&t, "t.txt", b"not an image", "root").await;
-    let (_, v) = t.get(&node_path(&t, &txt, "transform/image/requestread/")).await;
+    let (_, v) = t
+        .get(&node_path(&t, &txt, "transform/image/requestread/"))
+        .await;
     let tok = v["token"].as_str().expect("token");
     let res = t
         .http
-        .get(t.url(&node_path(&t, &txt, &format!("transform/image/read/?token={tok}"))))
+        .get(t.url(&node_path(
+            &t,
+            &txt,
+            &format!("transform/image/read/?token={tok}"),
+        )))
         .send()
         .await
         .expect("send");
@@ -577,7 +723,13 @@ async fn a_twelve_megapixel_jpeg_gets_a_thumbnail_off_the_request_path() {
     let stored_after = started.elapsed();
     assert_eq!(settled_thumbnail(&t, &f).await, "ready");
     let ready_after = started.elapsed();
-    let run = t.emu.stats().preview_runs.into_iter().find(|r| r.node == f).expect("a run");
+    let run = t
+        .emu
+        .stats()
+        .preview_runs
+        .into_iter()
+        .find(|r| r.node == f)
+        .expect("a run");
     assert!(run.ok);
     println!(
         "12 MP JPEG ({} bytes): stored after {stored_after:?}, thumbnail ready after \
@@ -587,7 +739,9 @@ async fn a_twelve_megapixel_jpeg_gets_a_thumbnail_off_the_request_path() {
         before,
         peak_rss_kib()
     );
-    let (_, v) = t.get(&node_path(&t, &f, "preview/thumbnail/preauthorize/")).await;
+    let (_, v) = t
+        .get(&node_path(&t, &f, "preview/thumbnail/preauthorize/"))
+        .await;
     let origin = t.base.trim_end_matches("/current");
     let res = t
         .http
@@ -632,7 +786,10 @@ async fn a_data_dir_from_before_trash_and_previews_opens_and_keeps_its_trash() {
     assert_eq!(t.ws, "4687730903718774523");
     assert_eq!(t.names("trash").await, ["Old"]);
     let (status, v) = t
-        .post_form(&node_path(&t, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "restore/"), &[])
+        .post_form(
+            &node_path(&t, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "restore/"),
+            &[],
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(t.names("root").await, ["Old"]);

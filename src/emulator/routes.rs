@@ -46,10 +46,7 @@ pub fn router(state: Arc<EmulatorState>) -> Router {
         .route(&format!("{node}/purge/"), delete(trash::purge))
         .route(&format!("{node}/quickshare/"), post(tree::quickshare))
         .route(&format!("{node}/versions/"), get(versions::list))
-        .route(
-            &format!("{node}/restore-version/"),
-            post(versions::restore),
-        )
+        .route(&format!("{node}/restore-version/"), post(versions::restore))
         .route(
             &format!("{node}/preview/{{kind}}/preauthorize/"),
             get(previews::preauthorize),

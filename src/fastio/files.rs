@@ -117,7 +117,10 @@ impl Client {
         loop {
             let FolderPage { nodes, next_cursor } = self.list_folder(ws, parent, &query).await?;
             for n in nodes {
-                if n.id != source.id && like(&n.name) && best.as_ref().is_none_or(|b| n.created > b.created) {
+                if n.id != source.id
+                    && like(&n.name)
+                    && best.as_ref().is_none_or(|b| n.created > b.created)
+                {
                     best = Some(n);
                 }
             }

@@ -23,7 +23,11 @@ impl Client {
         node: &str,
         kind: PreviewType,
     ) -> Result<TokenUrl, Error> {
-        let path = self.node_path(ws, node, &format!("preview/{}/preauthorize/", kind.as_str()))?;
+        let path = self.node_path(
+            ws,
+            node,
+            &format!("preview/{}/preauthorize/", kind.as_str()),
+        )?;
         let op = self.op(
             "GET /workspace/{ws}/storage/{node}/preview/{type}/preauthorize/",
             Replay::Idempotent,
@@ -156,7 +160,10 @@ mod tests {
             client.resolve("/current/workspace/1/storage/n/preview/thumbnail/read/t/file/a.jpg"),
             "http://127.0.0.1:9/current/workspace/1/storage/n/preview/thumbnail/read/t/file/a.jpg"
         );
-        assert_eq!(client.resolve("https://cdn.example/x"), "https://cdn.example/x");
+        assert_eq!(
+            client.resolve("https://cdn.example/x"),
+            "https://cdn.example/x"
+        );
         assert_eq!(
             client.resolve("workspace/1/x"),
             "http://127.0.0.1:9/current/workspace/1/x"

@@ -32,7 +32,10 @@ impl Client {
         if !(1..=500).contains(&q.limit) {
             return Err(Error::InvalidArgument("limit must be 1 to 500".into()));
         }
-        let path = format!("/workspace/{}/storage/search/", segment(ws, "workspace id")?);
+        let path = format!(
+            "/workspace/{}/storage/search/",
+            segment(ws, "workspace id")?
+        );
         let mut params = vec![
             ("search", query.to_owned()),
             ("limit", q.limit.to_string()),
@@ -52,16 +55,17 @@ impl Client {
 
 /// Normalises either shape into a page (pure, so both shapes are tested without a server).
 pub(crate) fn page_from(payload: &Payload, q: &SearchQuery) -> Result<SearchPage, Error> {
-    let (raw, sort): (Vec<(Option<String>, &Value)>, bool) = match (
-        payload.0.get("files"),
-        payload.0.get("results"),
-    ) {
-        (Some(Value::Object(map)), _) => (map.iter().map(|(k, v)| (Some(k.clone()), v)).collect(), true),
-        (Some(Value::Array(items)), _) | (_, Some(Value::Array(items))) => {
-            (items.iter().map(|v| (None, v)).collect(), false)
-        }
-        _ => (Vec::new(), false),
-    };
+    let (raw, sort): (Vec<(Option<String>, &Value)>, bool) =
+        match (payload.0.get("files"), payload.0.get("results")) {
+            (Some(Value::Object(map)), _) => (
+                map.iter().map(|(k, v)| (Some(k.clone()), v)).collect(),
+                true,
+            ),
+            (Some(Value::Array(items)), _) | (_, Some(Value::Array(items))) => {
+                (items.iter().map(|v| (None, v)).collect(), false)
+            }
+            _ => (Vec::new(), false),
+        };
     let count = raw.len() as u64;
     let mut hits = Vec::with_capacity(raw.len());
     for (key, entry) in raw {
@@ -70,9 +74,7 @@ pub(crate) fn page_from(payload: &Payload, q: &SearchQuery) -> Result<SearchPage
         }
     }
     if sort {
-        hits.sort_by(|a, b| {
-            (a.name.to_lowercase(), &a.id).cmp(&(b.name.to_lowercase(), &b.id))
-        });
+        hits.sort_by(|a, b| (a.name.to_lowercase(), &a.id).cmp(&(b.name.to_lowercase(), &b.id)));
     }
     let pagination = payload.0.get("pagination");
     let total = pagination
@@ -188,13 +190,19 @@ mod tests {
         assert_eq!(page.hits[0].node_type, NodeType::File);
         assert_eq!(page.hits[0].snippet.as_deref(), Some("q3 revenue"));
         assert_eq!(page.hits[0].score, Some(0.95));
-        assert_eq!(page.next_offset, Some(2), "a full page without pagination means more");
+        assert_eq!(
+            page.next_offset,
+            Some(2),
+            "a full page without pagination means more"
+        );
     }
 
     #[test]
     fn an_array_under_files_carries_its_own_ids() {
-        let p = payload(json!({"files": [{"id": "x", "name": "x.txt", "type": "file"}],
-                               "pagination": {"total": 5}}));
+        let p = payload(
+            json!({"files": [{"id": "x", "name": "x.txt", "type": "file"}],
+                               "pagination": {"total": 5}}),
+        );
         let q = SearchQuery {
             offset: 3,
             ..SearchQuery::new("xt", 1)

@@ -46,7 +46,12 @@ impl Client {
 
     /// `POST …/storage/{node}/restore-version/` with `version_id`: makes that content current.
     /// Returns the node re-read from `details/` (with its new `version`).
-    pub async fn restore_version(&self, ws: &str, node: &str, version: &str) -> Result<Node, Error> {
+    pub async fn restore_version(
+        &self,
+        ws: &str,
+        node: &str,
+        version: &str,
+    ) -> Result<Node, Error> {
         if version.is_empty() {
             return Err(Error::InvalidArgument("the version id is empty".into()));
         }

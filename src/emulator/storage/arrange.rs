@@ -46,7 +46,9 @@ pub fn make_room(
     match nodes::child_named(c, ws, parent, &incoming.name)? {
         None => Ok(incoming.name.clone()),
         Some(other) if other.id == incoming.id && keep_self => Ok(incoming.name.clone()),
-        Some(other) if other.id != incoming.id && other.kind == "file" && incoming.kind == "file" => {
+        Some(other)
+            if other.id != incoming.id && other.kind == "file" && incoming.kind == "file" =>
+        {
             trash::send_to_trash(c, &other)?;
             Ok(incoming.name.clone())
         }
@@ -65,10 +67,15 @@ pub async fn update(
     if form.contains_key("from") {
         return Err(ApiError::invalid("update with from is not emulated"));
     }
-    let name = form.get("name").map(|_| valid_name(form.get("name"))).transpose()?;
+    let name = form
+        .get("name")
+        .map(|_| valid_name(form.get("name")))
+        .transpose()?;
     let has_meta = form.contains_key("metadata_title") || form.contains_key("metadata_short");
     if name.is_none() && !has_meta {
-        return Err(ApiError::invalid("nothing to update: give name or metadata"));
+        return Err(ApiError::invalid(
+            "nothing to update: give name or metadata",
+        ));
     }
     if matches!(node.as_str(), "root" | "trash") {
         return Err(ApiError::invalid(format!("{node} cannot be renamed")));
@@ -115,7 +122,9 @@ fn target_folder(c: &Connection, ws: &str, n: &NodeRow, raw: &str) -> Result<Str
 
 fn parent_field(node: &str, form: &HashMap<String, String>) -> Result<String, ApiError> {
     if matches!(node, "root" | "trash") {
-        return Err(ApiError::invalid(format!("{node} cannot be moved or copied")));
+        return Err(ApiError::invalid(format!(
+            "{node} cannot be moved or copied"
+        )));
     }
     form.get("parent")
         .map(|p| p.trim().to_owned())

@@ -99,9 +99,7 @@ pub fn open_bounded(path: &Path) -> Result<(DynamicImage, ImageFormat), ImagingE
             "{w}×{h} is over the limit of {MAX_PIXELS} pixels or {MAX_SIDE} px a side"
         )));
     }
-    let image = reader(path)?
-        .decode()
-        .map_err(|e| classify(&e, "pixels"))?;
+    let image = reader(path)?.decode().map_err(|e| classify(&e, "pixels"))?;
     Ok((image, format))
 }
 

@@ -314,7 +314,9 @@ pub async fn read(
         .await?;
     let mut n = n;
     if let Some(blob) = &n.blob {
-        n.size = tokio::fs::metadata(state.blobs.blob_path(blob)).await?.len();
+        n.size = tokio::fs::metadata(state.blobs.blob_path(blob))
+            .await?
+            .len();
     }
     downloads::serve_node(&state, &n, &headers, false).await
 }

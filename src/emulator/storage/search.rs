@@ -43,7 +43,10 @@ pub async fn search(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Envelope, ApiError> {
     let ws = workspaces::resolve(&state, &ws).await?;
-    let query = q.get("search").map(|s| s.trim().to_owned()).unwrap_or_default();
+    let query = q
+        .get("search")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
     let chars = query.chars().count();
     if !(2..=1000).contains(&chars) {
         return Err(ApiError::invalid(format!(

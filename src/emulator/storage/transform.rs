@@ -65,9 +65,16 @@ fn positive(key: &str, raw: &str, max: Option<u32>) -> Result<u32, ApiError> {
 
 /// Parses and checks the query of a transform read (everything but `token`).
 pub fn parse_params(pairs: &[(String, String)]) -> Result<Transform, ApiError> {
-    let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
     if let Some((k, _)) = pairs.iter().find(|(_, v)| v.is_empty()) {
-        return Err(ApiError::invalid(format!("{k} is present with an empty value")));
+        return Err(ApiError::invalid(format!(
+            "{k} is present with an empty value"
+        )));
     }
     let format = match get("output-format") {
         None => None,
@@ -84,8 +91,12 @@ pub fn parse_params(pairs: &[(String, String)]) -> Result<Transform, ApiError> {
         ..Transform::default()
     };
     let side = Some(MAX_OUTPUT_SIDE);
-    t.width = get("width").map(|v| positive("width", v, side)).transpose()?;
-    t.height = get("height").map(|v| positive("height", v, side)).transpose()?;
+    t.width = get("width")
+        .map(|v| positive("width", v, side))
+        .transpose()?;
+    t.height = get("height")
+        .map(|v| positive("height", v, side))
+        .transpose()?;
     if let Some(size) = get("size") {
         let px = match size {
             "IconTiny" => 32,
@@ -169,7 +180,11 @@ pub async fn read(
     let (bytes, mime) = match made {
         Ok(v) => v,
         Err(ImagingError::Invalid(msg)) => return Err(ApiError::Invalid(msg)),
-        Err(e) => return Err(ApiError::PreviewUnavailable(format!("unable to render: {e}"))),
+        Err(e) => {
+            return Err(ApiError::PreviewUnavailable(format!(
+                "unable to render: {e}"
+            )));
+        }
     };
     Response::builder()
         .header(CONTENT_TYPE, mime)

@@ -148,18 +148,22 @@ pub async fn restore(
         .call(move |c| {
             let tx = c.transaction()?;
             let n = live_file(&tx, &w, &id)?;
-            let chosen: Option<Content> =
-                if wanted == n.version {
-                    Some((n.blob.clone(), n.size as i64, n.hash.clone(), n.mimetype.clone()))
-                } else {
-                    tx.query_row(
-                        "SELECT blob, size, hash, mimetype FROM versions \
+            let chosen: Option<Content> = if wanted == n.version {
+                Some((
+                    n.blob.clone(),
+                    n.size as i64,
+                    n.hash.clone(),
+                    n.mimetype.clone(),
+                ))
+            } else {
+                tx.query_row(
+                    "SELECT blob, size, hash, mimetype FROM versions \
                          WHERE node_id = ?1 AND version = ?2",
-                        (&n.id, &wanted),
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                    )
-                    .optional()?
-                };
+                    (&n.id, &wanted),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?
+            };
             let (blob, size, hash, mime) =
                 chosen.ok_or_else(|| ApiError::not_found(format!("version {wanted} not found")))?;
             let mime = mime.or(n.mimetype.clone()).unwrap_or_default();
@@ -188,7 +192,8 @@ pub async fn restore(
 
 /// Every blob a node's versions refer to (for purge).
 pub fn blobs_of(c: &Connection, node: &str) -> Result<Vec<String>, ApiError> {
-    let mut stmt = c.prepare("SELECT blob FROM versions WHERE node_id = ?1 AND blob IS NOT NULL")?;
+    let mut stmt =
+        c.prepare("SELECT blob FROM versions WHERE node_id = ?1 AND blob IS NOT NULL")?;
     let rows = stmt
         .query_map([node], |r| r.get::<_, String>(0))?
         .collect::<Result<_, _>>()?;

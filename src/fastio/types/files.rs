@@ -40,7 +40,9 @@ impl Version {
     /// Reads one entry of a `versions` list; `None` when it has no id.
     pub(crate) fn from_value(v: &Value) -> Option<Self> {
         let text = |k: &str| v.get(k).and_then(de::id);
-        let id = ["id", "version_id", "version"].iter().find_map(|k| text(k))?;
+        let id = ["id", "version_id", "version"]
+            .iter()
+            .find_map(|k| text(k))?;
         Some(Version {
             id,
             name: text("name"),
