@@ -88,7 +88,7 @@ pub struct EmulatorConfig {
 }
 
 /// Which search response shape answers (§6.6 shapes A and B).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum SearchShape {
     /// Shape A (`files` map) by default, shape B (`results[]`) for `details=true`.
     #[default]
