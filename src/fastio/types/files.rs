@@ -336,3 +336,51 @@ pub struct TransformParams {
     /// Clockwise degrees: 0, 90, 180 or 270.
     pub rotate: Option<u16>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn versions_read_the_id_and_time_from_any_documented_key() {
+        let a = Version::from_value(&json!({"id": "v2", "version": "v2", "current": true,
+                                            "created": "2026-05-18 19:30:02 UTC", "size": "11"}))
+        .expect("version");
+        assert_eq!((a.id.as_str(), a.size, a.current), ("v2", Some(11), true));
+        assert!(a.created.is_some());
+        let b = Version::from_value(&json!({"version_id": 7, "modified": "2026-05-18T19:26:25Z"}))
+            .expect("version");
+        assert_eq!(b.id, "7");
+        assert!(b.created.is_some() && !b.current);
+        assert!(Version::from_value(&json!({"size": 1})).is_none());
+    }
+
+    #[test]
+    fn preview_states_decode_full_terse_and_spelling_variants() {
+        let p: Previews = serde_json::from_value(json!({
+            "thumbnail": {"state": "ready"}, "image": {"state": "in progress"},
+            "pdf": {"state": "not possible"}, "hls_stream": {"ready": false},
+            "mp4": {"ready": true}, "audio": {"state": "failed"}, "widget": {"state": "ready"}
+        }))
+        .expect("previews");
+        assert_eq!(p.get(PreviewType::Thumbnail), PreviewState::Ready);
+        assert!(p.get(PreviewType::Image).is_pending());
+        assert_eq!(p.get(PreviewType::Pdf), PreviewState::NotPossible);
+        assert_eq!(p.get(PreviewType::HlsStream), PreviewState::Unknown);
+        assert_eq!(p.get(PreviewType::Mp4), PreviewState::Ready);
+        assert_eq!(p.get(PreviewType::Audio), PreviewState::Error);
+        assert_eq!(p.get(PreviewType::Spreadsheet), PreviewState::Unknown);
+        let none: Previews = serde_json::from_value(json!(null)).expect("null");
+        assert!(none.0.is_empty());
+    }
+
+    #[test]
+    fn a_token_url_never_shows_in_debug() {
+        let url = TokenUrl {
+            url: "http://x/read/secret-token/file/a.png".into(),
+            filename: Some("a.png".into()),
+        };
+        assert!(!format!("{url:?}").contains("secret-token"));
+    }
+}

@@ -563,6 +563,36 @@ async fn a_png_gets_a_thumbnail_that_is_a_valid_smaller_image_served_by_its_toke
 }
 
 #[tokio::test]
+async fn gif_and_webp_uploads_get_png_thumbnails_too() {
+    let t = spawn_with(quick_previews).await;
+    let img = image::DynamicImage::ImageRgba8(image::RgbaImage::from_fn(600, 300, |x, y| {
+        image::Rgba([x as u8, y as u8, 7, 255])
+    }));
+    for (name, format) in [
+        ("anim.gif", image::ImageFormat::Gif),
+        ("pic.webp", image::ImageFormat::WebP),
+    ] {
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, format).expect("encode");
+        let f = upload(&t, name, &out.into_inner(), "root").await;
+        assert_eq!(settled_thumbnail(&t, &f).await, "ready", "{name}");
+        let (_, v) = t
+            .get(&node_path(&t, &f, "preview/thumbnail/preauthorize/"))
+            .await;
+        let origin = t.base.trim_end_matches("/current");
+        let res = t
+            .http
+            .get(format!("{origin}{}", v["path"].as_str().expect("path")))
+            .send()
+            .await
+            .expect("read");
+        assert_eq!(res.headers()["content-type"], "image/png", "{name}");
+        let thumb = image::load_from_memory(&res.bytes().await.expect("bytes")).expect("image");
+        assert_eq!((thumb.width(), thumb.height()), (256, 128), "{name}");
+    }
+}
+
+#[tokio::test]
 async fn a_decompression_bomb_gets_the_error_preview_state_and_no_thumbnail() {
     let t = spawn_with(quick_previews).await;
     let f = upload(&t, "bomb.png", &bomb_png(60_000, 60_000), "root").await;
