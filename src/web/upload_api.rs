@@ -13,35 +13,42 @@
 //! is the gateway's own word (`receiving`, `assembling`, `stored`, `failed`, `cancelled`).
 
 use axum::Json;
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::{get, post, put};
+use axum::routing::put;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::auth::{Caller, audit};
 use super::error::AppError;
+use crate::access::Capability;
+use crate::access::{AuditAction, Event};
 use crate::telemetry::{self, UploadOutcome, UploadPath};
 use crate::upload::chunked::{
     ChunkReceipt, ChunkedUploads, NewUpload, Progress, StoredUpload, Ticket,
 };
 use crate::upload::token::{TokenError, UploadClaims};
+use crate::web::auth::Need;
+use crate::web::routes::Routes;
+use axum::http::Method;
 
 /// The header carrying the upload capability.
 pub const UPLOAD_TOKEN: &str = "upload-token";
 
 /// This module's routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/uploads", post(create))
-        .route("/api/uploads/{id}", get(progress).delete(cancel))
-        .route(
+pub fn routes(r: Routes) -> Routes {
+    r.post("/api/uploads", Need::InBody(Capability::Upload), create)
+        .get("/api/uploads/{id}", Need::UploadToken, progress)
+        .delete("/api/uploads/{id}", Need::UploadToken, cancel)
+        .method_router(
+            Method::PUT,
             "/api/uploads/{id}/chunks/{n}",
+            Need::UploadToken,
             put(put_chunk).layer(DefaultBodyLimit::disable()),
         )
-        .route("/api/uploads/{id}/complete", post(complete))
+        .post("/api/uploads/{id}/complete", Need::UploadToken, complete)
 }
 
 /// The body of `POST /api/uploads`.
@@ -59,8 +66,10 @@ struct NewUploadBody {
 /// `POST /api/uploads` → 201 with the ticket.
 async fn create(
     State(app): State<AppState>,
+    caller: Caller,
     Json(req): Json<NewUploadBody>,
 ) -> Result<(StatusCode, Json<Ticket>), AppError> {
+    caller.allow(&req.workspace)?;
     if !app.exposes(&req.workspace) {
         return Err(AppError::NotFound(format!(
             "there is no workspace “{}” here",
@@ -116,20 +125,29 @@ async fn progress(
 /// `POST /api/uploads/{id}/complete` → the receipt once stored and verified.
 async fn complete(
     State(app): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<StoredUpload>, AppError> {
     let meter = telemetry::upload_started(UploadPath::Api);
     let uploads = &app.chunked;
-    let result = match verify(uploads, &headers, &id) {
-        Ok(claims) => uploads.complete(&claims).await.map_err(AppError::from),
-        Err(e) => Err(e),
-    };
+    let claims = verify(uploads, &headers, &id)?;
+    let result = uploads.complete(&claims).await.map_err(AppError::from);
     meter.finish(match &result {
         Ok(_) => UploadOutcome::Stored,
         Err(e) if e.status().is_client_error() => UploadOutcome::Rejected,
         Err(_) => UploadOutcome::Failed,
     });
+    let event = match &result {
+        Ok(stored) => Event::new(AuditAction::UploadStored)
+            .file(stored.size, stored.sha256.as_deref().unwrap_or(""))
+            .target(&stored.node_id)
+            .detail(&stored.name),
+        Err(e) => Event::new(AuditAction::UploadFailed)
+            .target(&claims.name)
+            .detail(&e.public_message()),
+    };
+    audit::record(&app, &caller, event.workspace(&claims.workspace)).await;
     Ok(Json(result?))
 }
 

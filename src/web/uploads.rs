@@ -11,25 +11,29 @@
 mod outcome;
 mod page;
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart};
 use axum::handler::Handler;
 use axum::http::StatusCode;
 use axum::http::{HeaderValue, header};
-use axum::routing::get;
+use axum::routing::post;
 use serde::Serialize;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::AppState;
+use super::auth::{Caller, audit};
 use super::templates::{FileOutcome, Notice};
 use super::view::ActionResult;
+use crate::access::Capability;
 use crate::fastio::UploadTarget;
 use crate::upload::error::FileError;
 use crate::upload::names::sanitize_filename;
 use crate::upload::pipeline::{self, Pipeline, Receipt, Started};
+use crate::web::auth::Need;
 use crate::web::error::AppError;
+use crate::web::routes::Routes;
+use axum::http::Method;
 use outcome::{Slot, outcome, refused, report, settle};
 
 /// Single-call uploads kept in flight while the next parts are read.
@@ -115,6 +119,7 @@ impl UploadReport {
 /// stored fail with 408 and their sessions are cancelled.
 pub async fn receive(
     state: &AppState,
+    caller: &Caller,
     destination: Destination,
     mut multipart: Multipart,
 ) -> Result<UploadReport, AppError> {
@@ -172,6 +177,7 @@ pub async fn receive(
                     ));
                 };
                 let folder = form_folder.take().filter(|f| !f.is_empty());
+                caller.allow(&ws)?;
                 target
                     .insert(exposed(state, ws, folder.unwrap_or_else(|| "root".into()))?)
                     .clone()
@@ -240,7 +246,9 @@ pub async fn receive(
             "no file chosen: pick at least one file".into(),
         ));
     }
-    Ok(report(target, slots, state.config.upload_timeout))
+    let report = report(target, slots, state.config.upload_timeout);
+    audit::uploads(state, caller, &report.workspace, &report.outcomes).await;
+    Ok(report)
 }
 
 /// The pipeline of this gateway's configuration.
@@ -285,13 +293,14 @@ async fn text_field(mut field: axum::extract::multipart::Field<'_>) -> Result<St
 
 /// This module's routes: the stand-alone upload page and its form action, without axum's body
 /// limit (the pipeline enforces the file size while streaming).
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/upload",
-            get(page::show_page).post(page::post_upload.layer(close_connection())),
-        )
-        .layer(DefaultBodyLimit::disable())
+pub fn routes(r: Routes) -> Routes {
+    let upload = Need::InBody(Capability::Upload);
+    r.get("/upload", upload, page::show_page).method_router(
+        Method::POST,
+        "/upload",
+        upload,
+        post(page::post_upload.layer(close_connection())).layer(DefaultBodyLimit::disable()),
+    )
 }
 
 /// `Connection: close` on the answer to an upload post. The answer can come before the whole
