@@ -68,6 +68,8 @@ fn argon2() -> Argon2<'static> {
 pub(super) struct Hasher {
     permits: Arc<Semaphore>,
     dummy: Arc<OnceCell<String>>,
+    /// Argon2id verifications run (tests count them instead of timing them).
+    verifications: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Hasher {
@@ -76,6 +78,7 @@ impl Hasher {
         Self {
             permits: Arc::new(Semaphore::new(cores)),
             dummy: Arc::new(OnceCell::new()),
+            verifications: Arc::default(),
         }
     }
 
@@ -116,8 +119,10 @@ impl Hasher {
             None => self.dummy().await?,
         };
         let password = password.to_owned();
+        let verifications = self.verifications.clone();
         let ok = self
             .blocking(move || {
+                verifications.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 password.len() <= MAX_PASSWORD
                     && argon2()
                         .verify_password(password.as_bytes(), stored.as_str())
@@ -125,6 +130,19 @@ impl Hasher {
             })
             .await?;
         Ok(ok && known)
+    }
+
+    /// Argon2id verifications run so far.
+    #[cfg(test)]
+    pub(super) fn verifications(&self) -> u64 {
+        self.verifications
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The hash an unknown user's password is checked against.
+    #[cfg(test)]
+    pub(super) async fn dummy_hash(&self) -> Result<String> {
+        self.dummy().await
     }
 
     async fn dummy(&self) -> Result<String> {
