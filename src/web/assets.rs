@@ -99,7 +99,8 @@ mod tests {
         if let Some(tag) = if_none_match {
             req = req.header(header::IF_NONE_MATCH, tag);
         }
-        router::<()>()
+        axum::Router::new()
+            .route("/static/{file}", axum::routing::get(serve))
             .oneshot(req.body(Body::empty()).expect("request"))
             .await
             .expect("response")
