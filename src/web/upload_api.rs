@@ -83,6 +83,7 @@ async fn create(
         name: req.name,
         size: req.size,
         relative_path: req.relative_path,
+        link: None,
     };
     let ticket = app.chunked.create(upload).await?;
     Ok((StatusCode::CREATED, Json(ticket)))
