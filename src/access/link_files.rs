@@ -17,13 +17,15 @@ fn pending(session: &str) -> String {
 }
 
 impl Access {
-    /// The link with id `id` if it can take uploads now (the JS path's later requests carry the
-    /// id, not the token): [`Error::NotFound`], or the 410 refusals of [`Access::open_link`].
-    pub async fn open_link_by_id(&self, id: i64) -> Result<Link> {
+    /// The link with id `id`, for a submission already begun through it (the JS path's later
+    /// requests carry the id, not the token): [`Error::NotFound`], [`Error::LinkRevoked`] or
+    /// [`Error::LinkExpired`] (410) — but not [`Error::LinkExhausted`], since the submission
+    /// holds one of its uses.
+    pub async fn link_in_use(&self, id: i64) -> Result<Link> {
         let link = self.link_by_id(id).await?;
         match link.refusal(self.now()) {
+            Some(Error::LinkExhausted) | None => Ok(link),
             Some(e) => Err(e),
-            None => Ok(link),
         }
     }
 

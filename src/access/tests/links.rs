@@ -251,14 +251,22 @@ async fn js_reservations_count_before_upload_and_give_back_once(w: TestDb) {
                 max_files: Some(2),
                 max_bytes: Some(100),
                 max_file_size: Some(60),
+                max_uses: Some(1),
                 ..new_link("ws1")
             },
         )
         .await
         .expect("create");
-    let held = b.open_link_by_id(link.id).await.expect("open by id");
-    assert_eq!(held, b.open_link(token.expose_secret()).await.expect("open"));
+    let held = b.open_link(token.expose_secret()).await.expect("open");
     let s = b.begin_submission(&ctx(), &held, None).await.expect("begin");
+    // The submission took the only use: the link is exhausted for new visits, not for it.
+    assert!(matches!(
+        b.open_link(token.expose_secret()).await,
+        Err(Error::LinkExhausted)
+    ));
+    let mut counted = held.clone();
+    counted.uses = 1;
+    assert_eq!(b.link_in_use(link.id).await.expect("in use"), counted);
     let too_big = b.reserve_file(&held, s.id, "u0", "big", 61).await;
     assert!(matches!(too_big, Err(Error::FileTooLarge(60))), "{too_big:?}");
     a.reserve_file(&held, s.id, "u1", "a", 50).await.expect("a");
@@ -287,7 +295,7 @@ async fn js_reservations_count_before_upload_and_give_back_once(w: TestDb) {
     assert_eq!(details.submissions[0].files, vec![file("a", 50)]);
     a.revoke_link(&ctx(), &ed, link.id).await.expect("revoke");
     assert!(matches!(
-        b.open_link_by_id(link.id).await,
+        b.link_in_use(link.id).await,
         Err(Error::LinkRevoked)
     ));
 }
