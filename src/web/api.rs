@@ -11,7 +11,7 @@ use super::listing::{self, ROOT, WorkspaceInfo};
 use super::view::{ListQuery, Listing};
 use crate::web::error::AppError;
 use crate::access::Capability;
-use crate::web::auth::Need;
+use crate::web::auth::{Caller, Need};
 use crate::web::routes::Routes;
 
 /// This module's routes.
@@ -28,8 +28,12 @@ struct Workspaces {
 }
 
 /// `GET /api/workspaces`: the workspaces the gateway exposes.
-async fn workspaces(State(state): State<AppState>) -> Result<Json<Workspaces>, AppError> {
-    let items = listing::workspaces(&state).await?;
+async fn workspaces(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Workspaces>, AppError> {
+    let mut items = listing::workspaces(&state).await?;
+    items.retain(|w| caller.sees(&w.id));
     Ok(Json(Workspaces { items }))
 }
 

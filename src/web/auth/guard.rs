@@ -3,7 +3,7 @@
 //! it after routing, before the handler runs. Handlers never decide who may call them.
 
 use axum::extract::{FromRequestParts as _, RawPathParams, Request, State};
-use axum::http::header;
+use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
@@ -143,11 +143,12 @@ fn anonymous(req: &Request) -> Response {
     if !wants_page {
         return AppError::Unauthenticated.into_response();
     }
-    let here = req
-        .uri()
-        .path_and_query()
-        .map_or("/", |pq| pq.as_str())
-        .to_owned();
+    // Back to this page after signing in; a form post cannot be replayed, so it goes home.
+    let here = match *req.method() {
+        Method::GET | Method::HEAD => req.uri().path_and_query().map_or("/", |pq| pq.as_str()),
+        _ => "/",
+    }
+    .to_owned();
     let next: String = url_escape(&here);
     let mut response = Redirect::to(&format!("/signin?next={next}")).into_response();
     response

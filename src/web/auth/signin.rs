@@ -19,11 +19,11 @@ use crate::web::error::AppError;
 use crate::web::routes::Routes;
 use crate::web::templates::{Chrome, Notice, SetupPage, SigninPage};
 
-/// This module's routes: all public (they are how one stops being anonymous).
+/// This module's routes: public (they are how one stops being anonymous), but sign-out.
 pub fn routes(r: Routes) -> Routes {
     r.get("/signin", Need::Public, show_signin)
         .post("/signin", Need::Public, signin)
-        .post("/signout", Need::Public, signout)
+        .post("/signout", Need::SignedIn, signout)
         .get("/setup", Need::Public, show_setup)
         .post("/setup", Need::Public, setup)
 }
