@@ -69,7 +69,8 @@ pub async fn validate(
     req: LinkRequest,
 ) -> Result<NewLink, AppError> {
     caller.allow(&req.workspace)?;
-    listing::ensure_exposed(state, &req.workspace)?;
+    // Exposed, and there upstream (with `FASTGATE_WORKSPACES=*` any id is exposed).
+    listing::workspace_name(state, &req.workspace).await?;
     let folder = req
         .folder
         .map(|f| f.trim().to_owned())
