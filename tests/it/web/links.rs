@@ -373,3 +373,100 @@ async fn the_js_path_sends_a_visits_files_into_one_submission_under_its_limits()
     assert_eq!(put.status.as_u16(), 410, "{}", put.text());
     w.assert_no_upload_sessions().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_editor_requests_files_from_the_folder_page_and_revokes_on_the_links_page() {
+    let w = World::spawn(&[]).await;
+    let folder = w.folder("Requests").await;
+    let page = w
+        .send(w.admin(w.client.get(w.at(&format!("/w/{}/{folder}", w.ws)))))
+        .await;
+    assert_eq!(page.status.as_u16(), 200);
+    let html = page.text();
+    assert!(html.contains("action=\"/links?/create\""), "{html}");
+    assert!(html.contains(&format!("name=\"folder\" value=\"{folder}\"")));
+
+    let form = [
+        ("workspace", w.ws.as_str()),
+        ("folder", folder.as_str()),
+        ("label", "Receipts please"),
+        ("expires_in", "86400"),
+        ("max_bytes", "1MiB"),
+        ("subfolder_per_submission", "on"),
+    ];
+    let created = w
+        .send(
+            w.admin(w.client.post(w.at("/links?/create")))
+                .header("origin", &w.url)
+                .form(&form),
+        )
+        .await;
+    assert_eq!(created.status.as_u16(), 200, "{}", created.text());
+    assert_eq!(created.header("cache-control"), Some("no-store"));
+    let html = created.text();
+    let prefix = format!("value=\"{}/r/", w.url);
+    let start = html.find(&prefix).expect("the new link's URL") + prefix.len();
+    let token = html[start..].split('"').next().expect("token").to_owned();
+    assert!(w.send(w.client.get(w.at(&format!("/r/{token}")))).await.status.is_success());
+
+    let list = w.admin_json("GET", "/api/links", Value::Null).await.json();
+    let link = &list["items"][0];
+    assert_eq!(link["max_bytes"], 1024 * 1024);
+    assert_eq!(link["subfolder_per_submission"], true);
+    let id = link["id"].as_i64().expect("id");
+    let listed = w.send(w.admin(w.client.get(w.at("/links")))).await;
+    assert!(listed.text().contains("Receipts please"));
+    assert!(!listed.text().contains(&token), "the list never shows a token");
+
+    let bad = w
+        .send(
+            w.admin(w.client.post(w.at("/links?/create")))
+                .header("origin", &w.url)
+                .form(&[("workspace", w.ws.as_str()), ("label", "x"), ("allowed_types", "pdf")]),
+        )
+        .await;
+    assert_eq!(bad.status.as_u16(), 400, "{}", bad.text());
+
+    let revoked = w
+        .send(
+            w.admin(w.client.post(w.at("/links?/revoke")))
+                .header("origin", &w.url)
+                .form(&[("id", id.to_string())]),
+        )
+        .await;
+    assert_eq!(revoked.status.as_u16(), 303);
+    assert_eq!(w.send(w.client.get(w.at(&format!("/r/{token}")))).await.status.as_u16(), 410);
+    let details = w.send(w.admin(w.client.get(w.at(&format!("/links/{id}"))))).await;
+    assert!(details.text().contains("revoked"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_editors_create_links_and_each_sees_only_their_own() {
+    use fastgate::access::Role;
+    let w = World::spawn(&[]).await;
+    let uploader = w.user_token("uploader", Role::Uploader).await;
+    let editor = w.user_token("editor", Role::Editor).await;
+    let body = json!({"workspace": w.ws, "label": "x", "expires_in": 60});
+    let as_user = |token: &str, method: reqwest::Method, path: &str| {
+        w.client.request(method, w.at(path)).bearer_auth(token.to_owned())
+    };
+    let refused = w
+        .send(as_user(&uploader, reqwest::Method::POST, "/api/links").json(&body))
+        .await;
+    assert_eq!(refused.status.as_u16(), 403, "{}", refused.text());
+    let mine = w
+        .send(as_user(&editor, reqwest::Method::POST, "/api/links").json(&body))
+        .await;
+    assert_eq!(mine.status.as_u16(), 201, "{}", mine.text());
+    let (admins, _) = w.create_link(json!({})).await;
+    let path = format!("/api/links/{}", admins["id"]);
+    let hidden = w.send(as_user(&editor, reqwest::Method::GET, &path)).await;
+    assert_eq!(hidden.status.as_u16(), 404);
+    let kept = w.send(as_user(&editor, reqwest::Method::DELETE, &path)).await;
+    assert_eq!(kept.status.as_u16(), 404);
+    let list = w.send(as_user(&editor, reqwest::Method::GET, "/api/links")).await.json();
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+    // The admin sees both.
+    let all = w.admin_json("GET", "/api/links", Value::Null).await.json();
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(2));
+}

@@ -145,6 +145,39 @@ impl World {
         }
     }
 
+    /// Adds user `name` with `role` on every workspace; an API token of theirs.
+    pub async fn user_token(&self, name: &str, role: Role) -> String {
+        self.state
+            .access
+            .add_user(
+                &Ctx::system(),
+                NewUser {
+                    username: name.into(),
+                    password: SecretString::from("correct horse battery staple".to_owned()),
+                    role,
+                    workspace: None,
+                },
+            )
+            .await
+            .expect("user");
+        let token = self
+            .state
+            .access
+            .create_token(
+                &Ctx::system(),
+                name,
+                NewToken {
+                    name: "tests".into(),
+                    role,
+                    workspace: None,
+                    expires_in: None,
+                },
+            )
+            .await
+            .expect("token");
+        token.token.expose_secret().to_owned()
+    }
+
     /// `{url}{path}`.
     pub fn at(&self, path: &str) -> String {
         format!("{}{path}", self.url)
