@@ -221,7 +221,9 @@ impl ChunkedUploads {
         let link = req.link.as_ref();
         let max_file_size = link
             .and_then(|l| l.max_file_size)
-            .map_or(self.rules.max_file_size, |m| m.min(self.rules.max_file_size));
+            .map_or(self.rules.max_file_size, |m| {
+                m.min(self.rules.max_file_size)
+            });
         if req.size > max_file_size {
             return Err(FileError::TooLarge {
                 limit: max_file_size,

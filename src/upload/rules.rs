@@ -380,7 +380,10 @@ mod tests {
     fn a_links_types_are_checked_together_with_the_gateways() {
         let both = rules(".pdf,image/*").and(rules(".png"));
         assert!(both.check("a.png", PNG).is_ok());
-        assert!(both.check("a.pdf", PDF).is_err(), "the link's list refuses it");
+        assert!(
+            both.check("a.pdf", PDF).is_err(),
+            "the link's list refuses it"
+        );
         assert!(both.check_name("a.jpeg").is_err());
         assert_eq!(both.accept_attribute(), ".png");
         assert_eq!(AllowedTypes::Any.and(rules(".pdf")), rules(".pdf"));
@@ -392,7 +395,10 @@ mod tests {
         let gateway = rules(".pdf,image/*");
         assert_eq!(rules(".png,image/jpeg,.pdf").within(&gateway), Ok(()));
         assert_eq!(rules("image/*").within(&gateway), Ok(()));
-        assert_eq!(rules("application/pdf").within(&gateway), Err("application/pdf".into()));
+        assert_eq!(
+            rules("application/pdf").within(&gateway),
+            Err("application/pdf".into())
+        );
         assert_eq!(rules(".zip").within(&gateway), Err(".zip".into()));
         assert_eq!(AllowedTypes::Any.within(&gateway), Err("*".into()));
         assert_eq!(rules(".zip").within(&AllowedTypes::Any), Ok(()));

@@ -25,17 +25,17 @@ use super::AppState;
 use super::auth::{Caller, audit};
 use super::templates::{FileOutcome, Notice};
 use super::view::ActionResult;
+use crate::access::Capability;
 use crate::fastio::UploadTarget;
 use crate::upload::error::FileError;
 use crate::upload::names::sanitize_filename;
-use crate::upload::rules::AllowedTypes;
 use crate::upload::pipeline::{self, Pipeline, Receipt, Started};
-use crate::web::error::AppError;
-use outcome::{Slot, outcome, refused, report, settle};
-use crate::access::Capability;
+use crate::upload::rules::AllowedTypes;
 use crate::web::auth::Need;
+use crate::web::error::AppError;
 use crate::web::routes::Routes;
 use axum::http::Method;
+use outcome::{Slot, outcome, refused, report, settle};
 
 /// Single-call uploads kept in flight while the next parts are read.
 const PARALLEL_SMALL_UPLOADS: usize = 4;
@@ -290,7 +290,9 @@ pub async fn receive_into<I: Intake>(
                 limit: rules.max_files,
             })
         } else if room == Some(0) {
-            rules.max_bytes.map(|limit| AppError::PostTooLarge { limit })
+            rules
+                .max_bytes
+                .map(|limit| AppError::PostTooLarge { limit })
         } else {
             None
         };

@@ -258,7 +258,10 @@ async fn js_reservations_count_before_upload_and_give_back_once(w: TestDb) {
         .await
         .expect("create");
     let held = b.open_link(token.expose_secret()).await.expect("open");
-    let s = b.begin_submission(&ctx(), &held, None).await.expect("begin");
+    let s = b
+        .begin_submission(&ctx(), &held, None)
+        .await
+        .expect("begin");
     // The submission took the only use: the link is exhausted for new visits, not for it.
     assert!(matches!(
         b.open_link(token.expose_secret()).await,
@@ -268,15 +271,28 @@ async fn js_reservations_count_before_upload_and_give_back_once(w: TestDb) {
     counted.uses = 1;
     assert_eq!(b.link_in_use(link.id).await.expect("in use"), counted);
     let too_big = b.reserve_file(&held, s.id, "u0", "big", 61).await;
-    assert!(matches!(too_big, Err(Error::FileTooLarge(60))), "{too_big:?}");
+    assert!(
+        matches!(too_big, Err(Error::FileTooLarge(60))),
+        "{too_big:?}"
+    );
     a.reserve_file(&held, s.id, "u1", "a", 50).await.expect("a");
     b.reserve_file(&held, s.id, "u2", "b", 50).await.expect("b");
     let third = a.reserve_file(&held, s.id, "u3", "c", 0).await;
     assert!(matches!(third, Err(Error::TooManyFiles(2))), "{third:?}");
     // Reserved files are not listed until stored.
-    assert!(a.submission(link.id, s.id).await.expect("sub").files.is_empty());
-    a.store_reserved_file(s.id, "u1", file("a", 50)).await.expect("store");
-    a.store_reserved_file(s.id, "u1", file("a", 50)).await.expect("again");
+    assert!(
+        a.submission(link.id, s.id)
+            .await
+            .expect("sub")
+            .files
+            .is_empty()
+    );
+    a.store_reserved_file(s.id, "u1", file("a", 50))
+        .await
+        .expect("store");
+    a.store_reserved_file(s.id, "u1", file("a", 50))
+        .await
+        .expect("again");
     // Cancelling b twice gives its slot back once.
     b.release_file(s.id, "u2", 50).await.expect("release");
     a.release_file(s.id, "u2", 50).await.expect("release again");

@@ -79,7 +79,9 @@ pub async fn validate(
     if folder != ROOT {
         let node = state.fastio.node(&req.workspace, &folder).await?;
         if node.node_type != crate::fastio::NodeType::Folder {
-            return Err(AppError::BadRequest("the folder is a file, not a folder".into()));
+            return Err(AppError::BadRequest(
+                "the folder is a file, not a folder".into(),
+            ));
         }
     }
     if !(1..=MAX_LINK_SECS).contains(&req.expires_in) {
@@ -96,11 +98,11 @@ pub async fn validate(
     let allowed_types = match req.allowed_types.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(text) => {
-            let types: AllowedTypes = text
-                .parse()
-                .map_err(|e: crate::upload::rules::RuleParseError| {
-                    AppError::BadRequest(e.to_string())
-                })?;
+            let types: AllowedTypes =
+                text.parse()
+                    .map_err(|e: crate::upload::rules::RuleParseError| {
+                        AppError::BadRequest(e.to_string())
+                    })?;
             if types == AllowedTypes::Any {
                 None
             } else {
@@ -167,10 +169,7 @@ pub async fn create(
 }
 
 /// `GET /api/links`: the links the caller manages, newest first.
-pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Value>, AppError> {
+pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, AppError> {
     let links = state.access.links(caller.principal()?).await?;
     Ok(Json(json!({ "items": links })))
 }

@@ -141,7 +141,12 @@ pub fn submission_done(state: &AppState, link: &Link, summary: Summary) {
     tokio::spawn(async move {
         match deliver(&url, body, &signed).await {
             Ok(attempts) => {
-                tracing::info!(link = link_id, submission, attempts, "link webhook delivered");
+                tracing::info!(
+                    link = link_id,
+                    submission,
+                    attempts,
+                    "link webhook delivered"
+                );
             }
             Err(error) => tracing::warn!(
                 link = link_id,
@@ -214,7 +219,9 @@ mod tests {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move { axum::serve(listener, app).await });
         let url = format!("http://{addr}/hook");

@@ -203,7 +203,11 @@ async fn links_page(
         .filter(|w| state.exposes(&w.id) && caller.allow(&w.id).is_ok())
         .map(|w| Choice {
             selected: w.id == chosen,
-            label: if w.name.is_empty() { w.id.clone() } else { w.name },
+            label: if w.name.is_empty() {
+                w.id.clone()
+            } else {
+                w.name
+            },
             value: w.id,
         })
         .collect();
@@ -293,9 +297,10 @@ impl LinkForm {
         let count = |v: &str, what: &str| -> Result<Option<u64>, AppError> {
             match v.trim() {
                 "" => Ok(None),
-                n => n.parse().map(Some).map_err(|_| {
-                    AppError::BadRequest(format!("{what} must be a whole number"))
-                }),
+                n => n
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| AppError::BadRequest(format!("{what} must be a whole number"))),
             }
         };
         let size = |v: &str, what: &str| -> Result<Option<u64>, AppError> {

@@ -65,7 +65,11 @@ pub fn rules_of(state: &AppState, link: &Link) -> PostRules {
         .max_files
         .and_then(|m| usize::try_from(m).ok())
         .map_or(gateway.max_files, |m| m.min(gateway.max_files));
-    let allowed = match link.allowed_types.as_deref().map(str::parse::<AllowedTypes>) {
+    let allowed = match link
+        .allowed_types
+        .as_deref()
+        .map(str::parse::<AllowedTypes>)
+    {
         Some(Ok(types)) => gateway.allowed.clone().and(types),
         _ => gateway.allowed.clone(),
     };
@@ -115,7 +119,9 @@ pub async fn show(
     Path(token): Path<String>,
 ) -> Result<Response, AppError> {
     let link = state.access.open_link(&token).await?;
-    Ok(no_store(page(&state, &caller, &link, &token).into_response()))
+    Ok(no_store(
+        page(&state, &caller, &link, &token).into_response(),
+    ))
 }
 
 /// Decides a link post's destination at its first file: password, a use, the subfolder.
@@ -273,7 +279,11 @@ async fn finish(
         };
         // The limits held while streaming; this is the database's last word, logged if it
         // ever disagrees (the file is stored either way).
-        match state.access.record_file(link, submission, file.clone()).await {
+        match state
+            .access
+            .record_file(link, submission, file.clone())
+            .await
+        {
             Ok(()) => stored.push(file),
             Err(error) => tracing::error!(%error, link = link.id, "could not record a link file"),
         }

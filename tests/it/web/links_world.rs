@@ -76,16 +76,25 @@ impl World {
         let key = format!("k_links_{}", std::process::id());
         let mut emu = fastgate::emulator::EmulatorConfig::new(dir.path().join("emu"), key.clone());
         emu.step_delay = (Duration::from_millis(2), Duration::from_millis(10));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let emulator = fastgate::emulator::start(emu, listener).await.expect("emulator");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let emulator = fastgate::emulator::start(emu, listener)
+            .await
+            .expect("emulator");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let mut all: Vec<(String, String)> = vec![
             ("FASTIO_API_KEY".into(), key.clone()),
             ("FASTIO_BASE_URL".into(), emulator.base_url()),
             ("FASTGATE_PUBLIC_URL".into(), url.clone()),
             ("FASTGATE_AUTH".into(), "accounts".into()),
-            ("FASTGATE_DATA_DIR".into(), dir.path().join("gw").display().to_string()),
+            (
+                "FASTGATE_DATA_DIR".into(),
+                dir.path().join("gw").display().to_string(),
+            ),
         ];
         all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let config = fastgate::config::Config::from_vars(all).expect("config");
@@ -94,7 +103,9 @@ impl World {
             SecretString::from(key.clone()),
         ))
         .expect("client");
-        let state = fastgate::web::AppState::open(config, client).await.expect("state");
+        let state = fastgate::web::AppState::open(config, client)
+            .await
+            .expect("state");
         state
             .access
             .add_user(
@@ -196,7 +207,10 @@ impl World {
         texts.push(String::from_utf8_lossy(&body).into_owned());
         for t in &texts {
             assert!(!t.contains(&self.key), "the API key leaked");
-            assert!(!t.to_ascii_lowercase().contains("bearer "), "a Bearer credential leaked");
+            assert!(
+                !t.to_ascii_lowercase().contains("bearer "),
+                "a Bearer credential leaked"
+            );
         }
         Rec {
             status,
@@ -233,7 +247,10 @@ impl World {
         let link = r.json();
         let url = link["url"].as_str().expect("url").to_owned();
         let prefix = format!("{}/r/", self.url);
-        let token = url.strip_prefix(&prefix).expect("url = public url/r/token").to_owned();
+        let token = url
+            .strip_prefix(&prefix)
+            .expect("url = public url/r/token")
+            .to_owned();
         (link, token)
     }
 
@@ -302,7 +319,10 @@ impl World {
     pub async fn admin_upload(&self, folder: &str, name: &str, bytes: &[u8]) -> String {
         let part = reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_owned());
         let request = self
-            .admin(self.client.post(self.at(&format!("/w/{}/{folder}?/upload", self.ws))))
+            .admin(
+                self.client
+                    .post(self.at(&format!("/w/{}/{folder}?/upload", self.ws))),
+            )
             .header("origin", &self.url)
             .header("accept", "application/json")
             .multipart(Form::new().part("file", part));
@@ -366,7 +386,9 @@ pub async fn webhook_listener() -> (String, tokio::sync::mpsc::Receiver<(String,
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
     tokio::spawn(async move { axum::serve(listener, app).await });
     (url, rx)
