@@ -6,8 +6,8 @@ use std::future::{Future, IntoFuture};
 use std::io::IsTerminal as _;
 use std::time::Duration;
 
-use rand::Rng;
-use rand::distributions::Alphanumeric;
+use rand::RngExt as _;
+use rand::distr::Alphanumeric;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -247,7 +247,7 @@ pub async fn shutdown_signal() {
 
 /// A random key for the embedded emulator; it never leaves this process.
 fn generated_key() -> SecretString {
-    let key: String = rand::thread_rng()
+    let key: String = rand::rng()
         .sample_iter(&Alphanumeric)
         .take(40)
         .map(char::from)

@@ -7,7 +7,7 @@ use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore as _;
+use rand::Rng as _;
 use secrecy::{ExposeSecret as _, SecretString};
 use sha2::{Digest, Sha256};
 use tokio::sync::{OnceCell, Semaphore};
@@ -24,7 +24,7 @@ pub(super) const MIN_PASSWORD: usize = 8;
 /// 32 random bytes, base64url without padding (43 characters).
 pub(super) fn random_token() -> String {
     let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    rand::rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
@@ -36,7 +36,7 @@ pub(super) fn token_hash(token: &str) -> String {
 /// A password for `fastgate user add` when none is piped in: 20 characters, ~120 bits.
 pub fn generate_password() -> SecretString {
     let mut bytes = [0u8; 15];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    rand::rng().fill_bytes(&mut bytes);
     SecretString::from(URL_SAFE_NO_PAD.encode(bytes))
 }
 
@@ -98,7 +98,7 @@ impl Hasher {
         let password = password.clone();
         self.blocking(move || {
             let mut salt = [0u8; 16];
-            rand::rngs::OsRng.fill_bytes(&mut salt);
+            rand::rng().fill_bytes(&mut salt);
             argon2()
                 .hash_password_with_salt(password.expose_secret().as_bytes(), &salt)
                 .map(|h| h.to_string())

@@ -3,14 +3,14 @@
 
 use std::time::Duration;
 
-use rand::RngCore as _;
+use rand::Rng as _;
 use secrecy::SecretSlice;
 
 use super::{LogFormat, WorkspaceSelection};
 
 pub(super) fn generated_secret() -> SecretSlice<u8> {
     let mut bytes = vec![0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
+    rand::rng().fill_bytes(&mut bytes);
     SecretSlice::from(bytes)
 }
 

@@ -5,7 +5,7 @@
 //! `export FASTGATE_TEST_DATABASE_URL="$(scripts/ci-postgres.sh)"`). Locally, and only when
 //! `CI` is unset, `FASTGATE_TEST_DATABASE_URL=off` runs the SQLite half alone and says so.
 
-use rand::RngCore as _;
+use rand::Rng as _;
 
 use super::*;
 
@@ -55,7 +55,7 @@ impl TestDb {
     pub(crate) async fn postgres() -> Option<Self> {
         let url = postgres_url()?;
         let mut bytes = [0u8; 8];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        rand::rng().fill_bytes(&mut bytes);
         let schema = format!("fg_test_{}", hex::encode(bytes));
         let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
             .await

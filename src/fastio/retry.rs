@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use rand::Rng;
+use rand::RngExt as _;
 
 use super::error::Error;
 
@@ -101,7 +101,7 @@ impl RetryPolicy {
 
 /// A uniform random jitter in `[0, 1]`.
 pub(crate) fn random_jitter() -> f64 {
-    rand::thread_rng().gen_range(0.0..=1.0)
+    rand::rng().random_range(0.0..=1.0)
 }
 
 #[cfg(test)]

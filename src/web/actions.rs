@@ -26,7 +26,6 @@ use serde_json::json;
 
 use super::AppState;
 use super::auth::{Caller, audit};
-use crate::access::{AuditAction, Event};
 use super::display;
 use super::format;
 use super::listing;
@@ -34,11 +33,12 @@ use super::pages::browse_page;
 use super::templates::{FileOutcome, Notice, ShareView};
 use super::uploads::{self, Destination, UploadReport};
 use super::view::{ActionResult, FolderRef, ListQuery};
+use crate::access::{AuditAction, Event};
 use crate::fastio::{Expiry, FileShareParams, NodeType};
 use crate::upload::names::{FALLBACK_NAME, sanitize_filename};
+use crate::web::auth::Need;
 use crate::web::error::AppError;
 use crate::web::negotiate::RouteKind;
-use crate::web::auth::Need;
 use crate::web::routes::Routes;
 use axum::http::Method;
 

@@ -2,23 +2,31 @@
 //! (`root` is the root folder). Answers are [`Listing`] serialised as is, the struct the browse
 //! page renders; errors take the one JSON shape of [`AppError`].
 
-use axum::extract::{Path, Query, State};
 use axum::Json;
+use axum::extract::{Path, Query, State};
 use serde::Serialize;
 
 use super::AppState;
 use super::listing::{self, ROOT, WorkspaceInfo};
 use super::view::{ListQuery, Listing};
-use crate::web::error::AppError;
 use crate::access::Capability;
 use crate::web::auth::{Caller, Need};
+use crate::web::error::AppError;
 use crate::web::routes::Routes;
 
 /// This module's routes.
 pub fn routes(r: Routes) -> Routes {
     r.get("/api/workspaces", Need::SignedIn, workspaces)
-        .get("/api/files/{workspace}", Need::On(Capability::View), files_root)
-        .get("/api/files/{workspace}/{folder}", Need::On(Capability::View), files)
+        .get(
+            "/api/files/{workspace}",
+            Need::On(Capability::View),
+            files_root,
+        )
+        .get(
+            "/api/files/{workspace}/{folder}",
+            Need::On(Capability::View),
+            files,
+        )
 }
 
 /// `{"items": [{"id", "name"}]}`.

@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::upload::digest::Sha256Digest;
-use crate::web::error::AppError;
 use crate::web::auth::Need;
+use crate::web::error::AppError;
 use crate::web::routes::Routes;
 
 /// One embedded file.

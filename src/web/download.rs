@@ -13,10 +13,10 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use super::AppState;
 use super::display;
 use super::listing;
-use crate::fastio::{self, NodeType};
-use crate::web::error::AppError;
 use crate::access::Capability;
+use crate::fastio::{self, NodeType};
 use crate::web::auth::Need;
+use crate::web::error::AppError;
 use crate::web::routes::Routes;
 
 /// RFC 5987 `attr-char`s stay as they are; everything else is percent-encoded.
@@ -36,7 +36,11 @@ const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
 
 /// This module's routes.
 pub fn routes(r: Routes) -> Routes {
-    r.get("/download/{workspace}/{node}", Need::On(Capability::View), download)
+    r.get(
+        "/download/{workspace}/{node}",
+        Need::On(Capability::View),
+        download,
+    )
 }
 
 /// Streams one file; a `Range` header is passed to Fast.io and its partial answer relayed.

@@ -6,9 +6,9 @@
 //! behind the security layers.
 
 pub mod actions;
-pub mod auth;
 pub mod api;
 pub mod assets;
+pub mod auth;
 pub mod cursor;
 pub mod display;
 pub mod download;

@@ -7,21 +7,25 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::AppState;
+use super::auth::Caller;
 use super::auth::Need;
-use super::routes::Routes;
-use crate::access::Capability;
 use super::display::{self, SortState};
 use super::listing::{self, ROOT};
-use super::auth::Caller;
+use super::routes::Routes;
 use super::templates::{BrowsePage, Chrome, Limits, WorkspaceLink, WorkspacesPage};
 use super::view::{ListParams, ListQuery};
+use crate::access::Capability;
 use crate::web::error::AppError;
 
 /// This module's routes.
 pub fn routes(r: Routes) -> Routes {
     r.get("/", Need::SignedIn, home)
         .get("/w/{workspace}", Need::On(Capability::View), browse_root)
-        .get("/w/{workspace}/{folder}", Need::On(Capability::View), browse)
+        .get(
+            "/w/{workspace}/{folder}",
+            Need::On(Capability::View),
+            browse,
+        )
 }
 
 /// `GET /`: the workspaces, or straight to the only one.

@@ -6,7 +6,7 @@ use axum::Router;
 use axum::handler::Handler;
 use axum::http::Method;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{MethodRouter, on, MethodFilter};
+use axum::routing::{MethodFilter, MethodRouter, on};
 
 use super::AppState;
 use super::auth::guard::{Need, guard};

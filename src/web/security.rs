@@ -14,7 +14,7 @@ use axum::extract::{Request, State};
 use axum::http::{self, HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use rand::RngCore as _;
+use rand::Rng as _;
 use tower::ServiceBuilder;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -193,7 +193,7 @@ struct NewRequestId;
 impl MakeRequestId for NewRequestId {
     fn make_request_id<B>(&mut self, _req: &http::Request<B>) -> Option<RequestId> {
         let mut bytes = [0u8; 12];
-        rand::thread_rng().fill_bytes(&mut bytes);
+        rand::rng().fill_bytes(&mut bytes);
         HeaderValue::from_str(&hex::encode(bytes))
             .ok()
             .map(RequestId::new)

@@ -41,7 +41,9 @@ impl AppState {
         if let Target::Sqlite(path) = &config.access.database
             && let Some(dir) = path.parent()
         {
-            std::fs::create_dir_all(dir).map_err(|e| db::Error::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                db::Error::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
         }
         let db = Db::open(&config.access.database).await?;
         let access = Access::new(db, config.access.settings());

@@ -22,15 +22,15 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::{Caller, audit};
-use crate::access::{AuditAction, Event};
 use super::error::AppError;
 use super::links;
+use crate::access::Capability;
+use crate::access::{AuditAction, Event};
 use crate::telemetry::{self, UploadOutcome, UploadPath};
 use crate::upload::chunked::{
     ChunkReceipt, ChunkedUploads, NewUpload, Progress, StoredUpload, Ticket,
 };
 use crate::upload::token::{TokenError, UploadClaims};
-use crate::access::Capability;
 use crate::web::auth::Need;
 use crate::web::routes::Routes;
 use axum::http::Method;

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use crate::payload::File;
-use crate::procs::ORIGIN;
+use crate::procs::Gateway;
 
 /// How a chunked client learns that its file is stored.
 #[derive(Clone, Copy, Debug)]
@@ -62,7 +62,7 @@ async fn json_of(response: reqwest::Response, what: &str) -> Result<Value, Strin
 /// A multipart form post of `file` to the folder page's `?/upload` action.
 pub async fn gateway_form(
     http: &reqwest::Client,
-    gateway: &str,
+    gateway: &Gateway,
     workspace: &str,
     file: File,
     name: &str,
@@ -77,8 +77,8 @@ pub async fn gateway_form(
     .mime_str("application/octet-stream")
     .map_err(|e| e.to_string())?;
     let response = http
-        .post(format!("{gateway}/w/{workspace}/root?/upload"))
-        .header("origin", ORIGIN)
+        .post(format!("{}/w/{workspace}/root?/upload", gateway.url))
+        .header("origin", &gateway.origin)
         .header("accept", "application/json")
         .multipart(reqwest::multipart::Form::new().part("file", part))
         .send()
@@ -156,7 +156,8 @@ pub async fn gateway_api(
     Ok(started.elapsed())
 }
 
-async fn verify_stored(
+/// Checks that the stored node of `session` has the SHA-256 `sha256`.
+pub async fn verify_stored(
     client: &fastio::Client,
     workspace: &str,
     session: fastio::UploadSession,

@@ -8,9 +8,14 @@
 //! to the emulator, with the gateway's peak RSS; (2) the same with 100 ms upstream latency, the
 //! JS-API pipeline vs one 4 MiB chunk at a time with 2 s status polls; (3) `GET /api/files` of a
 //! 1,000-item folder vs the direct call; (4) 50 concurrent 20 MiB uploads; (5) miniserve with
-//! its hash check as a peer anchor for the emulator's ingest (skipped when not installed).
+//! its hash check as a peer anchor for the emulator's ingest (reported failed when not
+//! installed); (6) the emulator's chunked ingest alone; (7) the browser's JS path against its
+//! form path in headless Chromium (needs Debian's `chromium` and `chromium-driver`).
+//! `--only 1,6` picks scenarios; 1, 3, 4 and 6 need nothing but this build.
 
+mod browser;
 mod clients;
+mod ingest;
 mod payload;
 mod peer;
 mod procs;
@@ -66,7 +71,7 @@ fn args() -> Result<Args, String> {
             "--only" => parsed.only = Some(value()?),
             "-h" | "--help" => {
                 return Err(
-                    "usage: fastgate-bench [--mib N] [--out FILE] [--only 1,2,3,4,5]".into(),
+                    "usage: fastgate-bench [--mib N] [--out FILE] [--only 1,2,3,4,5,6,7]".into(),
                 );
             }
             other => return Err(format!("unknown argument {other}")),
@@ -137,6 +142,7 @@ async fn run() -> Result<(), String> {
     };
     let mut rows: Vec<Row> = Vec::new();
     let mut results = serde_json::Map::new();
+    let mut failed: Vec<String> = Vec::new();
     let mut record = |name: &str, outcome: Result<(Vec<Row>, Value), String>| match outcome {
         Ok((r, v)) => {
             rows.extend(r);
@@ -144,6 +150,7 @@ async fn run() -> Result<(), String> {
         }
         Err(e) => {
             eprintln!("{name}: {e}");
+            failed.push(name.to_owned());
             rows.push([
                 name.to_owned(),
                 "failed".into(),
@@ -176,6 +183,18 @@ async fn run() -> Result<(), String> {
                 Err(e) => record("peer_anchor", Err(e)),
             }
         }
+        if wants("6") {
+            eprintln!("6: emulator ingest…");
+            record("emulator_ingest", ingest::ingest(&ctx, &emu).await);
+        }
+        if wants("7") {
+            eprintln!("7: browser paths…");
+            let outcome = match procs::gateway_at(&ctx.bin, &ctx.dir, &emu, None) {
+                Ok(own) => browser::paths(&ctx, &emu, &own).await,
+                Err(e) => Err(e),
+            };
+            record("browser_paths", outcome);
+        }
     }
     if wants("2") {
         eprintln!("2: 100 ms latency…");
@@ -195,5 +214,8 @@ async fn run() -> Result<(), String> {
     let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
     std::fs::write(&args.out, text).map_err(|e| e.to_string())?;
     eprintln!("wrote {}", args.out.display());
-    Ok(())
+    match failed.as_slice() {
+        [] => Ok(()),
+        names => Err(format!("failed: {}", names.join(", "))),
+    }
 }

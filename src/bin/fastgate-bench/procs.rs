@@ -46,12 +46,20 @@ pub fn fastgate_binary() -> Result<PathBuf, String> {
     Ok(path)
 }
 
-/// Spawns `program args` with `env`, and waits for the stdout lines `find` extracts values from.
+/// Which output a value is read from.
+#[derive(Clone, Copy)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Spawns `program args` with `env`, and waits for the lines of `stream` that `find` extracts
+/// values from; every other line of stderr is passed on to ours.
 fn spawn(
     program: &Path,
     args: &[&str],
     env: &[(&str, String)],
-    wanted: usize,
+    (stream, wanted): (Stream, usize),
     find: fn(&str) -> Option<String>,
 ) -> Result<(Proc, Vec<String>), String> {
     let mut command = Command::new(program);
@@ -62,20 +70,32 @@ fn spawn(
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .stderr(Stdio::piped());
     for (k, v) in env {
         command.env(k, v);
     }
     let mut child = command.spawn().map_err(|e| e.to_string())?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
+    let stderr = child.stderr.take().ok_or("no stderr")?;
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(value) = find(&line) {
-                let _ = tx.send(value);
+    let pipes: [(Box<dyn std::io::Read + Send>, bool, bool); 2] = [
+        (Box::new(stdout), matches!(stream, Stream::Stdout), false),
+        (Box::new(stderr), matches!(stream, Stream::Stderr), true),
+    ];
+    for (pipe, searched, echoed) in pipes {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                match find(&line).filter(|_| searched) {
+                    Some(value) => {
+                        let _ = tx.send(value);
+                    }
+                    None if echoed => eprintln!("{line}"),
+                    None => {}
+                }
             }
-        }
-    });
+        });
+    }
     let proc = Proc { child };
     let mut found = Vec::new();
     while found.len() < wanted {
@@ -112,7 +132,7 @@ pub fn emulator(bin: &Path, dir: &Path, latency_ms: u64) -> Result<Emulator, Str
         "--latency-ms",
         &latency,
     ];
-    let (proc, found) = spawn(bin, &args, &[], 2, |line| {
+    let (proc, found) = spawn(bin, &args, &[], (Stream::Stdout, 2), |line| {
         line.strip_prefix("Fast.io emulator listening at ")
             .or_else(|| line.strip_prefix("seeded workspace: "))
             .map(|v| v.trim().to_owned())
@@ -134,34 +154,63 @@ pub fn emulator(bin: &Path, dir: &Path, latency_ms: u64) -> Result<Emulator, Str
 pub struct Gateway {
     /// The process.
     pub proc: Proc,
-    /// `http://127.0.0.1:PORT`.
+    /// `http://ADDR`: the address it is bound to, where requests go.
     pub url: String,
+    /// Its public URL, sent as `Origin`: [`ORIGIN`] (a name that need not resolve), or `url`
+    /// when a real browser must load the pages from it.
+    pub origin: String,
 }
 
-/// The origin the gateway is configured to accept form posts from.
+/// The origin the gateway is configured to accept form posts from, sent as `Origin`.
 pub const ORIGIN: &str = "http://bench.localhost";
 
-/// Starts `fastgate serve` in front of `emulator`.
+/// Starts `fastgate serve` in front of `emulator` with the public URL [`ORIGIN`].
 pub fn gateway(bin: &Path, dir: &Path, emulator: &Emulator) -> Result<Gateway, String> {
-    let env = [
+    gateway_at(bin, dir, emulator, Some(ORIGIN))
+}
+
+/// Starts `fastgate serve` in front of `emulator`, on a port of its choosing, and learns that
+/// port from its "fastgate listening" log line (JSON, the one line let through at `info`). With
+/// no `public_url` the gateway's own default applies: `http://` + the bound address.
+pub fn gateway_at(
+    bin: &Path,
+    dir: &Path,
+    emulator: &Emulator,
+    public_url: Option<&str>,
+) -> Result<Gateway, String> {
+    let mut env = vec![
         ("FASTIO_API_KEY", KEY.to_owned()),
         ("FASTIO_BASE_URL", emulator.base_url.clone()),
         ("FASTGATE_BIND", "127.0.0.1:0".to_owned()),
-        ("FASTGATE_PUBLIC_URL", ORIGIN.to_owned()),
         (
             "FASTGATE_DATA_DIR",
             dir.join("gateway").display().to_string(),
         ),
         ("FASTGATE_MAX_FILE_SIZE", "2GiB".to_owned()),
+        ("FASTGATE_LOG_FORMAT", "json".to_owned()),
+        // The bench measures the data path; access control is measured on its own.
+        ("FASTGATE_AUTH", "open".to_owned()),
+        ("RUST_LOG", "warn,fastgate::server=info".to_owned()),
     ];
-    let (proc, found) = spawn(bin, &["serve"], &env, 1, |line| {
-        line.strip_prefix("fastgate is running at ")
-            .map(|v| v.trim().to_owned())
-    })?;
+    if let Some(url) = public_url {
+        env.push(("FASTGATE_PUBLIC_URL", url.to_owned()));
+    }
+    let (proc, found) = spawn(bin, &["serve"], &env, (Stream::Stderr, 1), listening_addr)?;
+    let url = format!("http://{}", found[0]);
     Ok(Gateway {
         proc,
-        url: found[0].clone(),
+        origin: public_url.map_or_else(|| url.clone(), str::to_owned),
+        url,
     })
+}
+
+/// The bound address in the gateway's JSON "fastgate listening" line.
+fn listening_addr(line: &str) -> Option<String> {
+    let event: serde_json::Value = serde_json::from_str(line).ok()?;
+    let fields = &event["fields"];
+    (fields["message"] == "fastgate listening")
+        .then(|| fields["addr"].as_str().map(str::to_owned))
+        .flatten()
 }
 
 /// Peak resident memory of `pid` since the last [`reset_peak`], in bytes (`VmHWM`).

@@ -31,7 +31,8 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-fn row(s: &str, m: &str, v: String, t: &str) -> Row {
+/// One row of the table.
+pub fn row(s: &str, m: &str, v: String, t: &str) -> Row {
     [s.to_owned(), m.to_owned(), v, t.to_owned()]
 }
 
@@ -55,7 +56,7 @@ pub async fn throughput(
     let ws = &emu.workspace;
     let d_stream = clients::direct_stream(&direct, ws, ctx.big, "direct-stream.bin", sha).await?;
     let rss = RssSampler::start(gw.proc.pid());
-    let form = clients::gateway_form(&ctx.http, &gw.url, ws, ctx.big, "form.bin", sha).await;
+    let form = clients::gateway_form(&ctx.http, gw, ws, ctx.big, "form.bin", sha).await;
     let form_rss = rss.finish();
     let form = form?;
     let d_chunk = clients::direct_chunked(
@@ -271,7 +272,7 @@ pub async fn concurrent(
         .map(|i| format!("many-{i:02}.bin"))
         .collect();
     let uploads = files.iter().zip(&names).map(|((f, sha), name)| {
-        clients::gateway_form(&ctx.http, &gw.url, &emu.workspace, *f, name, sha)
+        clients::gateway_form(&ctx.http, gw, &emu.workspace, *f, name, sha)
     });
     let results = futures_util::future::join_all(uploads).await;
     let took = started.elapsed();

@@ -18,7 +18,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use parking_lot::{Mutex, RwLock};
-use rand::Rng;
+use rand::RngExt as _;
 
 use super::error::ApiError;
 
@@ -183,8 +183,8 @@ pub async fn inject(State(controls): State<FaultControls>, req: Request, next: N
     }
     if faults.error_rate > 0.0 {
         let roll: (f64, usize, bool) = {
-            let mut rng = rand::thread_rng();
-            (rng.r#gen(), rng.gen_range(0..3), rng.r#gen())
+            let mut rng = rand::rng();
+            (rng.random(), rng.random_range(0..3), rng.random())
         };
         if roll.0 < faults.error_rate {
             return gateway_error(roll.1, roll.2);

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rand::Rng;
+use rand::RngExt as _;
 
 use super::assembly::{self, AssemblyFailure};
 use super::chunks::{self, ChunkRow};
@@ -110,7 +110,7 @@ pub fn spawn(state: &Arc<EmulatorState>, id: String) {
 async fn step_delay(state: &EmulatorState) {
     let (lo, hi) = state.config.step_delay;
     let d = if hi > lo {
-        rand::thread_rng().gen_range(lo..=hi)
+        rand::rng().random_range(lo..=hi)
     } else {
         lo
     };

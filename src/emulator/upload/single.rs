@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::response::{IntoResponse, Response};
-use rand::Rng;
+use rand::RngExt as _;
 use serde_json::json;
 
 use super::driver::{self, Target};
@@ -51,7 +51,7 @@ pub async fn single_call(state: Arc<EmulatorState>, req: Request) -> Result<Resp
     let mut rx = state.notifier.subscribe(&id);
     driver::assemble_whole_file(&state, Target::New(Box::new(s)), file).await?;
     let faults = state.faults.get();
-    if rand::thread_rng().r#gen::<f64>() < faults.defer_new_file_id_rate {
+    if rand::rng().random::<f64>() < faults.defer_new_file_id_rate {
         return Ok(Envelope(json!({"id": id})).into_response());
     }
     let max = Duration::from_secs(60);

@@ -88,10 +88,7 @@ impl From<TokenInfo> for TokenJson {
 }
 
 /// `GET /api/tokens`: one's own tokens; an admin sees every token.
-async fn list_tokens(
-    State(app): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Value>, AppError> {
+async fn list_tokens(State(app): State<AppState>, caller: Caller) -> Result<Json<Value>, AppError> {
     let principal = caller.principal()?;
     let tokens = if principal.is_admin() {
         app.access.all_tokens().await?
@@ -155,7 +152,9 @@ async fn revoke_token(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, AppError> {
     let principal = caller.principal()?;
-    app.access.revoke_token(&caller.ctx(), principal, id).await?;
+    app.access
+        .revoke_token(&caller.ctx(), principal, id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -181,7 +180,13 @@ impl From<User> for UserJson {
 
 /// `GET /api/users`.
 async fn list_users(State(app): State<AppState>) -> Result<Json<Value>, AppError> {
-    let users: Vec<UserJson> = app.access.users().await?.into_iter().map(Into::into).collect();
+    let users: Vec<UserJson> = app
+        .access
+        .users()
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
     Ok(Json(json!({ "items": users })))
 }
 
@@ -277,7 +282,9 @@ impl AuditParams {
         if let Some(limit) = self.limit
             && !(1..=500).contains(&limit)
         {
-            return Err(AppError::BadRequest("limit must be between 1 and 500".into()));
+            return Err(AppError::BadRequest(
+                "limit must be between 1 and 500".into(),
+            ));
         }
         Ok(AuditQuery {
             since,
@@ -300,13 +307,16 @@ async fn audit(
             Ok(Json(json!({"items": page.items, "next_cursor": page.next_cursor})).into_response())
         }
         Some("jsonl") => {
-            let lines = app.access.audit_export(query.since, query.action).map(|item| {
-                item.map(|item| {
-                    let mut line = serde_json::to_vec(&item).unwrap_or_default();
-                    line.push(b'\n');
-                    line
-                })
-            });
+            let lines = app
+                .access
+                .audit_export(query.since, query.action)
+                .map(|item| {
+                    item.map(|item| {
+                        let mut line = serde_json::to_vec(&item).unwrap_or_default();
+                        line.push(b'\n');
+                        line
+                    })
+                });
             let mut response = Body::from_stream(lines).into_response();
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -331,7 +341,10 @@ async fn audit_page(
     let action = params.action.clone().unwrap_or_default();
     let next_href = page.next_cursor.map(|c| {
         let pairs = [("action", action.as_str()), ("cursor", c.as_str())];
-        format!("/audit?{}", serde_urlencoded::to_string(pairs).unwrap_or_default())
+        format!(
+            "/audit?{}",
+            serde_urlencoded::to_string(pairs).unwrap_or_default()
+        )
     });
     let actions = AuditAction::ALL
         .iter()
@@ -368,7 +381,11 @@ async fn account(
             .grants
             .iter()
             .map(|g| {
-                let on = if g.workspace == "*" { "every workspace" } else { &g.workspace };
+                let on = if g.workspace == "*" {
+                    "every workspace"
+                } else {
+                    &g.workspace
+                };
                 format!("{} on {on}", g.role)
             })
             .collect(),
@@ -377,7 +394,10 @@ async fn account(
             .into_iter()
             .map(|t| TokenRow {
                 id: t.id,
-                scope: t.workspace.clone().unwrap_or_else(|| "every workspace".into()),
+                scope: t
+                    .workspace
+                    .clone()
+                    .unwrap_or_else(|| "every workspace".into()),
                 role: t.role.to_string(),
                 created: rfc3339(t.created_at),
                 expires: text(t.expires_at),
@@ -458,7 +478,9 @@ async fn account_action(
             let id = form
                 .id
                 .ok_or_else(|| AppError::BadRequest("which token? (id)".into()))?;
-            app.access.revoke_token(&caller.ctx(), &principal, id).await?;
+            app.access
+                .revoke_token(&caller.ctx(), &principal, id)
+                .await?;
             Ok(Redirect::to("/account").into_response())
         }
         _ => Err(AppError::BadRequest(

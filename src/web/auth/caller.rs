@@ -223,7 +223,10 @@ mod tests {
     #[test]
     fn the_client_ip_is_the_peer_unless_a_trusted_proxy_forwards_it() {
         let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", "203.0.113.7, 10.0.0.2".parse().expect("value"));
+        headers.insert(
+            "x-forwarded-for",
+            "203.0.113.7, 10.0.0.2".parse().expect("value"),
+        );
         let proxy: IpAddr = "10.0.0.1".parse().expect("ip");
         let trusted = |ip: IpAddr| ip.to_string().starts_with("10.");
         assert_eq!(
@@ -237,7 +240,10 @@ mod tests {
     #[test]
     fn cookies_and_bearer_tokens_are_read_from_their_headers() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, "a=1; fastgate=s3cret; b=2".parse().expect("v"));
+        headers.insert(
+            header::COOKIE,
+            "a=1; fastgate=s3cret; b=2".parse().expect("v"),
+        );
         headers.insert(header::AUTHORIZATION, "Bearer fgt_abc".parse().expect("v"));
         use secrecy::ExposeSecret as _;
         let token = session_cookie(&headers, "fastgate").expect("cookie");

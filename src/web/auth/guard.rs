@@ -74,7 +74,7 @@ pub async fn guard(State(need): State<Need>, req: Request, next: Next) -> Respon
     let req = Request::from_parts(parts, body);
     let principal = match (&need, &caller.principal) {
         (Need::Public | Need::UploadToken, _) => return next.run(req).await,
-        (_, None) => return anonymous(&req),
+        (_, None) => return anonymous(&req, need),
         (_, Some(principal)) => principal,
     };
     let verdict = check(need, principal, workspace.as_deref(), action);
@@ -109,10 +109,7 @@ fn check(
         Need::On(capability) => on(capability),
         Need::Action => on(action.unwrap_or(Capability::View)),
         Need::InBody(capability) => {
-            let anywhere = principal
-                .grants
-                .iter()
-                .any(|g| g.role.allows(capability));
+            let anywhere = principal.grants.iter().any(|g| g.role.allows(capability));
             let link_may = !matches!(principal.kind, PrincipalKind::Link { .. })
                 || capability == Capability::Upload;
             if anywhere && link_may {
@@ -136,12 +133,17 @@ fn check(
 }
 
 /// The answer to an anonymous request on a protected route: a page redirects to `/signin`
-/// (coming back afterwards); the JSON API, downloads and the upload API answer 401.
-fn anonymous(req: &Request) -> Response {
+/// (coming back afterwards); the JSON API, downloads, the upload API and `/metrics` (a
+/// scraper, not a person) answer 401.
+fn anonymous(req: &Request, need: Need) -> Response {
     let path = req.uri().path();
-    let wants_page = RouteKind::of(req) == RouteKind::Page && !path.starts_with("/download/");
+    let wants_page = RouteKind::of(req) == RouteKind::Page
+        && !path.starts_with("/download/")
+        && need != Need::Operator;
     if !wants_page {
-        return AppError::Unauthenticated.into_response();
+        // Always the JSON body, even on a download link or `/metrics` (whose other errors are
+        // pages): no report is attached, so error rendering leaves it as it is.
+        return AppError::Unauthenticated.report().json_response();
     }
     // Back to this page after signing in; a form post cannot be replayed, so it goes home.
     let here = match *req.method() {
@@ -151,9 +153,10 @@ fn anonymous(req: &Request) -> Response {
     .to_owned();
     let next: String = url_escape(&here);
     let mut response = Redirect::to(&format!("/signin?next={next}")).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     response
 }
 

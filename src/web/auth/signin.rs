@@ -62,7 +62,9 @@ async fn signin(
     headers: HeaderMap,
     Form(form): Form<SigninForm>,
 ) -> Response {
-    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
     let next = local_path(form.next.as_deref());
     let result = app
         .access
@@ -173,7 +175,9 @@ async fn setup(
         }
         Err(e) => return AppError::from(e).into_response(),
     };
-    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
     match app.access.start_session(user.id, &ctx, agent).await {
         Ok(session) => signed_in(&app, &session, "/"),
         Err(e) => AppError::from(e).into_response(),
@@ -239,8 +243,17 @@ mod tests {
 
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
-        assert_eq!(local_path(Some("/w/1/root?sort=name")), "/w/1/root?sort=name");
-        for evil in ["//evil.example", "/\\evil.example", "https://evil.example", "", "x"] {
+        assert_eq!(
+            local_path(Some("/w/1/root?sort=name")),
+            "/w/1/root?sort=name"
+        );
+        for evil in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "",
+            "x",
+        ] {
             assert_eq!(local_path(Some(evil)), "/", "{evil}");
         }
         assert_eq!(local_path(None), "/");

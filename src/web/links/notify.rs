@@ -12,7 +12,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit as _, Mac as _};
 use secrecy::ExposeSecret as _;
 use serde::Serialize;
 use sha2::Sha256;
@@ -118,7 +118,7 @@ impl Summary {
 /// `sha256=<hex>` of HMAC-SHA256(`secret`, `body`): the `Fastgate-Signature` value.
 pub fn signature(secret: &[u8], body: &[u8]) -> String {
     // HMAC takes keys of any length.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret)
         .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))

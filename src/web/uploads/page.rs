@@ -9,8 +9,8 @@ use serde::Deserialize;
 use super::{Destination, receive};
 use crate::fastio::{ListQuery, NodeType, PageSize};
 use crate::web::AppState;
-use crate::web::error::AppError;
 use crate::web::auth::Caller;
+use crate::web::error::AppError;
 use crate::web::templates::{Choice, Chrome, FileOutcome, Limits, Notice, UploadPage};
 
 /// `?workspace=` on the upload page.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
-use super::links_world::{World, sha256_hex};
+use crate::common::links::{World, sha256_hex, webhook_listener};
 
 /// `n` bytes of text (no type signature, so any `.txt` rule passes).
 fn text(n: usize, seed: u8) -> Vec<u8> {
@@ -305,7 +305,7 @@ async fn expired_and_used_up_links_answer_410_each_with_its_own_message() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_notify_url_receives_a_summary_signed_with_the_gateway_secret() {
-    let (hook_url, mut received) = super::links_world::webhook_listener().await;
+    let (hook_url, mut received) = webhook_listener().await;
     let secret = "s".repeat(48);
     let w = World::spawn(&[("FASTGATE_SECRET", secret.as_str())]).await;
     let (link, token) = w
@@ -562,10 +562,9 @@ async fn an_editor_requests_files_from_the_folder_page_and_revokes_on_the_links_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn only_editors_create_links_and_each_sees_only_their_own() {
-    use fastgate::access::Role;
     let w = World::spawn(&[]).await;
-    let uploader = w.user_token("uploader", Role::Uploader).await;
-    let editor = w.user_token("editor", Role::Editor).await;
+    let uploader = w.user_token("uploader", "uploader").await;
+    let editor = w.user_token("editor", "editor").await;
     let body = json!({"workspace": w.ws, "label": "x", "expires_in": 60});
     let as_user = |token: &str, method: reqwest::Method, path: &str| {
         w.client

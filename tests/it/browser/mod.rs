@@ -1,0 +1,2 @@
+//! Real headless Chromium through WebDriver: what a person sees and does.
+mod uploads;

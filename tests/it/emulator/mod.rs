@@ -1,0 +1,7 @@
+//! The emulator alone, spoken to as raw HTTP written from `fastio-api.md` (no fastgate client
+//! code, so these tests check the emulator against the contract).
+mod api;
+mod batch;
+mod durability;
+mod faults;
+mod uploads;

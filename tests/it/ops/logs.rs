@@ -1,0 +1,152 @@
+//! Logs of the real binary: JSON lines with `FASTGATE_LOG_FORMAT=json`, every line of a request
+//! carries its request id, SIGTERM ends the process with exit 0, and the API key never appears
+//! in the log (at `debug`, with uploads, listings and readiness checks going upstream).
+
+use std::time::Duration;
+
+use crate::common::process::{self, Process};
+use crate::common::start_emulator;
+use fastgate::emulator::RunningEmulator;
+
+const KEY: &str = "k_log_scan_key_e1f0a9c3b7";
+
+async fn emulator(dir: &std::path::Path) -> RunningEmulator {
+    start_emulator(&dir.join("emulator"), KEY, |_| {}).await
+}
+
+fn gateway(emulator: &RunningEmulator, dir: &std::path::Path, format: &str) -> (Process, String) {
+    let env: Vec<(String, String)> = [
+        ("FASTIO_API_KEY", KEY.to_owned()),
+        ("FASTIO_BASE_URL", emulator.base_url()),
+        ("FASTGATE_LOG_FORMAT", format.to_owned()),
+        // The logs of every kind of request, not sign-in, are what this test reads.
+        ("FASTGATE_AUTH", "open".to_owned()),
+        ("FASTGATE_DATA_DIR", dir.join("data").display().to_string()),
+        ("FASTGATE_SHUTDOWN_GRACE", "5s".to_owned()),
+        ("RUST_LOG", "debug".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    process::serve(&env, dir)
+}
+
+/// Drives a little of everything that talks to Fast.io, scanning each response too.
+async fn exercise(url: &str, workspace: &str) {
+    let client = reqwest::Client::new();
+    let send = |request: reqwest::RequestBuilder| async move {
+        let response = request.send().await.expect("sent");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.expect("body");
+        crate::common::assert_no_leak(&[KEY.to_owned()], &headers, &body);
+        status.as_u16()
+    };
+    send(
+        client
+            .get(format!("{url}/readyz"))
+            .header("x-request-id", "log-test-ready-1"),
+    )
+    .await;
+    send(client.get(format!("{url}/api/workspaces"))).await;
+    send(client.get(format!("{url}/api/files/{workspace}/root"))).await;
+    send(client.get(format!("{url}/w/{workspace}/root"))).await;
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(vec![b'x'; 300_000]).file_name("notes.txt"),
+    );
+    let uploaded = send(
+        client
+            .post(format!("{url}/w/{workspace}/root?/upload"))
+            .header("origin", url)
+            .header("accept", "application/json")
+            .multipart(form),
+    )
+    .await;
+    assert_eq!(uploaded, 200, "the form upload went through");
+    let created = client
+        .post(format!("{url}/api/uploads"))
+        .json(&serde_json::json!({"workspace": workspace, "folder": "root", "name": "api.bin", "size": 5}))
+        .send()
+        .await
+        .expect("sent");
+    let body: serde_json::Value = created.json().await.unwrap_or_default();
+    if let (Some(id), Some(token)) = (body["id"].as_str(), body["token"].as_str()) {
+        send(
+            client
+                .put(format!("{url}/api/uploads/{id}/chunks/1"))
+                .header("upload-token", token)
+                .body("hello"),
+        )
+        .await;
+        send(
+            client
+                .post(format!("{url}/api/uploads/{id}/complete"))
+                .header("upload-token", token),
+        )
+        .await;
+    }
+    send(client.get(format!("{url}/metrics"))).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_carry_the_request_id_never_the_key_and_sigterm_exits_0() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emulator = emulator(dir.path()).await;
+    let (mut process, url) = gateway(&emulator, dir.path(), "json");
+    exercise(&url, &emulator.workspace_id()).await;
+    process.terminate();
+    let status = process.wait(Duration::from_secs(20)).await;
+    let lines = process.output();
+    let all = lines.join("\n");
+    assert_eq!(status.code(), Some(0), "{all}");
+    assert!(!all.contains(KEY), "the API key appeared in the logs");
+    assert!(
+        !all.to_ascii_lowercase().contains("bearer "),
+        "a Bearer value appeared in the logs"
+    );
+    let json: Vec<serde_json::Value> = lines
+        .iter()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(json.len() > 5, "{all}");
+    // The readiness probe's own line and the upstream calls it made are in its request span.
+    let of_request: Vec<&serde_json::Value> = json
+        .iter()
+        .filter(|v| {
+            v["spans"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|s| s["request_id"] == "log-test-ready-1"))
+        })
+        .collect();
+    assert!(
+        of_request
+            .iter()
+            .any(|v| v["fields"]["message"] == "response" && v["fields"]["status"] == 200),
+        "{all}"
+    );
+    assert!(
+        of_request.iter().any(|v| v["spans"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|s| s["endpoint"] == "GET /ping/"))),
+        "the upstream call's log lines must carry the request id: {all}"
+    );
+    assert!(all.contains("shut down"), "{all}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pretty_logs_are_the_default_and_never_show_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emulator = emulator(dir.path()).await;
+    let (mut process, url) = gateway(&emulator, dir.path(), "pretty");
+    exercise(&url, &emulator.workspace_id()).await;
+    process.terminate();
+    let status = process.wait(Duration::from_secs(20)).await;
+    let lines = process.output();
+    let all = lines.join("\n");
+    assert_eq!(status.code(), Some(0), "{all}");
+    assert!(!all.contains(KEY));
+    assert!(!all.to_ascii_lowercase().contains("bearer "));
+    assert!(all.contains("request_id="), "{all}");
+}
