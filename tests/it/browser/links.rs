@@ -24,10 +24,14 @@ async fn a_visitor_uploads_through_a_link_page_into_one_submission_with_no_downl
     .await;
     let app = site.app();
     let created = app
-        .send(app.client.post(format!("{}/api/links", app.url)).json(&json!({
-            "workspace": site.workspace, "label": "Send us your photos", "expires_in": 3600,
-            "subfolder_per_submission": true, "max_files": 2,
-        })))
+        .send(
+            app.client
+                .post(format!("{}/api/links", app.url))
+                .json(&json!({
+                    "workspace": site.workspace, "label": "Send us your photos", "expires_in": 3600,
+                    "subfolder_per_submission": true, "max_files": 2,
+                })),
+        )
         .await;
     assert_eq!(created.status, 201, "{}", created.text());
     let link = created.json();
@@ -67,13 +71,20 @@ async fn a_visitor_uploads_through_a_link_page_into_one_submission_with_no_downl
         );
     }
     let path = format!("/api/links/{}", link["id"]);
-    let details: Value = wait_until("the submission recorded", Duration::from_secs(10), || async {
-        let d = app.get(&path).await.json();
-        let files = d["submissions"][0]["files"].as_array().map_or(0, Vec::len);
-        if files == 2 { Ok(d) } else { Err(d) }
-    })
+    let details: Value = wait_until(
+        "the submission recorded",
+        Duration::from_secs(10),
+        || async {
+            let d = app.get(&path).await.json();
+            let files = d["submissions"][0]["files"].as_array().map_or(0, Vec::len);
+            if files == 2 { Ok(d) } else { Err(d) }
+        },
+    )
     .await;
-    assert_eq!(details["uses"], 1, "one submission for the visit: {details:#}");
+    assert_eq!(
+        details["uses"], 1,
+        "one submission for the visit: {details:#}"
+    );
     assert_eq!(details["submissions"][0]["uploader"], "Erin");
     browser.close().await;
 }
