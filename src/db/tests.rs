@@ -1,9 +1,7 @@
 //! Database tests, each run on both backends: SQLite in a temp dir and PostgreSQL at
 //! `FASTGATE_TEST_DATABASE_URL`, every test in a fresh schema so they run in parallel.
 //!
-//! Without that variable the PostgreSQL half fails (start one with
-//! `export FASTGATE_TEST_DATABASE_URL="$(scripts/ci-postgres.sh)"`). Locally, and only when
-//! `CI` is unset, `FASTGATE_TEST_DATABASE_URL=off` runs the SQLite half alone and says so.
+//! Without that variable the tests start a throwaway cluster themselves ([`postgres_url`]).
 
 use rand::Rng as _;
 
@@ -16,8 +14,12 @@ pub(crate) struct TestDb {
     _dir: Option<tempfile::TempDir>,
 }
 
-/// What `FASTGATE_TEST_DATABASE_URL` says.
+/// The test server: `FASTGATE_TEST_DATABASE_URL` when set (`.ci/run` exports one), else a
+/// throwaway cluster this test process starts once with `scripts/ci-postgres.sh` (Debian's
+/// `postgresql` must be installed). Never skipped in CI; locally, and only when `CI` is unset,
+/// `FASTGATE_TEST_DATABASE_URL=off` runs the SQLite half alone and says so.
 fn postgres_url() -> Option<String> {
+    static STARTED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
     match std::env::var("FASTGATE_TEST_DATABASE_URL") {
         Ok(url) if url == "off" && !ci => {
@@ -29,16 +31,25 @@ fn postgres_url() -> Option<String> {
             "FASTGATE_TEST_DATABASE_URL must be a postgres:// URL{}, not “{other}”",
             if ci { "" } else { " (or off, outside CI)" }
         ),
-        Err(_) => panic!(
-            "FASTGATE_TEST_DATABASE_URL is not set: the PostgreSQL half of the database tests \
-             needs a server. Start one with: export FASTGATE_TEST_DATABASE_URL=\"$(scripts/ci-postgres.sh)\"{}",
-            if ci {
-                ""
-            } else {
-                " — or set it to off to run only the SQLite half locally"
-            }
-        ),
+        Err(_) => Some(STARTED.get_or_init(start_throwaway_cluster).clone()),
     }
+}
+
+/// Runs `scripts/ci-postgres.sh` and returns the URL it prints; fails the test, saying how to
+/// get PostgreSQL, when it cannot.
+fn start_throwaway_cluster() -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/ci-postgres.sh");
+    let output = std::process::Command::new("bash")
+        .arg(script)
+        .output()
+        .unwrap_or_else(|e| panic!("could not run {script}: {e}"));
+    assert!(
+        output.status.success(),
+        "the PostgreSQL half of the database tests needs a server: install Debian's postgresql \
+         (apt-get install -y postgresql) or set FASTGATE_TEST_DATABASE_URL. {script} said: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
 impl TestDb {
