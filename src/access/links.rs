@@ -153,7 +153,7 @@ macro_rules! select_links {
     };
 }
 
-fn unsigned(v: Option<i64>) -> Option<u64> {
+pub(super) fn unsigned(v: Option<i64>) -> Option<u64> {
     v.and_then(|n| u64::try_from(n).ok())
 }
 
@@ -320,7 +320,7 @@ impl Access {
         Ok((self.link_by_id(id).await?, SecretString::from(token)))
     }
 
-    async fn link_by_id(&self, id: i64) -> Result<Link> {
+    pub(super) async fn link_by_id(&self, id: i64) -> Result<Link> {
         const SQL: &str = select_links!("WHERE id = $1");
         let row = self
             .db
@@ -527,7 +527,8 @@ impl Access {
             .db
             .query(
                 "SELECT s.id, s.uploader, s.ip, s.started_at, f.name, f.size, f.sha256, f.node
-                 FROM link_submissions s LEFT JOIN link_files f ON f.submission_id = s.id
+                 FROM link_submissions s
+                 LEFT JOIN link_files f ON f.submission_id = s.id AND f.node NOT LIKE 'pending:%'
                  WHERE s.link_id = $1 ORDER BY s.id, f.id",
                 vec![id.into()],
             )

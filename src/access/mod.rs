@@ -17,6 +17,7 @@ use crate::db::Db;
 
 mod audit;
 mod error;
+mod link_files;
 mod links;
 mod principal;
 mod role;

@@ -297,6 +297,11 @@ impl Buffered {
         &self.name
     }
 
+    /// Its size in bytes (read whole).
+    pub fn size(&self) -> u64 {
+        self.summary.size
+    }
+
     /// Uploads the file in one single call, waits until stored and verifies it. `'static`, so
     /// it can be spawned.
     pub async fn finish(self: Box<Self>) -> Result<Receipt, FileError> {

@@ -82,6 +82,12 @@ pub enum AppError {
         /// The limit.
         limit: usize,
     },
+    /// 413: more bytes in one post (an upload-request link's submission) than it accepts.
+    #[error("this upload link accepts at most {} per submission", human_size(*limit))]
+    PostTooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// 413: Fast.io refused the body as too large (its own limit, not ours); its text is shown.
     #[error("too large for Fast.io: {0}")]
     UpstreamTooLarge(String),
@@ -166,9 +172,10 @@ impl AppError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::TimedOut { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::TooLarge { .. } | Self::TooManyFiles { .. } | Self::UpstreamTooLarge(_) => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
+            Self::TooLarge { .. }
+            | Self::TooManyFiles { .. }
+            | Self::PostTooLarge { .. }
+            | Self::UpstreamTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Chunk(ChunkRefused::OutOfRange { .. }) => StatusCode::NOT_FOUND,
             Self::Chunk(ChunkRefused::LengthRequired) => StatusCode::LENGTH_REQUIRED,
@@ -201,6 +208,7 @@ impl AppError {
             Self::Conflict(_) => "conflict",
             Self::TooLarge { .. } | Self::UpstreamTooLarge(_) => "file_too_large",
             Self::TooManyFiles { .. } => "too_many_files",
+            Self::PostTooLarge { .. } => "submission_too_large",
             Self::UnsupportedType(_) => "unsupported_type",
             Self::Chunk(ChunkRefused::OutOfRange { .. }) => "chunk_out_of_range",
             Self::Chunk(ChunkRefused::LengthRequired) => "length_required",
@@ -326,7 +334,8 @@ impl From<access::Error> for AppError {
             A::TooManyFiles(limit) => Self::TooManyFiles {
                 limit: usize::try_from(limit).unwrap_or(usize::MAX),
             },
-            A::TooManyBytes(limit) | A::FileTooLarge(limit) => Self::TooLarge { limit },
+            A::TooManyBytes(limit) => Self::PostTooLarge { limit },
+            A::FileTooLarge(limit) => Self::TooLarge { limit },
             A::Db(e) => Self::Unavailable(format!("access database: {e}")),
             A::Internal(why) => Self::Internal(why),
         }

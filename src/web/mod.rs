@@ -16,6 +16,7 @@ pub mod error;
 pub mod error_page;
 pub mod format;
 pub mod health;
+pub mod links;
 pub mod listing;
 pub mod metrics;
 pub mod names;
@@ -48,6 +49,7 @@ pub fn routes() -> Routes {
     let r = health::routes(r);
     let r = auth::signin::routes(r);
     let r = auth::api::routes(r);
+    let r = links::routes(r);
     assets::routes(r)
 }
 

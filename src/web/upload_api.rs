@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::{Caller, audit};
 use super::error::AppError;
+use super::links;
 use crate::access::Capability;
 use crate::access::{AuditAction, Event};
 use crate::telemetry::{self, UploadOutcome, UploadPath};
@@ -85,6 +86,7 @@ async fn create(
         name: req.name,
         size: req.size,
         relative_path: req.relative_path,
+        link: None,
     };
     let ticket = app.chunked.create(upload).await?;
     Ok((StatusCode::CREATED, Json(ticket)))
@@ -99,6 +101,7 @@ async fn put_chunk(
 ) -> Result<Json<ChunkReceipt>, AppError> {
     let uploads = &app.chunked;
     let claims = verify(uploads, &headers, &id)?;
+    links::chunked::link_still_open(&app, &claims).await?;
     let announced = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -134,7 +137,11 @@ async fn complete(
     let meter = telemetry::upload_started(UploadPath::Api);
     let uploads = &app.chunked;
     let claims = verify(uploads, &headers, &id)?;
-    let result = uploads.complete(&claims).await.map_err(AppError::from);
+    let link = links::chunked::link_still_open(&app, &claims).await?;
+    let caller = links::chunked::caller_of(&caller, link.as_ref());
+    let result = uploads.complete(&claims).await;
+    links::chunked::completed(&app, &claims, &result).await;
+    let result = result.map_err(AppError::from);
     meter.finish(match &result {
         Ok(_) => UploadOutcome::Stored,
         Err(e) if e.status().is_client_error() => UploadOutcome::Rejected,
@@ -162,6 +169,7 @@ async fn cancel(
     let uploads = &app.chunked;
     let claims = verify(uploads, &headers, &id)?;
     let state = uploads.cancel(&claims).await?;
+    links::chunked::release(&app, &claims).await;
     Ok(Json(json!({"id": id, "state": state})))
 }
 

@@ -182,6 +182,7 @@ async fn forged_expired_and_other_session_tokens_get_401_and_store_nothing() {
         size: file.len() as u64,
         chunk_size: MIB as u64,
         expires: chrono::Utc::now().timestamp() - 1,
+        link: None,
     });
     let r = put_chunk(
         &gw,

@@ -237,3 +237,85 @@ both!(
     link_refusals,
     revoked_expired_and_password_links_are_refused
 );
+
+async fn js_reservations_count_before_upload_and_give_back_once(w: TestDb) {
+    use secrecy::ExposeSecret as _;
+    let w = World::new(w);
+    let (a, b) = (w.replica().await, w.replica().await);
+    let ed = editor(&a, "ed", "ws1").await;
+    let (link, token) = a
+        .create_link(
+            &ctx(),
+            &ed,
+            NewLink {
+                max_files: Some(2),
+                max_bytes: Some(100),
+                max_file_size: Some(60),
+                max_uses: Some(1),
+                ..new_link("ws1")
+            },
+        )
+        .await
+        .expect("create");
+    let held = b.open_link(token.expose_secret()).await.expect("open");
+    let s = b
+        .begin_submission(&ctx(), &held, None)
+        .await
+        .expect("begin");
+    // The submission took the only use: the link is exhausted for new visits, not for it.
+    assert!(matches!(
+        b.open_link(token.expose_secret()).await,
+        Err(Error::LinkExhausted)
+    ));
+    let mut counted = held.clone();
+    counted.uses = 1;
+    assert_eq!(b.link_in_use(link.id).await.expect("in use"), counted);
+    let too_big = b.reserve_file(&held, s.id, "u0", "big", 61).await;
+    assert!(
+        matches!(too_big, Err(Error::FileTooLarge(60))),
+        "{too_big:?}"
+    );
+    a.reserve_file(&held, s.id, "u1", "a", 50).await.expect("a");
+    b.reserve_file(&held, s.id, "u2", "b", 50).await.expect("b");
+    let third = a.reserve_file(&held, s.id, "u3", "c", 0).await;
+    assert!(matches!(third, Err(Error::TooManyFiles(2))), "{third:?}");
+    // Reserved files are not listed until stored.
+    assert!(
+        a.submission(link.id, s.id)
+            .await
+            .expect("sub")
+            .files
+            .is_empty()
+    );
+    a.store_reserved_file(s.id, "u1", file("a", 50))
+        .await
+        .expect("store");
+    a.store_reserved_file(s.id, "u1", file("a", 50))
+        .await
+        .expect("again");
+    // Cancelling b twice gives its slot back once.
+    b.release_file(s.id, "u2", 50).await.expect("release");
+    a.release_file(s.id, "u2", 50).await.expect("release again");
+    let over = b.reserve_file(&held, s.id, "u4", "d", 51).await;
+    assert!(matches!(over, Err(Error::TooManyBytes(100))), "{over:?}");
+    b.reserve_file(&held, s.id, "u4", "d", 50).await.expect("d");
+    let full = b.reserve_file(&held, s.id, "u5", "e", 0).await;
+    assert!(matches!(full, Err(Error::TooManyFiles(2))), "{full:?}");
+    let info = a.submission(link.id, s.id).await.expect("sub");
+    assert_eq!(info.files, vec![file("a", 50)]);
+    assert!(matches!(
+        a.submission(link.id + 1, s.id).await,
+        Err(Error::NotFound)
+    ));
+    let details = a.link(&ed, link.id).await.expect("details");
+    assert_eq!(details.submissions[0].files, vec![file("a", 50)]);
+    a.revoke_link(&ctx(), &ed, link.id).await.expect("revoke");
+    assert!(matches!(
+        b.link_in_use(link.id).await,
+        Err(Error::LinkRevoked)
+    ));
+}
+both!(
+    link_reservations,
+    js_reservations_count_before_upload_and_give_back_once
+);

@@ -36,7 +36,7 @@ pub(super) async fn post_upload(
     headers: HeaderMap,
     multipart: Multipart,
 ) -> Result<Response, AppError> {
-    let report = receive(&state, &caller, Destination::FromForm, multipart).await?;
+    let report = receive(&state, &caller, Destination::from_form(), multipart).await?;
     if wants_json(&headers) {
         return Ok(report.action_result().into_response());
     }

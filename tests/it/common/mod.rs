@@ -7,6 +7,7 @@ pub mod emulator;
 mod fixtures;
 pub mod forms;
 mod gateway;
+pub mod links;
 pub mod payload;
 pub mod postgres;
 pub mod process;
