@@ -141,7 +141,12 @@ fn browse() -> BrowsePage {
 
 fn upload_page() -> UploadPage {
     UploadPage {
-        chrome: Default::default(),
+        chrome: Chrome {
+            user: Some("ada".into()),
+            signed_in: true,
+            can_upload: true,
+            ..Chrome::default()
+        },
         workspaces: vec![
             Choice {
                 value: "4687730903718774523".into(),
