@@ -14,6 +14,7 @@ pub mod display;
 pub mod download;
 pub mod error;
 pub mod error_page;
+pub mod files;
 pub mod format;
 pub mod health;
 pub mod listing;
@@ -42,6 +43,7 @@ pub fn routes() -> Routes {
     let r = pages::routes(r);
     let r = actions::routes(r);
     let r = api::routes(r);
+    let r = files::routes(r);
     let r = uploads::routes(r);
     let r = upload_api::routes(r);
     let r = download::routes(r);
