@@ -14,6 +14,7 @@ pub mod display;
 pub mod download;
 pub mod error;
 pub mod error_page;
+pub mod file_actions;
 pub mod files;
 pub mod format;
 pub mod health;

@@ -3,6 +3,7 @@ mod actions;
 mod api;
 mod browse;
 mod download;
+mod file_actions;
 mod files;
 mod render;
 mod security;
