@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod names;
 pub mod negotiate;
 pub mod pages;
+pub mod preview;
 pub mod routes;
 pub mod security;
 pub mod state;
@@ -48,6 +49,7 @@ pub fn routes() -> Routes {
     let r = uploads::routes(r);
     let r = upload_api::routes(r);
     let r = download::routes(r);
+    let r = preview::routes(r);
     let r = health::routes(r);
     let r = auth::signin::routes(r);
     let r = auth::api::routes(r);

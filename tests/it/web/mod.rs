@@ -5,6 +5,7 @@ mod browse;
 mod download;
 mod file_actions;
 mod files;
+mod preview;
 mod render;
 mod security;
 mod startup;
