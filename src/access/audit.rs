@@ -47,11 +47,23 @@ pub enum AuditAction {
     UserDisabled,
     /// The first admin was created through `/setup`.
     SetupCompleted,
+    /// A file or folder was renamed.
+    NodeRenamed,
+    /// A file or folder was moved to another folder.
+    NodeMoved,
+    /// A file or folder was moved to the trash.
+    NodeDeleted,
+    /// A file or folder came back from the trash.
+    NodeRestored,
+    /// A trashed file or folder was removed for good.
+    NodePurged,
+    /// An older version of a file was made current.
+    VersionRestored,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 16] = [
+    pub const ALL: [AuditAction; 22] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -68,6 +80,12 @@ impl AuditAction {
         Self::UserChanged,
         Self::UserDisabled,
         Self::SetupCompleted,
+        Self::NodeRenamed,
+        Self::NodeMoved,
+        Self::NodeDeleted,
+        Self::NodeRestored,
+        Self::NodePurged,
+        Self::VersionRestored,
     ];
 
     /// The snake_case word stored and shown (`sign_in_failed`).
@@ -89,6 +107,12 @@ impl AuditAction {
             Self::UserChanged => "user_changed",
             Self::UserDisabled => "user_disabled",
             Self::SetupCompleted => "setup_completed",
+            Self::NodeRenamed => "node_renamed",
+            Self::NodeMoved => "node_moved",
+            Self::NodeDeleted => "node_deleted",
+            Self::NodeRestored => "node_restored",
+            Self::NodePurged => "node_purged",
+            Self::VersionRestored => "version_restored",
         }
     }
 }

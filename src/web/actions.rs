@@ -92,12 +92,26 @@ async fn act(
         workspace,
         folder,
     };
+    if super::file_actions::handles(query.as_deref().unwrap_or("")) {
+        let action = query.as_deref().unwrap_or("");
+        let t = &target;
+        return super::file_actions::act(
+            &t.state,
+            &t.caller,
+            &t.workspace,
+            &t.folder,
+            t.json,
+            action,
+            request,
+        )
+        .await;
+    }
     let done = match query.as_deref().unwrap_or("") {
         "/upload" => upload(&target, request).await,
         "/mkdir" => mkdir(&target, request).await,
         "/share" => share(&target, request).await,
         _ => Err(AppError::BadRequest(
-            "unknown action: post to ?/upload, ?/mkdir or ?/share".into(),
+            "unknown action: post to ?/upload, ?/mkdir, ?/share, ?/rename, ?/move, ?/delete, ?/restore or ?/purge".into(),
         )),
     };
     match done {

@@ -5,7 +5,7 @@
 //! and single `Range` requests passed through (206 + `Content-Range`, 416).
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -43,10 +43,18 @@ pub fn routes(r: Routes) -> Routes {
     )
 }
 
-/// Streams one file; a `Range` header is passed to Fast.io and its partial answer relayed.
+/// `?version=`: one version's bytes instead of the current ones (DESIGN §3c).
+#[derive(Debug, Default, serde::Deserialize)]
+struct Which {
+    version: Option<String>,
+}
+
+/// Streams one file (or one version of it, `?version=`); a `Range` header is passed to Fast.io
+/// and its partial answer relayed.
 async fn download(
     State(state): State<AppState>,
     Path((workspace, node)): Path<(String, String)>,
+    Query(which): Query<Which>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     listing::ensure_exposed(&state, &workspace)?;
@@ -67,16 +75,19 @@ async fn download(
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
         .filter(|r| r.len() <= 256);
-    let file = state
-        .fastio
-        .read(&workspace, &node, &token, range)
-        .await
-        .map_err(|e| match AppError::from(e) {
-            AppError::RangeNotSatisfiable { .. } => {
-                AppError::RangeNotSatisfiable { size: meta.size }
-            }
-            other => other,
-        })?;
+    let read = match which.version.as_deref().filter(|v| !v.is_empty()) {
+        Some(version) => {
+            state
+                .fastio
+                .read_at(&workspace, &node, &token, Some(version), range)
+                .await
+        }
+        None => state.fastio.read(&workspace, &node, &token, range).await,
+    };
+    let file = read.map_err(|e| match AppError::from(e) {
+        AppError::RangeNotSatisfiable { .. } => AppError::RangeNotSatisfiable { size: meta.size },
+        other => other,
+    })?;
 
     let status = StatusCode::from_u16(file.status).unwrap_or(StatusCode::OK);
     let content_type = file

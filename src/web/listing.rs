@@ -165,7 +165,7 @@ async fn folder_ref(state: &AppState, ws: &str, folder: &str) -> Result<FolderRe
 
 /// Fetches upstream pages from the cursor's position until `limit` nodes are gathered or the
 /// folder ends; usually one or two upstream pages, since the page size is at least the first request's limit.
-async fn page(
+pub(crate) async fn page(
     state: &AppState,
     ws: &str,
     folder: &str,
@@ -269,7 +269,7 @@ fn sort_dir(order: SortOrder) -> SortDir {
 }
 
 /// A listed node as the gateway shows it; notes and links count as files.
-fn entry(node: &Node) -> Entry {
+pub fn entry(node: &Node) -> Entry {
     let is_folder = node.node_type == NodeType::Folder;
     Entry {
         id: node.id.clone(),

@@ -40,13 +40,15 @@ pub enum Need {
     Operator,
 }
 
-/// The capability of form action `name` (`upload`, `mkdir`, `share`); unknown actions need
+/// The capability of form action `name` (`upload`, `mkdir`, `share`; `edit` for `rename`,
+/// `move`, `delete`, `restore` and `purge`); unknown actions need
 /// `view` and are then refused by the handler.
 pub fn action_capability(name: &str) -> Capability {
     match name {
         "upload" => Capability::Upload,
         "mkdir" => Capability::Mkdir,
         "share" => Capability::Share,
+        "rename" | "move" | "delete" | "restore" | "purge" => Capability::Edit,
         _ => Capability::View,
     }
 }

@@ -155,7 +155,7 @@ async fn bad_share_requests_are_refused_with_the_reason() {
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_or_missing_actions_are_400() {
     let app = spawn_app().await;
-    for action in ["delete", "", "mkdir/"] {
+    for action in ["explode", "", "mkdir/"] {
         let r = post_form(&app, "root", action, &[("name", "x")]).await;
         assert_eq!(r.status, 400, "{action:?}");
         assert!(r.text().contains("unknown action"));
