@@ -36,4 +36,6 @@ pub use types::{
     NodeType, PageSize, ShareAccess, SharedFile, SingleUpload, SortBy, SortDir, UploadLimits,
     UploadTarget, Workspace,
 };
-pub use upload::{MAX_LONG_POLL, SINGLE_CALL_MAX_BYTES};
+pub use upload::{
+    BATCH_MAX_BYTES, BATCH_MAX_FILES, BatchFile, BatchOutcome, MAX_LONG_POLL, SINGLE_CALL_MAX_BYTES,
+};

@@ -3,8 +3,10 @@
 //!
 //! [`receive`] adapts axum's multipart stream to the pipeline: the parts are read in order, each
 //! file's bytes go upstream while they arrive, and small files (one single call each) are
-//! uploaded a few at a time while the next parts are read, so many small files do not cost one
-//! serialized round trip each. Each file succeeds or fails on its own; the report lists both.
+//! gathered into Fast.io batch uploads while the next parts are read ([`upload::batch`]), so many
+//! small files do not cost one serialized round trip each.
+//!
+//! [`upload::batch`]: crate::upload::batch Each file succeeds or fails on its own; the report lists both.
 //!
 //! [`upload::pipeline`]: crate::upload::pipeline
 
@@ -18,7 +20,6 @@ use axum::http::StatusCode;
 use axum::http::{HeaderValue, header};
 use axum::routing::get;
 use serde::Serialize;
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -26,14 +27,11 @@ use super::AppState;
 use super::templates::{FileOutcome, Notice};
 use super::view::ActionResult;
 use crate::fastio::UploadTarget;
-use crate::upload::error::FileError;
+use crate::upload::batch::SmallFiles;
 use crate::upload::names::sanitize_filename;
-use crate::upload::pipeline::{self, Pipeline, Receipt, Started};
+use crate::upload::pipeline::{self, Pipeline, Started};
 use crate::web::error::AppError;
 use outcome::{Slot, outcome, refused, report, settle};
-
-/// Single-call uploads kept in flight while the next parts are read.
-const PARALLEL_SMALL_UPLOADS: usize = 4;
 
 /// Longest text field (`workspace`, `folder`) read from an upload form.
 const MAX_TEXT_FIELD: usize = 1024;
@@ -126,7 +124,8 @@ pub async fn receive(
     };
     let (mut form_ws, mut form_folder) = (None, None);
     let mut slots: Vec<Slot> = Vec::new();
-    let mut running: JoinSet<(usize, Result<Receipt, FileError>)> = JoinSet::new();
+    // Small files go up in batches while the next parts are read (upload::batch).
+    let mut running = SmallFiles::new();
     let mut files = 0usize;
     let mut timed_out = false;
     loop {
@@ -187,9 +186,9 @@ pub async fn receive(
             slots.push(Slot::Done(outcome, status));
             continue;
         }
-        while running.len() >= PARALLEL_SMALL_UPLOADS {
-            match tokio::time::timeout_at(deadline, running.join_next()).await {
-                Ok(Some(joined)) => settle(&mut slots, joined, &target.workspace),
+        while running.is_full() {
+            match tokio::time::timeout_at(deadline, running.next()).await {
+                Ok(Some(settled)) => settle(&mut slots, Ok(settled), &target.workspace),
                 Ok(None) => break,
                 Err(_) => {
                     timed_out = true;
@@ -217,7 +216,7 @@ pub async fn receive(
             Ok(Started::Buffered(small)) => {
                 let index = slots.len();
                 slots.push(Slot::Running(small.name().to_owned()));
-                running.spawn(async move { (index, small.finish().await) });
+                running.push(index, small).await;
             }
         }
     }
@@ -226,9 +225,10 @@ pub async fn receive(
             "no file chosen: pick at least one file".into(),
         ));
     };
+    running.close();
     while !timed_out {
-        match tokio::time::timeout_at(deadline, running.join_next()).await {
-            Ok(Some(joined)) => settle(&mut slots, joined, &target.workspace),
+        match tokio::time::timeout_at(deadline, running.next()).await {
+            Ok(Some(settled)) => settle(&mut slots, Ok(settled), &target.workspace),
             Ok(None) => break,
             Err(_) => timed_out = true,
         }

@@ -181,6 +181,34 @@ fn target(workspace: &str) -> UploadTarget {
     }
 }
 
+/// [`direct_stream`], answering the stored node's id.
+pub async fn direct_stream_node(
+    client: &fastio::Client,
+    workspace: &str,
+    file: File,
+    name: &str,
+    sha256: &str,
+) -> Result<String, String> {
+    let id = client
+        .create_stream_upload(&target(workspace), name, file.size)
+        .await
+        .map_err(|e| e.to_string())?;
+    client
+        .upload_stream(&id, file.stream(), None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let session = client
+        .wait_until_stored(&id, Duration::from_secs(600))
+        .await
+        .map_err(|e| e.to_string())?;
+    let node = session
+        .new_file_id
+        .clone()
+        .ok_or("stored without a node id")?;
+    verify_stored(client, workspace, session, sha256).await?;
+    Ok(node)
+}
+
 /// Straight to the emulator as one stream session (what the form path does upstream).
 pub async fn direct_stream(
     client: &fastio::Client,
