@@ -66,6 +66,13 @@ const LONG_POLL_MARGIN: Duration = Duration::from_secs(30);
 /// requests: pause so the loop does not spin.
 const MIN_POLL_INTERVAL: Duration = Duration::from_millis(500);
 
+/// Least time between two long-polls of one session after a status change. A long-poll returns
+/// at every step (assemble, assembling, complete, store, storing, stored), which for a small
+/// file are tens of milliseconds apart; asking again at once would spend one request of the
+/// `/upload/` rate-limit bucket per step and per file (§3), so thousands of small files would
+/// empty it. Pacing costs a file at most this much latency.
+const PACE_AFTER_CHANGE: Duration = MIN_POLL_INTERVAL;
+
 impl Client {
     /// `GET /upload/limits/`: the plan's chunk and file size limits.
     pub async fn upload_limits(&self) -> Result<UploadLimits, Error> {
@@ -363,9 +370,13 @@ impl Client {
             }
             let unchanged = last_status.as_ref() == Some(&session.status);
             let answered_in = asked_at.elapsed();
-            if unchanged && answered_in < MIN_POLL_INTERVAL {
-                let pause = (MIN_POLL_INTERVAL - answered_in)
-                    .min(overall.saturating_sub(started.elapsed()));
+            let least = if unchanged {
+                MIN_POLL_INTERVAL
+            } else {
+                PACE_AFTER_CHANGE
+            };
+            if answered_in < least {
+                let pause = (least - answered_in).min(overall.saturating_sub(started.elapsed()));
                 tokio::time::sleep(pause).await;
             }
             last_status = Some(session.status);

@@ -131,12 +131,31 @@ pub async fn gateway_api(
             .put(format!("{gateway}/api/uploads/{id}/chunks/{n}"))
             .header("upload-token", &token)
             .header("content-digest", format!("sha-256=:{digest}:"))
-            .body(body);
+            .body(body.clone());
+        let retry = http
+            .put(format!("{gateway}/api/uploads/{id}/chunks/{n}"))
+            .header("upload-token", &token)
+            .header("content-digest", format!("sha-256=:{digest}:"));
         tasks.push(tokio::spawn(async move {
-            let result = match request.send().await {
-                Ok(r) if r.status().is_success() => Ok(()),
-                Ok(r) => Err(format!("chunk {n}: HTTP {}", r.status())),
-                Err(e) => Err(format!("chunk {n}: {e}")),
+            // A busy gateway (its in-flight budget full) answers 429 with Retry-After; the chunk
+            // is sent again after it, as upload.js does.
+            let mut request = request;
+            let result = loop {
+                match request.send().await {
+                    Ok(r) if r.status().is_success() => break Ok(()),
+                    Ok(r) if r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => {
+                        let wait = r
+                            .headers()
+                            .get("retry-after")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(1u64);
+                        tokio::time::sleep(Duration::from_secs(wait)).await;
+                        request = retry.try_clone().ok_or("cannot resend")?.body(body.clone());
+                    }
+                    Ok(r) => break Err(format!("chunk {n}: HTTP {}", r.status())),
+                    Err(e) => break Err(format!("chunk {n}: {e}")),
+                }
             };
             drop(permit);
             result

@@ -208,7 +208,7 @@ async fn run() -> Result<(), String> {
             eprintln!("6: small files, +0 ms…");
             record(
                 "small_files_0ms",
-                smallfiles::small_files(&ctx, &emu, &gw, 0, args.files).await,
+                smallfiles::small_files(&ctx, 0, args.files).await,
             );
         }
         if wants("7") {
@@ -228,20 +228,18 @@ async fn run() -> Result<(), String> {
             record("browser_paths", outcome);
         }
     }
-    if wants("2") || wants("6") {
+    if wants("2") {
+        eprintln!("2: 100 ms latency…");
         let emu = procs::emulator(&ctx.bin, &ctx.dir, 100)?;
         let gw = procs::gateway(&ctx.bin, &ctx.dir, &emu)?;
-        if wants("2") {
-            eprintln!("2: 100 ms latency…");
-            record("latency_100ms", scenarios::latency(&ctx, &emu, &gw).await);
-        }
-        if wants("6") {
-            eprintln!("6: small files, +100 ms…");
-            record(
-                "small_files_100ms",
-                smallfiles::small_files(&ctx, &emu, &gw, 100, args.files).await,
-            );
-        }
+        record("latency_100ms", scenarios::latency(&ctx, &emu, &gw).await);
+    }
+    if wants("6") {
+        eprintln!("6: small files, +100 ms…");
+        record(
+            "small_files_100ms",
+            smallfiles::small_files(&ctx, 100, args.files).await,
+        );
     }
     let f = &ctx.floors;
     let mut floor_rows = vec![scenarios::row(

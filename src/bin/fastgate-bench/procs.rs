@@ -129,7 +129,9 @@ pub struct Emulator {
 
 /// Starts `fastgate emulator` on a free loopback port with its data under `dir`.
 pub fn emulator(bin: &Path, dir: &Path, latency_ms: u64) -> Result<Emulator, String> {
-    let data = dir.join(format!("emulator-{latency_ms}"));
+    static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let data = dir.join(format!("emulator-{latency_ms}-{n}"));
     let latency = latency_ms.to_string();
     let args = [
         "emulator",

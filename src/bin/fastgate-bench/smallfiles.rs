@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 
 use crate::clients::verify_stored;
 use crate::payload::File;
-use crate::procs::{Emulator, Gateway};
+use crate::procs::{self, Emulator, Gateway};
 use crate::scenarios::{Ctx, Row, all_three, direct_client, direct_two, row};
 use crate::usage::Meter;
 
@@ -49,20 +49,27 @@ fn files(count: usize, tag: &str) -> Vec<Small> {
         .collect()
 }
 
+/// A fresh emulator (full rate-limit buckets: 10,000 requests a minute per endpoint family by
+/// default, §3) and gateway for each measurement, so one does not pay for the last one's calls.
+fn fresh(ctx: &Ctx, latency_ms: u64) -> Result<(Emulator, Gateway), String> {
+    let emu = procs::emulator(&ctx.bin, &ctx.dir, latency_ms)?;
+    let gw = procs::gateway(&ctx.bin, &ctx.dir, &emu)?;
+    Ok((emu, gw))
+}
+
 /// Runs the scenario with `latency_ms` of upstream latency (the emulator's `--latency-ms`).
 pub async fn small_files(
     ctx: &Ctx,
-    emu: &Emulator,
-    gw: &Gateway,
     latency_ms: u64,
     count: usize,
 ) -> Result<(Vec<Row>, Value), String> {
     let s = format!("{count} × 16 KiB, +{latency_ms} ms upstream");
-    let ws = &emu.workspace;
     let mut rows = Vec::new();
     let mut out = serde_json::Map::new();
     let total = count as u64 * SIZE;
 
+    let (emu, gw) = fresh(ctx, latency_ms)?;
+    let (emu, gw, ws) = (&emu, &gw, &emu.workspace.clone());
     let form_files = files(count, &format!("form{latency_ms}"));
     let m = Meter::start(&all_three(emu, gw));
     let form = form_post(ctx, gw, ws, &form_files).await;
@@ -79,6 +86,8 @@ pub async fn small_files(
     );
     out.insert("form_usage".into(), u.json(total, &ctx.floors));
 
+    let (emu, gw) = fresh(ctx, latency_ms)?;
+    let (emu, gw, ws) = (&emu, &gw, &emu.workspace.clone());
     let js_files = files(count, &format!("js{latency_ms}"));
     let m = Meter::start(&all_three(emu, gw));
     let js = js_path(ctx, gw, ws, &js_files).await;
@@ -95,6 +104,8 @@ pub async fn small_files(
     );
     out.insert("js_usage".into(), u.json(total, &ctx.floors));
 
+    let (emu, _gw) = fresh(ctx, latency_ms)?;
+    let (emu, ws) = (&emu, &emu.workspace.clone());
     let direct = direct_client(emu)?;
     let best_files = files(count, &format!("best{latency_ms}"));
     let m = Meter::start(&direct_two(emu));
