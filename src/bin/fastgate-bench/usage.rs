@@ -256,17 +256,13 @@ pub fn child_cpu(command: &mut Command) -> Option<(f64, std::process::ExitStatus
         .ok()?;
     let pid = child.id();
     let mut cpu = 0.0;
-    loop {
-        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            let state = stat
-                .rfind(')')
-                .and_then(|i| stat[i + 2..].chars().next())
-                .unwrap_or('?');
-            cpu = cpu_seconds(pid).max(cpu);
-            if state == 'Z' {
-                break;
-            }
-        } else {
+    while let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        let state = stat
+            .rfind(')')
+            .and_then(|i| stat[i + 2..].chars().next())
+            .unwrap_or('?');
+        cpu = cpu_seconds(pid).max(cpu);
+        if state == 'Z' {
             break;
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -291,10 +287,7 @@ async fn curl_discard(path: &Path) -> Option<(f64, f64)> {
             // Read the request head, then everything to the end of the announced body.
             let mut body_left: Option<u64> = None;
             let mut seen = 0u64;
-            loop {
-                let Ok(n) = socket.read(&mut buf).await else {
-                    break;
-                };
+            while let Ok(n) = socket.read(&mut buf).await {
                 if n == 0 {
                     break;
                 }
