@@ -125,6 +125,16 @@ pub struct Emulator {
     pub base_url: String,
     /// The seeded workspace.
     pub workspace: String,
+    /// Its data directory, removed when it stops (the disk of a shared machine is tight).
+    data: PathBuf,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.proc.child.kill();
+        let _ = self.proc.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
 }
 
 /// Starts `fastgate emulator` on a free loopback port with its data under `dir`.
@@ -157,6 +167,7 @@ pub fn emulator(bin: &Path, dir: &Path, latency_ms: u64) -> Result<Emulator, Str
     };
     Ok(Emulator {
         proc,
+        data,
         base_url,
         workspace,
     })
