@@ -140,6 +140,7 @@ pub async fn gateway_api(
             // A busy gateway (its in-flight budget full) answers 429 with Retry-After; the chunk
             // is sent again after it, as upload.js does.
             let mut request = request;
+            let mut tries = 0;
             let result = loop {
                 match request.send().await {
                     Ok(r) if r.status().is_success() => break Ok(()),
@@ -154,6 +155,16 @@ pub async fn gateway_api(
                         request = retry.try_clone().ok_or("cannot resend")?.body(body.clone());
                     }
                     Ok(r) => break Err(format!("chunk {n}: HTTP {}", r.status())),
+                    // A busy answer can come before the body was read, and the gateway then
+                    // closes the connection under the body still being sent: the client sees
+                    // a transport error. A chunk is idempotent by its number, so upload.js
+                    // sends it again, and so does this client (a few times).
+                    Err(e) if tries < 5 => {
+                        tries += 1;
+                        let _ = e;
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        request = retry.try_clone().ok_or("cannot resend")?.body(body.clone());
+                    }
                     Err(e) => break Err(format!("chunk {n}: {e}")),
                 }
             };
