@@ -4,7 +4,9 @@
 //! → `fastio::Client` (the only code that speaks Fast.io's wire format) → api.fast.io or the
 //! `emulator` (an independent implementation of `fastio-api.md`, embedded by default).
 
+pub mod access;
 pub mod config;
+pub mod db;
 pub mod emulator;
 pub mod fastio;
 pub mod server;

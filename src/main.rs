@@ -1,11 +1,14 @@
 //! The `fastgate` command line: `serve` (the default) runs the gateway, `emulator` runs the
 //! Fast.io emulator stand-alone, `check` validates the configuration and reaches the upstream,
-//! `healthcheck` probes a running gateway (the container image has no curl).
+//! `healthcheck` probes a running gateway (the container image has no curl), `user add` and
+//! `token add` manage the access database from a script or a container.
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use fastgate::access::{self, Access, Ctx, NewToken, NewUser, Role};
 use fastgate::config::Config;
+use fastgate::db::Db;
 use fastgate::emulator::{self, EmulatorArgs};
 use fastgate::server::{self, Upstream};
 
@@ -30,6 +33,55 @@ enum Command {
     Check,
     /// Probe a running gateway's `/healthz` on `FASTGATE_BIND` (the container's HEALTHCHECK).
     Healthcheck,
+    /// Manage users in the access database.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens in the access database.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user. The password is read from stdin when piped; otherwise one is generated and
+    /// printed once.
+    Add(UserAdd),
+}
+
+#[derive(Args)]
+struct UserAdd {
+    /// Username: letters, digits, ".", "_", "-", "@" (stored lower-case).
+    name: String,
+    /// viewer, uploader, editor or admin.
+    #[arg(long)]
+    role: Role,
+    /// The workspace id the role applies to; omitted: every workspace (*).
+    #[arg(long)]
+    workspace: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token for a user and print it once.
+    Add(TokenAdd),
+}
+
+#[derive(Args)]
+struct TokenAdd {
+    /// A name for the token (shown in the token list).
+    name: String,
+    /// The user the token acts for.
+    #[arg(long)]
+    user: String,
+    /// viewer, uploader, editor or admin; at most the user's own role.
+    #[arg(long)]
+    role: Role,
+    /// Limit the token to one workspace id.
+    #[arg(long)]
+    workspace: Option<String>,
+    /// Lifetime in seconds; omitted: until revoked.
+    #[arg(long, value_name = "SECS")]
+    expires_in: Option<u64>,
 }
 
 /// Exit code for configuration problems (as `sysexits`' usage errors are reported by many tools).
@@ -50,6 +102,8 @@ fn main() -> ExitCode {
             Command::Emulator(args) => run_emulator(*args).await,
             Command::Check => check().await,
             Command::Healthcheck => healthcheck().await,
+            Command::User(UserCommand::Add(args)) => user_add(args).await,
+            Command::Token(TokenCommand::Add(args)) => token_add(args).await,
         }
     })
 }
@@ -181,6 +235,106 @@ async fn healthcheck() -> ExitCode {
         }
         Err(e) => {
             println!("{url}: {}", e.without_url());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Opens the configured access database (migrations applied) for a CLI command.
+async fn open_access() -> Result<Access, ExitCode> {
+    let config = load_config()?;
+    match Db::open(&config.access.database).await {
+        Ok(db) => Ok(Access::new(db, config.access.settings())),
+        Err(e) => {
+            eprintln!("fastgate: the access database: {e}");
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// The password piped on stdin (its first line), or `None` when stdin is a terminal or empty.
+fn piped_password() -> std::io::Result<Option<secrecy::SecretString>> {
+    use std::io::{BufRead as _, IsTerminal as _};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok(None);
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    Ok((!password.is_empty()).then(|| secrecy::SecretString::from(password.to_owned())))
+}
+
+async fn user_add(args: UserAdd) -> ExitCode {
+    use secrecy::ExposeSecret as _;
+    let access = match open_access().await {
+        Ok(access) => access,
+        Err(code) => return code,
+    };
+    let (password, generated) = match piped_password() {
+        Ok(Some(password)) => (password, false),
+        Ok(None) => (access::generate_password(), true),
+        Err(e) => {
+            eprintln!("fastgate user add: cannot read the password from stdin: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let new = NewUser {
+        username: args.name,
+        password: password.clone(),
+        role: args.role,
+        workspace: args.workspace,
+    };
+    match access.add_user(&Ctx::system(), new).await {
+        Ok(user) => {
+            let scope = user.grants.first().map_or("*", |g| g.workspace.as_str());
+            println!("user {} added: {} on {scope}", user.username, args.role);
+            if generated {
+                println!("password (shown once): {}", password.expose_secret());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("fastgate user add: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn token_add(args: TokenAdd) -> ExitCode {
+    use secrecy::ExposeSecret as _;
+    let access = match open_access().await {
+        Ok(access) => access,
+        Err(code) => return code,
+    };
+    let new = NewToken {
+        name: args.name,
+        role: args.role,
+        workspace: args.workspace,
+        expires_in: args.expires_in.map(std::time::Duration::from_secs),
+    };
+    match access.create_token(&Ctx::system(), &args.user, new).await {
+        Ok(created) => {
+            eprintln!(
+                "token {} (id {}) for {}: {}; shown once:",
+                created.info.name, created.info.id, created.info.owner, created.info.role
+            );
+            println!("{}", created.token.expose_secret());
+            ExitCode::SUCCESS
+        }
+        Err(access::Error::NotFound) => {
+            eprintln!("fastgate token add: no user named {}", args.user);
+            ExitCode::FAILURE
+        }
+        Err(access::Error::Forbidden) => {
+            eprintln!(
+                "fastgate token add: {} is disabled or has no role as high as {} there",
+                args.user, args.role
+            );
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("fastgate token add: {e}");
             ExitCode::FAILURE
         }
     }

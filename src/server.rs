@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, LogFormat};
+use crate::config::{AuthMode, Config, LogFormat};
 use crate::emulator::{self, EmulatorConfig, RunningEmulator};
 use crate::fastio::{self, ClientConfig};
 use crate::telemetry;
@@ -35,6 +35,12 @@ pub enum StartError {
     /// The Fast.io client could not be built.
     #[error("the Fast.io client could not be built: {0}")]
     Client(#[from] fastio::Error),
+    /// The access database could not be opened or migrated.
+    #[error("the access database: {0}")]
+    Database(#[from] crate::db::Error),
+    /// The access database refused a start-up step (the first-run setup token).
+    #[error("the access database: {0}")]
+    Access(#[from] crate::access::Error),
     /// Serving failed.
     #[error("server error: {0}")]
     Serve(std::io::Error),
@@ -87,6 +93,53 @@ impl Upstream {
     }
 }
 
+/// How often expired sessions, old sign-in failures and spent setup tokens are deleted.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes what has expired from the access database, once an hour (lookups refuse expired rows
+/// anyway; this only keeps the tables small). Every replica may run it: the deletes are
+/// idempotent.
+async fn housekeeping(access: crate::access::Access) {
+    let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
+    loop {
+        every.tick().await;
+        match access.purge_expired().await {
+            Ok(rows) => tracing::debug!(rows, "access housekeeping"),
+            Err(error) => tracing::warn!(%error, "access housekeeping failed"),
+        }
+    }
+}
+
+/// Says at start-up how access works: in open mode a warning; in accounts mode with no admin
+/// yet, the one-time setup URL (its token stored hashed, so any replica accepts it).
+async fn announce_access(state: &AppState, public_url: &str) -> Result<(), StartError> {
+    match state.config.access.auth {
+        AuthMode::Open => tracing::warn!(
+            "FASTGATE_AUTH=open: anyone who can reach this address may browse, upload and share"
+        ),
+        AuthMode::Proxy => tracing::info!(
+            header = state.config.access.proxy_header.as_str(),
+            "identity from the reverse proxy's header"
+        ),
+        AuthMode::Accounts => {
+            if let Some(token) = state.access.issue_setup_token().await? {
+                let setup_url = format!("{public_url}/setup?token={}", token.expose_secret());
+                // JSON logs carry it as a field for collectors; a terminal gets the plain line
+                // next to "running at", like Jupyter's token.
+                if state.config.log_format == LogFormat::Json {
+                    tracing::info!(
+                        setup_url = %setup_url,
+                        "setup: open {setup_url} to create the first admin"
+                    );
+                } else {
+                    println!("setup: open {setup_url} to create the first admin");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Serves the gateway on `FASTGATE_BIND` until Ctrl-C or SIGTERM, then shuts down gracefully
 /// ([`run`]).
 pub async fn serve(mut config: Config) -> Result<(), StartError> {
@@ -105,10 +158,18 @@ pub async fn serve(mut config: Config) -> Result<(), StartError> {
         config.public_url = format!("http://{addr}");
     }
     let public_url = config.public_url.clone();
-    let state = AppState::new(config, upstream.client.clone());
+    let state = AppState::open(config, upstream.client.clone()).await?;
     tracing::info!(%addr, "fastgate listening");
-    println!("fastgate is running at {public_url}");
+    // A terminal gets the plain line; with JSON logs every line the process writes is JSON.
+    if state.config.log_format == LogFormat::Json {
+        tracing::info!(url = %public_url, "fastgate is running at {public_url}");
+    } else {
+        println!("fastgate is running at {public_url}");
+    }
+    announce_access(&state, &public_url).await?;
+    let housekeeping = tokio::spawn(housekeeping(state.access.clone()));
     let result = run(listener, state, shutdown_signal()).await;
+    housekeeping.abort();
     if let Some(emulator) = upstream.embedded {
         emulator.shutdown().await;
     }
@@ -143,7 +204,8 @@ pub async fn run(
     let stopped = stop.clone();
     // The process-wide metrics recorder, before the first request is counted.
     telemetry::install();
-    let server = axum::serve(listener, web::app(state))
+    let app = web::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, app)
         .with_graceful_shutdown(async move { stopped.cancelled().await })
         .into_future();
     let mut server = tokio::spawn(server);

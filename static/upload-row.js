@@ -77,7 +77,7 @@ export class ProgressRow {
     this.bar.value = 1;
     this.status.textContent = "Stored ✓";
     this.detail.textContent = `${formatSize(receipt.size ?? 0)} verified by Fast.io`;
-    if (receipt.node_id) {
+    if (receipt.node_id && workspace) {
       const link = el("a", "progress-name", this.name.textContent);
       link.href = `/download/${encodeURIComponent(workspace)}/${encodeURIComponent(receipt.node_id)}`;
       this.name.replaceWith(link);

@@ -29,7 +29,7 @@ export class FileUpload {
     this.wakers = new Set();
     this.samples = [];
     this.row = new ProgressRow(this);
-    this.key = ["v1", dest.workspace, dest.folder, path || file.name, file.size, file.lastModified].join("|");
+    this.key = ["v1", dest.link || dest.workspace, dest.folder, path || file.name, file.size, file.lastModified].join("|");
   }
 
   sentBytes() {
@@ -62,7 +62,7 @@ export class FileUpload {
       forget(this.key);
       this.receipt = receipt;
       this.setState("stored", "Stored");
-      this.row.stored(receipt, this.dest.workspace);
+      this.row.stored(receipt, this.dest.link ? null : this.dest.workspace);
     } catch (err) {
       if (this.state === "cancelled") return;
       if (err && err.status === 404) forget(this.key); // the session is gone: start afresh next time
@@ -92,9 +92,16 @@ export class FileUpload {
       }
       forget(this.key);
     }
-    const body = { ...this.dest, name: this.file.name, size: this.file.size };
-    if (this.path) body.relative_path = this.path;
-    const ticket = await withRetries(() => api("POST", "/api/uploads", body), this);
+    let ticket;
+    if (this.dest.link) {
+      // An upload-request link: files go flat into the link's folder, in the visit's submission.
+      const body = { name: this.file.name, size: this.file.size };
+      ticket = await withRetries(() => this.owner.createLinkUpload(body), this);
+    } else {
+      const body = { ...this.dest, name: this.file.name, size: this.file.size };
+      if (this.path) body.relative_path = this.path;
+      ticket = await withRetries(() => api("POST", "/api/uploads", body), this);
+    }
     this.session_ = ticket;
     remember(this.key, ticket);
     return new Set();
@@ -276,7 +283,8 @@ async function contentDigest(bytes) {
   return `sha-256=:${btoa(binary)}:`;
 }
 
-async function api(method, path, body, token) {
+/** Calls the gateway's JSON API; a non-2xx answer throws an error with its status. */
+export async function api(method, path, body, token) {
   const headers = { Accept: "application/json" };
   if (body) headers["Content-Type"] = "application/json";
   if (token) headers["Upload-Token"] = token;

@@ -16,7 +16,7 @@
 // Modules: this file (forms, drop and pick, the queue, the summary), upload-transfer.js (one
 // file's session and chunks), upload-row.js (one file's row, formatting).
 
-import { FileUpload, isPaused } from "./upload-transfer.js";
+import { FileUpload, api, isPaused } from "./upload-transfer.js";
 import { el, formatSize } from "./upload-row.js";
 
 const FILES_AT_ONCE = 2;
@@ -39,6 +39,11 @@ class Uploader {
     if (!this.input || !this.list || !window.fetch || !window.XMLHttpRequest) return;
     this.uploads = [];
     this.running = 0;
+    // An upload-request link's page (form[data-link]): its JS submission token, begun by the
+    // first create of a batch and ended (the webhook) by `done` once the batch settles.
+    this.link = form.dataset.link || null;
+    this.submission = null;
+    this.firstCreate = null;
     this.throttled = 0; // 429s met, shown in the summary's data-throttled
     this.list.removeAttribute("aria-live"); // byte counts are not news; the live region gets states
     this.live = el("div", "visually-hidden");
@@ -54,7 +59,7 @@ class Uploader {
     this.list.after(this.live);
     this.input.required = false;
     for (const button of form.querySelectorAll("button[type=submit]")) button.hidden = true;
-    this.addFolderPicker();
+    if (!this.link) this.addFolderPicker();
     this.input.addEventListener("change", () => this.takeInput(this.input));
     form.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -104,6 +109,7 @@ class Uploader {
   }
 
   destination() {
+    if (this.link) return { link: this.link };
     const data = new FormData(this.form);
     return {
       workspace: this.form.dataset.workspace || data.get("workspace"),
@@ -138,6 +144,37 @@ class Uploader {
     }
   }
 
+  // POST {link}/uploads: the first create of a batch begins the submission (password and name
+  // from the form), the others wait for it and join with its token.
+  async createLinkUpload(body) {
+    while (this.firstCreate) await this.firstCreate.catch(() => {});
+    const request = { ...body };
+    if (this.submission) {
+      request.submission = this.submission;
+    } else {
+      const data = new FormData(this.form);
+      if (data.get("password")) request.password = data.get("password");
+      if (data.get("uploader")) request.uploader = data.get("uploader");
+    }
+    const call = api("POST", `${this.link}/uploads`, request);
+    if (!this.submission) this.firstCreate = call;
+    try {
+      const ticket = await call;
+      this.submission = ticket.submission;
+      return ticket;
+    } finally {
+      if (this.firstCreate === call) this.firstCreate = null;
+    }
+  }
+
+  // The batch settled: end the link's submission (its webhook goes out); the next pick begins
+  // a new one.
+  endSubmission() {
+    const submission = this.submission;
+    this.submission = null;
+    api("POST", `${this.link}/done`, { submission }).catch(() => {});
+  }
+
   announce(text) {
     this.live.textContent = text;
   }
@@ -156,6 +193,7 @@ class Uploader {
     if (isPaused()) text += " · paused: the server asked us to slow down";
     this.summaryText.textContent = text;
     const settled = live.every((u) => ["stored", "failed"].includes(u.state));
+    if (settled && this.link && this.submission && this.running === 0) this.endSubmission();
     if (settled && stored && this.form.dataset.folder && !this.refreshLink) {
       // The folder's table was rendered before these files existed.
       this.refreshLink = el("a", "", "Show them in the folder");

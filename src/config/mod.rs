@@ -14,7 +14,9 @@ use secrecy::{SecretSlice, SecretString};
 
 use crate::upload::rules::AllowedTypes;
 
+mod access;
 mod values;
+pub use access::{AccessConfig, AuthMode};
 use values::{
     generated_secret, parse_http_url, parse_log_format, parse_origin, parse_positive,
     parse_workspaces,
@@ -68,6 +70,28 @@ pub const ENV_EXAMPLE: &str = r#"# fastgate configuration. Every variable is opt
 # FASTGATE_UPLOAD_TOKEN_TTL=24h
 # On shutdown, how long running requests may finish before the process exits.
 # FASTGATE_SHUTDOWN_GRACE=30s
+
+# Who may do what. accounts: users sign in (first run prints a one-time /setup URL), scripts use
+# API tokens. proxy: an authenticating reverse proxy (oauth2-proxy, Authelia…) names the user in
+# FASTGATE_AUTH_PROXY_HEADER. open: no identity at all, anyone reaching the port may browse,
+# upload and share (explicit opt-in; a warning is logged and every page says so).
+# FASTGATE_AUTH=accounts
+# The access database (users, sessions, tokens, links, audit log). Unset: SQLite at
+# FASTGATE_DATA_DIR/fastgate.db. Several replicas must share one PostgreSQL. Connections are plain
+# TCP without TLS: keep the database on loopback or a private network.
+# FASTGATE_DATABASE_URL=postgres://fastgate:PASSWORD@127.0.0.1:5432/fastgate
+# proxy mode: the header holding the username, believed only from FASTGATE_TRUSTED_PROXIES.
+# FASTGATE_AUTH_PROXY_HEADER=Remote-User
+# Addresses of the reverse proxies (comma-separated CIDRs or IPs); required in proxy mode. Their
+# X-Forwarded-For also gives the client IP used by the sign-in throttle and the audit log.
+# FASTGATE_TRUSTED_PROXIES=127.0.0.1/32,::1/128
+# proxy mode: the role every proxy user has on every workspace (viewer, uploader, editor, admin),
+# on top of grants an admin gives their username; none: only those grants.
+# FASTGATE_PROXY_DEFAULT_ROLE=none
+# A session unused this long ends (sign in again). Durations: 90s, 30m, 12h, 7d.
+# FASTGATE_SESSION_IDLE=12h
+# A session ends this long after sign-in, however much it is used.
+# FASTGATE_SESSION_MAX=7d
 "#;
 
 /// The upstream API used when `FASTIO_BASE_URL` is unset.
@@ -113,6 +137,8 @@ pub struct Config {
     pub upload_token_ttl: Duration,
     /// `FASTGATE_SHUTDOWN_GRACE`.
     pub shutdown_grace: Duration,
+    /// The access-control variables (`FASTGATE_AUTH`, `FASTGATE_DATABASE_URL`, …).
+    pub access: AccessConfig,
 }
 
 /// Which workspaces the gateway exposes.
@@ -176,6 +202,21 @@ impl fmt::Display for ConfigError {
 }
 
 impl Config {
+    /// The session cookie's name: `__Host-fastgate` when `FASTGATE_PUBLIC_URL` is https (with
+    /// `Secure`), `fastgate` on plain http, where browsers refuse `__Host-` cookies.
+    pub fn session_cookie_name(&self) -> &'static str {
+        if self.cookie_secure() {
+            "__Host-fastgate"
+        } else {
+            "fastgate"
+        }
+    }
+
+    /// Whether cookies carry `Secure` (the public URL is https).
+    pub fn cookie_secure(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
     /// Loads `.env` (if present, without overriding the environment), then reads the environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         // A missing .env is normal; a malformed one shows up as missing variables.
@@ -316,6 +357,8 @@ impl Config {
             "a duration such as 30s",
         );
 
+        let access = access::read(&mut r, &data_dir);
+
         // Every value was read (and every problem recorded) above; build only if all are good.
         let built = (|| {
             Some(Self {
@@ -337,6 +380,7 @@ impl Config {
                 request_timeout: request_timeout?,
                 upload_token_ttl: upload_token_ttl?,
                 shutdown_grace: shutdown_grace?,
+                access: access?,
             })
         })();
         match built {

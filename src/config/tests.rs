@@ -170,12 +170,13 @@ fn durations_accept_common_units() {
     assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
     assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
     assert!(parse_duration("0s").is_err());
-    assert!(parse_duration("1d").is_err());
+    assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+    assert!(parse_duration("1w").is_err());
 }
 
 #[test]
 fn the_env_example_documents_every_variable_read() {
-    let source = include_str!("mod.rs");
+    let source = concat!(include_str!("mod.rs"), include_str!("access.rs"));
     let mut seen = 0;
     for word in source.split('"') {
         let is_var = (word.starts_with("FASTIO_") || word.starts_with("FASTGATE_"))
@@ -202,4 +203,90 @@ fn debug_output_hides_the_key_and_the_secret() {
         !debug.contains("key-very-secret") && !debug.contains("abcdef-zz"),
         "{debug}"
     );
+}
+
+#[test]
+fn access_defaults_are_accounts_on_sqlite_in_the_data_dir() {
+    let c = config(&[("FASTGATE_DATA_DIR", "/var/lib/fastgate")]);
+    let a = &c.access;
+    assert_eq!(a.auth, AuthMode::Accounts);
+    assert_eq!(
+        a.database,
+        crate::db::Target::Sqlite(PathBuf::from("/var/lib/fastgate/fastgate.db"))
+    );
+    assert_eq!(a.proxy_header, "remote-user");
+    assert!(a.trusted_proxies.is_empty());
+    assert_eq!(a.proxy_default_role, None);
+    assert_eq!(a.session_idle, Duration::from_secs(12 * 3600));
+    assert_eq!(a.session_max, Duration::from_secs(7 * 86_400));
+    assert_eq!(c.session_cookie_name(), "fastgate");
+    assert!(!c.cookie_secure());
+}
+
+#[test]
+fn access_variables_are_read_when_set() {
+    let c = config(&[
+        ("FASTGATE_PUBLIC_URL", "https://files.example.com"),
+        ("FASTGATE_AUTH", "proxy"),
+        (
+            "FASTGATE_DATABASE_URL",
+            "postgres://fg:pw@127.0.0.1:5432/fg",
+        ),
+        ("FASTGATE_AUTH_PROXY_HEADER", "X-Forwarded-User"),
+        ("FASTGATE_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8,::1/128"),
+        ("FASTGATE_PROXY_DEFAULT_ROLE", "uploader"),
+        ("FASTGATE_SESSION_IDLE", "30m"),
+        ("FASTGATE_SESSION_MAX", "1d"),
+    ]);
+    let a = &c.access;
+    assert_eq!(a.auth, AuthMode::Proxy);
+    assert!(matches!(&a.database, crate::db::Target::Postgres(u) if u.contains("5432")));
+    assert!(
+        !format!("{c:?}").contains(":pw@"),
+        "the database password stays out of Debug"
+    );
+    assert_eq!(a.proxy_header, "x-forwarded-user");
+    assert!(a.is_trusted_proxy("10.1.2.3".parse().expect("ip")));
+    assert!(a.is_trusted_proxy("::ffff:127.0.0.1".parse().expect("ip")));
+    assert!(!a.is_trusted_proxy("192.0.2.1".parse().expect("ip")));
+    assert_eq!(a.proxy_default_role, Some(crate::access::Role::Uploader));
+    assert_eq!(a.settings().session_idle, Duration::from_secs(1800));
+    assert_eq!(a.settings().session_max, Duration::from_secs(86_400));
+    assert_eq!(c.session_cookie_name(), "__Host-fastgate");
+    assert!(c.cookie_secure());
+}
+
+#[test]
+fn access_problems_are_reported_together() {
+    let err = Config::from_vars(vars(&[
+        ("FASTGATE_AUTH", "ldap"),
+        ("FASTGATE_DATABASE_URL", "mysql://x"),
+        ("FASTGATE_AUTH_PROXY_HEADER", "Remote User"),
+        ("FASTGATE_TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("FASTGATE_PROXY_DEFAULT_ROLE", "owner"),
+        ("FASTGATE_SESSION_IDLE", "forever"),
+        ("FASTGATE_SESSION_MAX", "0s"),
+    ]))
+    .expect_err("invalid");
+    let names: Vec<_> = err.problems.iter().map(|p| p.variable).collect();
+    assert_eq!(
+        names,
+        [
+            "FASTGATE_AUTH",
+            "FASTGATE_DATABASE_URL",
+            "FASTGATE_AUTH_PROXY_HEADER",
+            "FASTGATE_TRUSTED_PROXIES",
+            "FASTGATE_PROXY_DEFAULT_ROLE",
+            "FASTGATE_SESSION_IDLE",
+            "FASTGATE_SESSION_MAX",
+        ]
+    );
+    let missing = Config::from_vars(vars(&[("FASTGATE_AUTH", "proxy")])).expect_err("no proxies");
+    assert_eq!(missing.problems[0].variable, "FASTGATE_TRUSTED_PROXIES");
+    let longer = Config::from_vars(vars(&[
+        ("FASTGATE_SESSION_IDLE", "2d"),
+        ("FASTGATE_SESSION_MAX", "1d"),
+    ]))
+    .expect_err("idle > max");
+    assert_eq!(longer.problems[0].variable, "FASTGATE_SESSION_IDLE");
 }

@@ -95,7 +95,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     }
 }
 
-/// `90` (seconds), `500ms`, `90s`, `30m`, `2h`.
+/// `90` (seconds), `500ms`, `90s`, `30m`, `2h`, `7d`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (digits, unit) = s.split_at(split);
@@ -107,7 +107,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "ms" => Duration::from_millis(n),
         "m" | "min" => Duration::from_secs(n.saturating_mul(60)),
         "h" => Duration::from_secs(n.saturating_mul(3600)),
-        other => return Err(format!("unknown unit “{other}” (use ms, s, m or h)")),
+        "d" => Duration::from_secs(n.saturating_mul(86_400)),
+        other => return Err(format!("unknown unit “{other}” (use ms, s, m, h or d)")),
     };
     if d.is_zero() {
         Err("it must be more than zero".into())

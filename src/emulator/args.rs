@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::config::EmulatorConfig;
+use super::config::{EmulatorConfig, SearchShape, SearchStyle};
 use super::transport::envelope::EnvelopeStyle;
 use super::transport::error::EmulatorError;
 use super::transport::faults::RateLimit;
@@ -87,6 +87,18 @@ pub struct EmulatorArgs {
     /// Workspace ids that answer 401/10545 (not a member); repeatable.
     #[arg(long = "not-member")]
     pub not_member: Vec<String>,
+    /// Delay before a stored file's previews start generating, in milliseconds.
+    #[arg(long, default_value_t = 50)]
+    pub preview_delay_ms: u64,
+    /// Answer rename, move, copy, restore and restore-version with a bare `{"result":true}`.
+    #[arg(long)]
+    pub bare_storage_answers: bool,
+    /// Which search answer shape to send (§6.6): by request, always `files`, always `results`.
+    #[arg(long, value_enum, default_value_t = SearchShape::ByRequest)]
+    pub search_shape: SearchShape,
+    /// Leave `pagination` out of search answers.
+    #[arg(long)]
+    pub search_without_pagination: bool,
 }
 
 fn bad(msg: impl Into<String>) -> EmulatorError {
@@ -173,6 +185,12 @@ impl EmulatorArgs {
         };
         c.download_token_ttl = Duration::from_secs(self.download_token_ttl);
         c.public_base = self.public_base;
+        c.preview_delay = Duration::from_millis(self.preview_delay_ms);
+        c.bare_storage_answers = self.bare_storage_answers;
+        c.search = SearchStyle {
+            shape: self.search_shape,
+            drop_pagination: self.search_without_pagination,
+        };
         Ok((self.bind, c))
     }
 }

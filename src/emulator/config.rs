@@ -77,6 +77,35 @@ pub struct EmulatorConfig {
     pub cdn_base: Option<String>,
     /// Name of the workspace seeded on first start.
     pub seed_workspace_name: String,
+    /// Delay before a stored file's previews go `not generated → in progress` (§11 "Previews and
+    /// transforms"; the work itself takes what it takes).
+    pub preview_delay: Duration,
+    /// Drop the payload of update, move, copy, restore and restore-version (§11 "Trash, rename,
+    /// move, copy"), to prove that a client re-reads instead of depending on it.
+    pub bare_storage_answers: bool,
+    /// Search answer switches (§11 "Search").
+    pub search: SearchStyle,
+}
+
+/// Which search response shape answers (§6.6 shapes A and B).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SearchShape {
+    /// Shape A (`files` map) by default, shape B (`results[]`) for `details=true`.
+    #[default]
+    ByRequest,
+    /// Always shape A.
+    Files,
+    /// Always shape B.
+    Results,
+}
+
+/// Search answer switches (§11 "Search"). Wrapping in `response:{…}` is the envelope's switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SearchStyle {
+    /// Which shape answers.
+    pub shape: SearchShape,
+    /// Leave out `pagination`, so clients fall back to "a full page means more".
+    pub drop_pagination: bool,
 }
 
 impl EmulatorConfig {
@@ -94,6 +123,9 @@ impl EmulatorConfig {
             public_base: None,
             cdn_base: None,
             seed_workspace_name: "General".to_owned(),
+            preview_delay: Duration::from_millis(50),
+            bare_storage_answers: false,
+            search: SearchStyle::default(),
         }
     }
 }

@@ -29,14 +29,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use args::EmulatorArgs;
-pub use config::{EmulatorConfig, Limits};
+pub use config::{EmulatorConfig, Limits, SearchShape, SearchStyle};
 pub use routes::router;
 pub use state::EmulatorState;
 pub use transport::envelope::EnvelopeStyle;
 pub use transport::error::{ApiError, EmulatorError};
 pub use transport::faults::{FaultControls, Faults, RateLimit};
 pub use transport::ratelimit::{ExpiresFormat, HeaderStyle};
-pub use transport::stats::Stats;
+pub use transport::stats::{PreviewRun, Stats};
 
 use tokio::sync::watch;
 

@@ -1,5 +1,6 @@
 //! Every emulator route in one place (§4–§7), all under `/current/` with the trailing slash
-//! Fast.io requires (§1), plus the share link page `/f/{id}/` (§6.8). Unknown paths answer
+//! Fast.io requires (§1) — except the preview read, whose path ends in the file name as the
+//! `preauthorize/` answer gives it (§6.10) — plus the share link page `/f/{id}/` (§6.8). Unknown paths answer
 //! 404/9992 and wrong methods 405 (§11 "Routing and auth").
 //!
 //! Middleware, outermost first: request stats, legacy envelope restyling, rate limiting (headers
@@ -13,7 +14,9 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{delete, get, post};
 
 use super::state::EmulatorState;
-use super::storage::{downloads, shares, tree, workspaces};
+use super::storage::{
+    arrange, downloads, previews, search, shares, transform, trash, tree, versions, workspaces,
+};
 use super::transport::error::ApiError;
 use super::transport::{envelope, faults, ratelimit, stats};
 use super::upload::{batch, lifecycle, limits, placement, transfer};
@@ -34,12 +37,32 @@ pub fn router(state: Arc<EmulatorState>) -> Router {
         .route(&format!("{node}/list/"), get(tree::list))
         .route(&format!("{node}/details/"), get(tree::details))
         .route(&format!("{node}/createfolder/"), post(tree::create_folder))
-        .route(&format!("{node}/update/"), post(tree::update))
-        .route(&format!("{node}/move/"), post(tree::move_node))
-        .route(&format!("{node}/delete/"), delete(tree::delete))
-        .route(&format!("{node}/restore/"), post(tree::restore))
+        .route(&format!("{ws}/storage/search/"), get(search::search))
+        .route(&format!("{node}/update/"), post(arrange::update))
+        .route(&format!("{node}/move/"), post(arrange::move_node))
+        .route(&format!("{node}/copy/"), post(arrange::copy))
+        .route(&format!("{node}/delete/"), delete(trash::delete))
+        .route(&format!("{node}/restore/"), post(trash::restore))
+        .route(&format!("{node}/purge/"), delete(trash::purge))
         .route(&format!("{node}/quickshare/"), post(tree::quickshare))
-        .route(&format!("{node}/versions/"), get(tree::versions))
+        .route(&format!("{node}/versions/"), get(versions::list))
+        .route(&format!("{node}/restore-version/"), post(versions::restore))
+        .route(
+            &format!("{node}/preview/{{kind}}/preauthorize/"),
+            get(previews::preauthorize),
+        )
+        .route(
+            &format!("{node}/preview/{{kind}}/read/{{token}}/file/{{name}}"),
+            get(previews::read),
+        )
+        .route(
+            &format!("{node}/transform/{{name}}/requestread/"),
+            get(transform::request_read),
+        )
+        .route(
+            &format!("{node}/transform/{{name}}/read/"),
+            get(transform::read),
+        )
         .route(&format!("{node}/addfile/"), post(placement::add_file))
         .route(
             &format!("{node}/requestread/"),

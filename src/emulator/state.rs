@@ -54,6 +54,8 @@ pub struct EmulatorState {
     pub(crate) public_base: String,
     /// Origin of redirected reads.
     pub(crate) cdn_base: String,
+    /// One image decode at a time, so the memory previews take is bounded by one image.
+    pub(crate) imaging: tokio::sync::Semaphore,
 }
 
 impl EmulatorState {
@@ -93,6 +95,7 @@ impl EmulatorState {
             workspace_id,
             public_base,
             cdn_base,
+            imaging: tokio::sync::Semaphore::new(1),
         }
     }
 

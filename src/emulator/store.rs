@@ -41,7 +41,44 @@ CREATE TABLE IF NOT EXISTS tokens(token TEXT PRIMARY KEY, workspace_id TEXT NOT 
 CREATE TABLE IF NOT EXISTS fileshares(id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL,
     node_id TEXT NOT NULL, title TEXT, access_option TEXT NOT NULL, password TEXT,
     expires INTEGER, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS preview_blobs(node_id TEXT NOT NULL, kind TEXT NOT NULL,
+    version TEXT NOT NULL, blob TEXT NOT NULL, mimetype TEXT NOT NULL,
+    PRIMARY KEY(node_id, kind));
 ";
+
+/// Columns added after the first release, as (table, column, declaration). Added when missing,
+/// so a data dir made by an older emulator still opens (§11 "Sessions persist across restarts").
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    // Preview states per type as a JSON object (§6.10), e.g. {"thumbnail":"ready"}.
+    ("nodes", "previews", "TEXT"),
+    // Version records (§6.9): what the version was called and who made it.
+    ("versions", "name", "TEXT"),
+    ("versions", "mimetype", "TEXT"),
+    ("versions", "creator", "TEXT"),
+];
+
+/// Data fixes that are safe to run on every start. Older emulators left a trashed node under
+/// its old parent with `deleted_from` set; a top-level trashed node now reads `parent = 'trash'`
+/// (§6.5), its subtree keeps its parents and is flagged `deleted`.
+const FIXUPS: &str = "
+UPDATE nodes SET parent = 'trash'
+    WHERE deleted = 1 AND deleted_from IS NOT NULL AND parent <> 'trash';
+";
+
+/// Adds every column of [`ADDED_COLUMNS`] that `c` does not have yet, then runs [`FIXUPS`].
+fn migrate(c: &Connection) -> rusqlite::Result<()> {
+    for (table, column, decl) in ADDED_COLUMNS {
+        let present: bool = c.query_row(
+            "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
+            (table, column),
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        if !present {
+            c.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+        }
+    }
+    c.execute_batch(FIXUPS)
+}
 
 /// The SQLite handle. `None` after [`Store::close`].
 #[derive(Clone)]
@@ -58,6 +95,7 @@ impl Store {
         let conn = tokio::task::spawn_blocking(move || -> rusqlite::Result<Connection> {
             let conn = Connection::open(path)?;
             conn.execute_batch(SCHEMA)?;
+            migrate(&conn)?;
             Ok(conn)
         })
         .await
@@ -157,7 +195,7 @@ impl BlobDirs {
         self.session_dir(session).join(order.to_string())
     }
 
-    /// An assembled blob.
+    /// A blob, assembled or derived (thumbnails).
     pub fn blob_path(&self, blob: &str) -> PathBuf {
         self.root.join("blobs").join(blob)
     }

@@ -127,6 +127,18 @@ impl Error {
         }
     }
 
+    /// Whether Fast.io said there is no preview of that type for the file (404 / 143705, or a
+    /// bare 404 on a preview read, §6.10): still generating, failed, or not applicable.
+    pub fn is_preview_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Error::NotFound {
+                code: Some(143705) | None,
+                ..
+            }
+        )
+    }
+
     /// Whether repeating the same request later may succeed: rate limits, 502–504, connect
     /// failures and timeouts. The client already retried these as far as its policy allowed.
     pub fn is_retryable(&self) -> bool {

@@ -10,20 +10,26 @@
 //!
 //! What it owns: the API key (held in a `SecretString`, sent only as a sensitive header, never
 //! to a redirect target, never logged), the retry and no-replay rules, the upload session
-//! protocol (single call, chunked, stream, long-poll), and the tracing span of every call
+//! protocol (single call, chunked, stream, long-poll), file management (`files.rs` rename, move,
+//! copy, trash; `versions.rs`; `search.rs`; `preview.rs` previews and image transforms), and
+//! the tracing span of every call
 //! (`endpoint`, `attempt`, `status`; never ids with tokens, never the key).
 
 mod client;
 mod de;
 mod envelope;
 mod error;
+mod files;
+mod preview;
 mod ratelimit;
 mod retry;
+mod search;
 mod session;
 mod storage;
 mod stream;
 mod types;
 mod upload;
+mod versions;
 mod workspace;
 
 pub use client::{Client, ClientConfig, DEFAULT_BASE_URL};
@@ -32,9 +38,10 @@ pub use ratelimit::DEFAULT_RATE_LIMIT_WAIT;
 pub use retry::RetryPolicy;
 pub use session::{UploadSession, UploadStatus};
 pub use types::{
-    ByteStream, Download, Expiry, FileShare, FileShareParams, FolderPage, ListQuery, Node,
-    NodeType, PageSize, ShareAccess, SharedFile, SingleUpload, SortBy, SortDir, UploadLimits,
-    UploadTarget, Workspace,
+    ByteStream, Crop, Download, Expiry, FileShare, FileShareParams, FolderPage, ListQuery, Node,
+    NodeType, OutputFormat, PageSize, PreviewState, PreviewType, Previews, SearchHit, SearchPage,
+    SearchQuery, ShareAccess, SharedFile, SingleUpload, SizePreset, SortBy, SortDir, TokenUrl,
+    TransformParams, UploadLimits, UploadTarget, Version, Workspace,
 };
 pub use upload::{
     BATCH_MAX_BYTES, BATCH_MAX_FILES, BatchFile, BatchOutcome, MAX_LONG_POLL, SINGLE_CALL_MAX_BYTES,

@@ -123,11 +123,28 @@ impl Client {
         token: &str,
         range: Option<&str>,
     ) -> Result<Download, Error> {
+        self.read_at(ws, node, token, None, range).await
+    }
+
+    /// [`Client::read`] of one version (`version_id`, §6.9), or of the current one when
+    /// `version` is `None`.
+    pub(crate) async fn read_at(
+        &self,
+        ws: &str,
+        node: &str,
+        token: &str,
+        version: Option<&str>,
+        range: Option<&str>,
+    ) -> Result<Download, Error> {
         let path = format!(
             "/workspace/{}/storage/{}/read/",
             segment(ws, "workspace id")?,
             segment(node, "node id")?
         );
+        let mut query = vec![("token", token)];
+        if let Some(version) = version {
+            query.push(("version_id", version));
+        }
         let op = Op {
             authorized: false,
             ..self.op(
@@ -135,12 +152,21 @@ impl Client {
                 Replay::Idempotent,
             )
         };
+        self.fetch_unauthorized(op, self.url(&path), &query, range)
+            .await
+    }
+
+    /// GETs `url` (+ `query`) with no credentials, following redirects, as a [`Download`]: token
+    /// reads of files, previews and transforms.
+    pub(crate) async fn fetch_unauthorized(
+        &self,
+        op: Op,
+        url: String,
+        query: &[(&str, &str)],
+        range: Option<&str>,
+    ) -> Result<Download, Error> {
         self.with_retries(op, || async {
-            let mut request = self
-                .inner
-                .downloads
-                .get(self.url(&path))
-                .query(&[("token", token)]);
+            let mut request = self.inner.downloads.get(&url).query(query);
             if let Some(range) = range {
                 request = request.header(header::RANGE, range);
             }

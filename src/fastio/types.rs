@@ -1,5 +1,6 @@
 //! The records the client hands out and takes in. Field names follow Fast.io's (`fastio-api.md`
-//! §5–§7); decoding is tolerant through the adapters in `de`.
+//! §5–§7); decoding is tolerant through the adapters in `de`. File management records (§6.5–§6.10)
+//! are in `types/files.rs`.
 
 use std::fmt;
 use std::pin::Pin;
@@ -13,6 +14,12 @@ use serde::Deserialize;
 
 use super::de;
 use super::error::Error;
+
+mod files;
+pub use files::{
+    Crop, OutputFormat, PreviewState, PreviewType, Previews, SearchHit, SearchPage, SearchQuery,
+    SizePreset, TokenUrl, TransformParams, Version,
+};
 
 /// A workspace the key can see (`GET /workspaces/all/`, `/workspace/{id}/details/`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -104,6 +111,22 @@ pub struct Node {
     /// Current version id (opaque).
     #[serde(default, deserialize_with = "de::de_opt_id")]
     pub version: Option<String>,
+    /// Whether the node is in the trash (`standard` output and up).
+    #[serde(default, deserialize_with = "de::de_opt_flag")]
+    pub deleted: Option<bool>,
+    /// The folder a trashed node was deleted from.
+    #[serde(default, deserialize_with = "de::de_opt_id")]
+    pub deleted_from: Option<String>,
+    /// Preview states per type (§6.10).
+    #[serde(default)]
+    pub previews: Previews,
+}
+
+impl Node {
+    /// Whether the node is trashed: `deleted:true` or `parent:"trash"` (§6.5, §6.6 "Traps").
+    pub fn is_trashed(&self) -> bool {
+        self.deleted == Some(true) || self.parent.as_deref() == Some("trash")
+    }
 }
 
 /// The orders a folder listing can be sorted by.

@@ -22,7 +22,7 @@ use super::error::FileError;
 use super::names::sanitize_filename;
 use super::rules::{AllowedTypes, SNIFF_LEN};
 use super::stored::{self, Expected};
-use super::token::{TokenKey, UploadClaims};
+use super::token::{LinkClaims, TokenKey, UploadClaims};
 use crate::fastio::{self, UploadStatus, UploadTarget};
 
 /// How long a client is told to wait when the in-flight budget is full.
@@ -66,6 +66,17 @@ pub struct NewUpload {
     /// The file's path inside a dropped or picked folder (`photos/2024/a.jpg`): its folders are
     /// created under `folder` (or reused) and the file goes into the innermost one.
     pub relative_path: Option<String>,
+    /// The upload-request link it is sent through, whose limits apply on top of the gateway's.
+    pub link: Option<LinkUpload>,
+}
+
+/// A file announced through an upload-request link (its quota already reserved by the caller).
+#[derive(Clone, Debug)]
+pub struct LinkUpload {
+    /// What the token will carry: link, submission, the link's types.
+    pub claims: LinkClaims,
+    /// The link's per-file limit, if it has one.
+    pub max_file_size: Option<u64>,
 }
 
 /// What the client needs to send the chunks.
@@ -207,12 +218,18 @@ impl ChunkedUploads {
     /// Fast.io session, and signs the ticket.
     pub async fn create(&self, req: NewUpload) -> Result<Ticket, FileError> {
         let name = sanitize_filename(&req.name);
-        if req.size > self.rules.max_file_size {
+        let link = req.link.as_ref();
+        let max_file_size = link
+            .and_then(|l| l.max_file_size)
+            .map_or(self.rules.max_file_size, |m| {
+                m.min(self.rules.max_file_size)
+            });
+        if req.size > max_file_size {
             return Err(FileError::TooLarge {
-                limit: self.rules.max_file_size,
+                limit: max_file_size,
             });
         }
-        self.rules.allowed.check_name(&name)?;
+        self.allowed(link.map(|l| &l.claims)).check_name(&name)?;
         let limits = self.client.upload_limits().await?;
         if req.size > limits.size {
             return Err(FileError::TooLarge { limit: limits.size });
@@ -249,6 +266,7 @@ impl ChunkedUploads {
             size: req.size,
             chunk_size: plan.chunk_size,
             expires: chrono::Utc::now().timestamp().saturating_add(ttl),
+            link: req.link.map(|l| l.claims),
         };
         Ok(Ticket {
             token: self.tokens.sign(&claims),
@@ -261,6 +279,17 @@ impl ChunkedUploads {
             folder: claims.folder,
             expires: claims.expires,
         })
+    }
+
+    /// The gateway's allowed types, narrowed by a link's.
+    fn allowed(&self, link: Option<&LinkClaims>) -> AllowedTypes {
+        let narrowed = link
+            .and_then(|l| l.types.as_deref())
+            .and_then(|t| t.parse::<AllowedTypes>().ok());
+        match narrowed {
+            Some(types) => self.rules.allowed.clone().and(types),
+            None => self.rules.allowed.clone(),
+        }
     }
 
     /// Creates (or finds: `create_folder` is idempotent) each folder of `relative_path` but its
@@ -327,7 +356,7 @@ impl ChunkedUploads {
         let chunk = collect_chunk(body, n, expected, claimed).await?;
         if n == 1 {
             let head = &chunk.bytes[..chunk.bytes.len().min(SNIFF_LEN)];
-            if let Err(rejected) = self.rules.allowed.check(&claims.name, head) {
+            if let Err(rejected) = self.allowed(claims.link.as_ref()).check(&claims.name, head) {
                 // The file can never be accepted: drop its session so nothing is left behind.
                 if let Err(error) = self.client.cancel_upload(&claims.session).await {
                     tracing::warn!(%error, "could not cancel a refused upload session");

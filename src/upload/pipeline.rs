@@ -297,7 +297,7 @@ impl Buffered {
         &self.name
     }
 
-    /// Its size in bytes.
+    /// Its size in bytes (read whole).
     pub fn size(&self) -> u64 {
         self.summary.size
     }

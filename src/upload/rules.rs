@@ -20,6 +20,9 @@ pub enum AllowedTypes {
     Any,
     /// Only files matching one of these rules.
     Only(Vec<TypeRule>),
+    /// Only files every one of these rule lists allows (a link's types within the gateway's;
+    /// see [`AllowedTypes::and`]).
+    Each(Vec<Vec<TypeRule>>),
 }
 
 /// One allowed-type rule.
@@ -126,6 +129,20 @@ impl TypeRule {
     }
 }
 
+impl TypeRule {
+    /// Does this (outer) rule allow every file `inner` names?
+    fn covers(&self, inner: &TypeRule) -> bool {
+        match inner {
+            Self::Extension(e) => self.allows(e, &implied_mimes(e)),
+            Self::Mime(m) => match self {
+                Self::Extension(_) => false,
+                other => other.allows("", std::slice::from_ref(m)),
+            },
+            Self::MimeWildcard(top) => matches!(self, Self::MimeWildcard(t) if t == top),
+        }
+    }
+}
+
 impl fmt::Display for TypeRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -140,60 +157,109 @@ impl AllowedTypes {
     /// Decides whether a file named `name` (already sanitised) whose content starts with `head`
     /// (up to [`SNIFF_LEN`] bytes; all of it for a shorter file) may be uploaded.
     pub fn check(&self, name: &str, head: &[u8]) -> Result<(), TypeRejected> {
-        self.check_name(name)?;
-        let Self::Only(rules) = self else {
-            return Ok(());
-        };
-        let ext = extension_of(name);
-        match infer::get(head) {
-            Some(found) => {
-                let detected = vec![found.mime_type().to_owned()];
-                if rules.iter().any(|r| r.allows(found.extension(), &detected)) {
-                    Ok(())
-                } else {
-                    Err(TypeRejected::Content {
-                        detected: found.mime_type().to_owned(),
-                    })
-                }
-            }
-            None if !ext.is_empty() && infer::is_supported(&ext) => {
-                Err(TypeRejected::Mismatch { extension: ext })
-            }
-            None => Ok(()),
-        }
+        self.lists()
+            .iter()
+            .try_for_each(|rules| check_rules(rules, name, head))
     }
 
     /// The half of [`Self::check`] that needs no content: is `name`'s extension allowed? Used
     /// when an upload is announced, before any byte exists; [`Self::check`] follows on the first
     /// bytes.
     pub fn check_name(&self, name: &str) -> Result<(), TypeRejected> {
-        let Self::Only(rules) = self else {
-            return Ok(());
-        };
-        let ext = extension_of(name);
-        let mimes = implied_mimes(&ext);
-        if rules.iter().any(|r| r.allows(&ext, &mimes)) {
+        self.lists()
+            .iter()
+            .try_for_each(|rules| check_name_rules(rules, name))
+    }
+
+    /// Files both `self` and `other` allow (the gateway's types and a link's).
+    pub fn and(self, other: AllowedTypes) -> AllowedTypes {
+        let mut lists: Vec<Vec<TypeRule>> = self.lists().into_iter().cloned().collect();
+        lists.extend(other.lists().into_iter().cloned());
+        match lists.len() {
+            0 => Self::Any,
+            1 => Self::Only(lists.remove(0)),
+            _ => Self::Each(lists),
+        }
+    }
+
+    /// Whether every rule of `self` is one `outer` allows too (a link's types must be within the
+    /// gateway's); the first rule that is not, otherwise. Anything is within [`Self::Any`];
+    /// [`Self::Any`] is within nothing narrower.
+    pub fn within(&self, outer: &AllowedTypes) -> Result<(), String> {
+        let outer = outer.lists();
+        if outer.is_empty() {
             return Ok(());
         }
-        let extension = if ext.is_empty() {
-            "(none)".to_owned()
-        } else {
-            format!(".{ext}")
+        let inner = self.lists();
+        let Some(rules) = inner.last() else {
+            return Err("*".to_owned());
         };
-        Err(TypeRejected::Extension { extension })
+        for rule in rules.iter() {
+            let covered = outer.iter().all(|list| list.iter().any(|o| o.covers(rule)));
+            if !covered {
+                return Err(rule.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// The rule lists a file must each pass (none for [`Self::Any`]).
+    fn lists(&self) -> Vec<&Vec<TypeRule>> {
+        match self {
+            Self::Any => Vec::new(),
+            Self::Only(rules) => vec![rules],
+            Self::Each(lists) => lists.iter().collect(),
+        }
     }
 
     /// The rules as an HTML `accept` attribute value (`.pdf,image/*`); empty for [`Self::Any`].
     pub fn accept_attribute(&self) -> String {
-        match self {
-            Self::Any => String::new(),
-            Self::Only(rules) => rules
+        // The narrowest list is the last one (a link's, within the gateway's).
+        self.lists().last().map_or_else(String::new, |rules| {
+            rules
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
-                .join(","),
-        }
+                .join(",")
+        })
     }
+}
+
+/// [`AllowedTypes::check`] against one rule list.
+fn check_rules(rules: &[TypeRule], name: &str, head: &[u8]) -> Result<(), TypeRejected> {
+    check_name_rules(rules, name)?;
+    let ext = extension_of(name);
+    match infer::get(head) {
+        Some(found) => {
+            let detected = vec![found.mime_type().to_owned()];
+            if rules.iter().any(|r| r.allows(found.extension(), &detected)) {
+                Ok(())
+            } else {
+                Err(TypeRejected::Content {
+                    detected: found.mime_type().to_owned(),
+                })
+            }
+        }
+        None if !ext.is_empty() && infer::is_supported(&ext) => {
+            Err(TypeRejected::Mismatch { extension: ext })
+        }
+        None => Ok(()),
+    }
+}
+
+/// [`AllowedTypes::check_name`] against one rule list.
+fn check_name_rules(rules: &[TypeRule], name: &str) -> Result<(), TypeRejected> {
+    let ext = extension_of(name);
+    let mimes = implied_mimes(&ext);
+    if rules.iter().any(|r| r.allows(&ext, &mimes)) {
+        return Ok(());
+    }
+    let extension = if ext.is_empty() {
+        "(none)".to_owned()
+    } else {
+        format!(".{ext}")
+    };
+    Err(TypeRejected::Extension { extension })
 }
 
 /// The lower-case extension of `name` without the dot, or empty.
@@ -308,6 +374,34 @@ mod tests {
                 .check("x.jpeg", b"\xff\xd8\xff\xe0\0\x10JFIF\0")
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn a_links_types_are_checked_together_with_the_gateways() {
+        let both = rules(".pdf,image/*").and(rules(".png"));
+        assert!(both.check("a.png", PNG).is_ok());
+        assert!(
+            both.check("a.pdf", PDF).is_err(),
+            "the link's list refuses it"
+        );
+        assert!(both.check_name("a.jpeg").is_err());
+        assert_eq!(both.accept_attribute(), ".png");
+        assert_eq!(AllowedTypes::Any.and(rules(".pdf")), rules(".pdf"));
+        assert_eq!(rules(".pdf").and(AllowedTypes::Any), rules(".pdf"));
+    }
+
+    #[test]
+    fn a_links_types_must_lie_within_the_gateways() {
+        let gateway = rules(".pdf,image/*");
+        assert_eq!(rules(".png,image/jpeg,.pdf").within(&gateway), Ok(()));
+        assert_eq!(rules("image/*").within(&gateway), Ok(()));
+        assert_eq!(
+            rules("application/pdf").within(&gateway),
+            Err("application/pdf".into())
+        );
+        assert_eq!(rules(".zip").within(&gateway), Err(".zip".into()));
+        assert_eq!(AllowedTypes::Any.within(&gateway), Err("*".into()));
+        assert_eq!(rules(".zip").within(&AllowedTypes::Any), Ok(()));
     }
 
     #[test]

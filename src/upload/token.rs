@@ -38,6 +38,26 @@ pub struct UploadClaims {
     /// Expiry, Unix seconds.
     #[serde(rename = "e")]
     pub expires: i64,
+    /// The upload-request link the file is sent through, if any (tokens without it, such as
+    /// those signed before links existed, still verify).
+    #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<LinkClaims>,
+}
+
+/// What an upload token sent through an upload-request link also carries: the submission the
+/// file counts in (its quota was reserved at create) and the link's own types, which chunk 1's
+/// bytes are checked against on top of the gateway's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkClaims {
+    /// The link's id.
+    #[serde(rename = "i")]
+    pub id: i64,
+    /// The submission's id.
+    #[serde(rename = "s")]
+    pub submission: i64,
+    /// The link's allowed types (the `FASTGATE_ALLOWED_TYPES` syntax), if it narrows them.
+    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
+    pub types: Option<String>,
 }
 
 /// Why a token was refused.
@@ -81,8 +101,9 @@ impl TokenKey {
             .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
     }
 
-    /// Signs `claims` into a compact token.
-    pub fn sign(&self, claims: &UploadClaims) -> String {
+    /// Signs `claims` (an [`UploadClaims`], or another capability of the same format) into a
+    /// compact token.
+    pub fn sign<T: Serialize>(&self, claims: &T) -> String {
         let json = serde_json::to_vec(claims).unwrap_or_default();
         let body = URL_SAFE_NO_PAD.encode(json);
         let mut mac = self.mac();
@@ -94,6 +115,20 @@ impl TokenKey {
     /// Checks `token` for upload `session` at time `now` (Unix seconds), returning its claims.
     /// Order: shape, signature (constant time), expiry, session.
     pub fn verify(&self, token: &str, session: &str, now: i64) -> Result<UploadClaims, TokenError> {
+        let claims: UploadClaims = self.open(token)?;
+        if now >= claims.expires {
+            return Err(TokenError::Expired);
+        }
+        if claims.session != session {
+            return Err(TokenError::WrongSession);
+        }
+        Ok(claims)
+    }
+
+    /// Checks `token`'s shape and signature (constant time) and parses its claims as `T`; the
+    /// caller checks what `T` means (expiry, …). A token of another claims type is
+    /// [`TokenError::Malformed`].
+    pub fn open<T: serde::de::DeserializeOwned>(&self, token: &str) -> Result<T, TokenError> {
         let (body, sig) = token.trim().split_once('.').ok_or(TokenError::Malformed)?;
         let sig = URL_SAFE_NO_PAD
             .decode(sig)
@@ -105,15 +140,7 @@ impl TokenKey {
         let json = URL_SAFE_NO_PAD
             .decode(body)
             .map_err(|_| TokenError::Malformed)?;
-        let claims: UploadClaims =
-            serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)?;
-        if now >= claims.expires {
-            return Err(TokenError::Expired);
-        }
-        if claims.session != session {
-            return Err(TokenError::WrongSession);
-        }
-        Ok(claims)
+        serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)
     }
 
     /// [`Self::verify`] against the current clock.
@@ -139,6 +166,7 @@ mod tests {
             size: 10_485_760,
             chunk_size: 8_388_608,
             expires: 2_000,
+            link: None,
         }
     }
 
@@ -186,6 +214,24 @@ mod tests {
             key(7).verify(&token, "other", 1_000),
             Err(TokenError::WrongSession)
         );
+    }
+
+    #[test]
+    fn link_claims_round_trip_and_old_tokens_still_verify() {
+        let mut linked = claims();
+        linked.link = Some(LinkClaims {
+            id: 4,
+            submission: 9,
+            types: Some(".pdf".into()),
+        });
+        let token = key(7).sign(&linked);
+        assert_eq!(key(7).verify(&token, &linked.session, 1_000), Ok(linked));
+        // A token signed before links existed has no `l` field.
+        let old = serde_json::json!({"s": "5qil2jrne7553u3poqdud3kdsu4bc", "w": "ws", "f": "root",
+            "n": "a.txt", "z": 3, "c": 3, "e": 2_000});
+        let token = key(7).sign(&old);
+        let verified = key(7).verify(&token, "5qil2jrne7553u3poqdud3kdsu4bc", 1_000);
+        assert_eq!(verified.map(|c| c.link), Ok(None));
     }
 
     #[test]

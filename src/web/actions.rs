@@ -17,7 +17,6 @@ use axum::handler::Handler;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, RawQuery, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -26,6 +25,7 @@ use secrecy::SecretString;
 use serde_json::json;
 
 use super::AppState;
+use super::auth::{Caller, audit};
 use super::display;
 use super::format;
 use super::listing;
@@ -33,10 +33,14 @@ use super::pages::browse_page;
 use super::templates::{FileOutcome, Notice, ShareView};
 use super::uploads::{self, Destination, UploadReport};
 use super::view::{ActionResult, FolderRef, ListQuery};
+use crate::access::{AuditAction, Event};
 use crate::fastio::{Expiry, FileShareParams, NodeType};
 use crate::upload::names::{FALLBACK_NAME, sanitize_filename};
+use crate::web::auth::Need;
 use crate::web::error::AppError;
 use crate::web::negotiate::RouteKind;
+use crate::web::routes::Routes;
+use axum::http::Method;
 
 /// The largest `mkdir`/`share` form body read.
 pub const FORM_LIMIT: usize = 16 * 1024;
@@ -45,9 +49,11 @@ pub const FORM_LIMIT: usize = 16 * 1024;
 const MAX_SHARE_SECS: u64 = 366 * 86_400;
 
 /// This module's routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route(
+pub fn routes(r: Routes) -> Routes {
+    r.method_router(
+        Method::POST,
         "/w/{workspace}/{folder}",
+        Need::Action,
         post(act.layer(super::uploads::close_connection())).layer(DefaultBodyLimit::disable()),
     )
 }
@@ -55,6 +61,7 @@ pub fn router() -> Router<AppState> {
 /// Where an action runs and how its caller wants the answer.
 struct Target {
     state: AppState,
+    caller: Caller,
     workspace: String,
     folder: String,
     json: bool,
@@ -73,11 +80,13 @@ enum Done {
 /// `POST /w/{workspace}/{folder}?/{action}`.
 async fn act(
     State(state): State<AppState>,
+    caller: Caller,
     Path((workspace, folder)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     request: Request,
 ) -> Response {
     let target = Target {
+        caller,
         json: RouteKind::of(&request) == RouteKind::Api,
         state,
         workspace,
@@ -107,7 +116,7 @@ async fn upload(t: &Target, request: Request) -> Result<Done, AppError> {
         folder: t.folder.clone(),
     };
     Ok(Done::Uploaded(
-        uploads::receive(&t.state, destination, multipart).await?,
+        uploads::receive(&t.state, &t.caller, destination, multipart).await?,
     ))
 }
 
@@ -131,6 +140,11 @@ async fn mkdir(t: &Target, request: Request) -> Result<Done, AppError> {
         .fastio
         .create_folder(&t.workspace, &t.folder, &name)
         .await?;
+    let event = Event::new(AuditAction::FolderCreated)
+        .workspace(&t.workspace)
+        .target(&node.id)
+        .detail(&node.name);
+    audit::record(&t.state, &t.caller, event).await;
     Ok(Done::FolderCreated(FolderRef {
         id: node.id,
         name: node.name,
@@ -196,6 +210,11 @@ async fn share(t: &Target, request: Request) -> Result<Done, AppError> {
     let url = created
         .web_url
         .ok_or_else(|| AppError::Upstream("the file share came back without a link".into()))?;
+    let event = Event::new(AuditAction::ShareCreated)
+        .workspace(&t.workspace)
+        .target(&file.id)
+        .detail(&file.name);
+    audit::record(&t.state, &t.caller, event).await;
     Ok(Done::Shared(ShareView {
         name: file.name,
         url,
@@ -280,7 +299,7 @@ async fn page(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    match browse_page(&t.state, &t.workspace, &t.folder, &params).await {
+    match browse_page(&t.state, &t.caller, &t.workspace, &t.folder, &params).await {
         Ok(mut p) => {
             edit(&mut p);
             let mut response = p.into_response();

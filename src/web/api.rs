@@ -2,22 +2,31 @@
 //! (`root` is the root folder). Answers are [`Listing`] serialised as is, the struct the browse
 //! page renders; errors take the one JSON shape of [`AppError`].
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
 
 use super::AppState;
 use super::listing::{self, ROOT, WorkspaceInfo};
 use super::view::{ListQuery, Listing};
+use crate::access::Capability;
+use crate::web::auth::{Caller, Need};
 use crate::web::error::AppError;
+use crate::web::routes::Routes;
 
 /// This module's routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/workspaces", get(workspaces))
-        .route("/api/files/{workspace}", get(files_root))
-        .route("/api/files/{workspace}/{folder}", get(files))
+pub fn routes(r: Routes) -> Routes {
+    r.get("/api/workspaces", Need::SignedIn, workspaces)
+        .get(
+            "/api/files/{workspace}",
+            Need::On(Capability::View),
+            files_root,
+        )
+        .get(
+            "/api/files/{workspace}/{folder}",
+            Need::On(Capability::View),
+            files,
+        )
 }
 
 /// `{"items": [{"id", "name"}]}`.
@@ -27,8 +36,12 @@ struct Workspaces {
 }
 
 /// `GET /api/workspaces`: the workspaces the gateway exposes.
-async fn workspaces(State(state): State<AppState>) -> Result<Json<Workspaces>, AppError> {
-    let items = listing::workspaces(&state).await?;
+async fn workspaces(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Workspaces>, AppError> {
+    let mut items = listing::workspaces(&state).await?;
+    items.retain(|w| caller.sees(&w.id));
     Ok(Json(Workspaces { items }))
 }
 

@@ -4,14 +4,14 @@
 
 use std::sync::LazyLock;
 
-use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 
 use crate::upload::digest::Sha256Digest;
+use crate::web::auth::Need;
 use crate::web::error::AppError;
+use crate::web::routes::Routes;
 
 /// One embedded file.
 struct Asset {
@@ -57,8 +57,8 @@ static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
 });
 
 /// `GET /static/{file}`.
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new().route("/static/{file}", get(serve))
+pub fn routes(r: Routes) -> Routes {
+    r.get("/static/{file}", Need::Public, serve)
 }
 
 async fn serve(Path(file): Path<String>, headers: HeaderMap) -> Result<Response, AppError> {
@@ -99,7 +99,8 @@ mod tests {
         if let Some(tag) = if_none_match {
             req = req.header(header::IF_NONE_MATCH, tag);
         }
-        router::<()>()
+        axum::Router::new()
+            .route("/static/{file}", axum::routing::get(serve))
             .oneshot(req.body(Body::empty()).expect("request"))
             .await
             .expect("response")

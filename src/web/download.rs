@@ -4,19 +4,20 @@
 //! `Content-Type`, an RFC 6266 `Content-Disposition` (ASCII fallback plus RFC 5987 `filename*`)
 //! and single `Range` requests passed through (206 + `Content-Range`, 416).
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use axum::routing::get;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::AppState;
 use super::display;
 use super::listing;
+use crate::access::Capability;
 use crate::fastio::{self, NodeType};
+use crate::web::auth::Need;
 use crate::web::error::AppError;
+use crate::web::routes::Routes;
 
 /// RFC 5987 `attr-char`s stay as they are; everything else is percent-encoded.
 const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
@@ -34,8 +35,12 @@ const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// This module's routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/download/{workspace}/{node}", get(download))
+pub fn routes(r: Routes) -> Routes {
+    r.get(
+        "/download/{workspace}/{node}",
+        Need::On(Capability::View),
+        download,
+    )
 }
 
 /// Streams one file; a `Range` header is passed to Fast.io and its partial answer relayed.

@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::format::human_size;
+use crate::access;
 use crate::fastio;
 use crate::upload::budget::BudgetError;
 use crate::upload::chunk_plan::ChunkRefused;
@@ -35,6 +36,19 @@ pub enum AppError {
     /// 400: malformed request or value out of range; the message says which.
     #[error("{0}")]
     BadRequest(String),
+    /// 401: no valid session or API token; pages redirect to `/signin` instead.
+    #[error("sign in first")]
+    Unauthenticated,
+    /// 401: wrong username or password, or a wrong upload-link password (the same message for
+    /// every wrong part).
+    #[error("{0}")]
+    BadCredentials(String),
+    /// 403: signed in, but the role does not allow this.
+    #[error("you are not allowed to do this")]
+    Denied,
+    /// 410: an upload-request link that was revoked, expired or used up; the message says which.
+    #[error("{0}")]
+    Gone(String),
     /// 401: the upload token is missing, malformed, forged, expired or for another upload.
     #[error(transparent)]
     Token(#[from] TokenError),
@@ -67,6 +81,12 @@ pub enum AppError {
     TooManyFiles {
         /// The limit.
         limit: usize,
+    },
+    /// 413: more bytes in one post (an upload-request link's submission) than it accepts.
+    #[error("this upload link accepts at most {} per submission", human_size(*limit))]
+    PostTooLarge {
+        /// The limit, in bytes.
+        limit: u64,
     },
     /// 413: Fast.io refused the body as too large (its own limit, not ours); its text is shown.
     #[error("too large for Fast.io: {0}")]
@@ -143,14 +163,19 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) | Self::UpstreamRefused(_) => StatusCode::BAD_REQUEST,
-            Self::Token(_) => StatusCode::UNAUTHORIZED,
+            Self::Token(_) | Self::Unauthenticated | Self::BadCredentials(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::Denied => StatusCode::FORBIDDEN,
+            Self::Gone(_) => StatusCode::GONE,
             Self::CrossOrigin | Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::TimedOut { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::TooLarge { .. } | Self::TooManyFiles { .. } | Self::UpstreamTooLarge(_) => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
+            Self::TooLarge { .. }
+            | Self::TooManyFiles { .. }
+            | Self::PostTooLarge { .. }
+            | Self::UpstreamTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Chunk(ChunkRefused::OutOfRange { .. }) => StatusCode::NOT_FOUND,
             Self::Chunk(ChunkRefused::LengthRequired) => StatusCode::LENGTH_REQUIRED,
@@ -170,6 +195,10 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest(_) => "bad_request",
+            Self::Unauthenticated => "unauthenticated",
+            Self::BadCredentials(_) => "invalid_credentials",
+            Self::Denied => "forbidden",
+            Self::Gone(_) => "gone",
             Self::Token(TokenError::Expired) => "token_expired",
             Self::Token(_) => "invalid_token",
             Self::CrossOrigin => "cross_origin",
@@ -179,6 +208,7 @@ impl AppError {
             Self::Conflict(_) => "conflict",
             Self::TooLarge { .. } | Self::UpstreamTooLarge(_) => "file_too_large",
             Self::TooManyFiles { .. } => "too_many_files",
+            Self::PostTooLarge { .. } => "submission_too_large",
             Self::UnsupportedType(_) => "unsupported_type",
             Self::Chunk(ChunkRefused::OutOfRange { .. }) => "chunk_out_of_range",
             Self::Chunk(ChunkRefused::LengthRequired) => "length_required",
@@ -280,6 +310,34 @@ impl From<FileError> for AppError {
                 Self::Conflict(e.to_string())
             }
             FileError::BadPath(why) => Self::BadRequest(why),
+        }
+    }
+}
+
+impl From<access::Error> for AppError {
+    fn from(e: access::Error) -> Self {
+        use access::Error as A;
+        match e {
+            A::Unauthenticated => Self::Unauthenticated,
+            e @ (A::InvalidCredentials | A::WrongPassword | A::PasswordRequired) => {
+                Self::BadCredentials(e.to_string())
+            }
+            A::NotFound => Self::NotFound("there is nothing here by that name".into()),
+            A::Forbidden => Self::Denied,
+            e @ A::SetupClosed => Self::Forbidden(e.to_string()),
+            A::Throttled { retry_after } => Self::RateLimited {
+                retry_after: Some(retry_after),
+            },
+            A::Invalid(why) => Self::BadRequest(why),
+            A::Conflict(why) => Self::Conflict(why),
+            e @ (A::LinkRevoked | A::LinkExpired | A::LinkExhausted) => Self::Gone(e.to_string()),
+            A::TooManyFiles(limit) => Self::TooManyFiles {
+                limit: usize::try_from(limit).unwrap_or(usize::MAX),
+            },
+            A::TooManyBytes(limit) => Self::PostTooLarge { limit },
+            A::FileTooLarge(limit) => Self::TooLarge { limit },
+            A::Db(e) => Self::Unavailable(format!("access database: {e}")),
+            A::Internal(why) => Self::Internal(why),
         }
     }
 }

@@ -3,20 +3,27 @@
 //! errors (axum's 404/405, extractor rejections, timeouts) get the JSON body or the page too, so
 //! clients always see one shape. The only error module that knows templates.
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ErrorReport;
 use super::negotiate::RouteKind;
-use super::templates::ErrorPage;
+use super::templates::{Chrome, ErrorPage};
+
+/// What error pages show around the error: the open-mode banner, like every page.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ErrorFrame {
+    /// `FASTGATE_AUTH=open`.
+    pub open_mode: bool,
+}
 
 /// Middleware giving every error response the route kind's shape: an [`ErrorReport`] becomes an
 /// HTML page on page routes, and bare framework errors (axum's 404/405, extractor rejections,
 /// timeouts: no body or `text/plain`) get our JSON body or page too, so clients see one shape.
 /// Responses with a deliberate body of another type (an action result, a page) pass untouched.
-pub async fn render_errors(req: Request, next: Next) -> Response {
+pub async fn render_errors(State(frame): State<ErrorFrame>, req: Request, next: Next) -> Response {
     let kind = RouteKind::of(&req);
     let request_id = req
         .headers()
@@ -41,7 +48,7 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     };
     let mut out = match kind {
         RouteKind::Api => report.json_response(),
-        RouteKind::Page => error_page(&report, request_id),
+        RouteKind::Page => error_page(&report, request_id, frame.open_mode),
     };
     for (name, value) in kept {
         out.headers_mut().insert(name, value);
@@ -51,8 +58,12 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
 }
 
 /// The HTML error page for a report.
-pub fn error_page(report: &ErrorReport, request_id: Option<String>) -> Response {
+pub fn error_page(report: &ErrorReport, request_id: Option<String>, open_mode: bool) -> Response {
     let page = ErrorPage {
+        chrome: Chrome {
+            open_mode,
+            ..Chrome::default()
+        },
         status: report.status.as_u16(),
         title: page_title(report.status).to_owned(),
         message: report.message.clone(),

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -18,6 +17,9 @@ use tokio::sync::Mutex;
 use super::AppState;
 use crate::fastio;
 use crate::telemetry;
+use crate::web::auth::Need;
+use crate::web::routes::Routes;
+use axum::http::Method;
 
 /// How long a readiness verdict is reused.
 pub const READY_CACHE: Duration = Duration::from_secs(3);
@@ -26,15 +28,16 @@ pub const READY_CACHE: Duration = Duration::from_secs(3);
 const READY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// This module's routes. Each router gets its own readiness cache.
-pub fn router() -> Router<AppState> {
+pub fn routes(r: Routes) -> Routes {
     let cache = Arc::new(ReadyCache::default());
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route(
+    r.get("/healthz", Need::Public, healthz)
+        .method_router(
+            Method::GET,
             "/readyz",
+            Need::Public,
             get(move |State(state): State<AppState>| async move { cache.probe(&state).await }),
         )
-        .route("/metrics", get(metrics))
+        .get("/metrics", Need::Operator, metrics)
 }
 
 async fn healthz() -> Json<serde_json::Value> {

@@ -8,6 +8,7 @@
 pub mod actions;
 pub mod api;
 pub mod assets;
+pub mod auth;
 pub mod cursor;
 pub mod display;
 pub mod download;
@@ -15,11 +16,13 @@ pub mod error;
 pub mod error_page;
 pub mod format;
 pub mod health;
+pub mod links;
 pub mod listing;
 pub mod metrics;
 pub mod names;
 pub mod negotiate;
 pub mod pages;
+pub mod routes;
 pub mod security;
 pub mod state;
 pub mod templates;
@@ -28,22 +31,40 @@ pub mod uploads;
 pub mod view;
 
 use axum::Router;
+use axum::middleware::from_fn_with_state;
 
 pub use state::AppState;
 
-/// The whole gateway as one router: pages and form actions, the JSON API, downloads, health and
-/// static files, wrapped in the security layers (request id, headers, error rendering, Origin).
+use routes::Routes;
+
+/// Every route of the gateway, each with its [`auth::Need`].
+pub fn routes() -> Routes {
+    let r = Routes::new();
+    let r = pages::routes(r);
+    let r = actions::routes(r);
+    let r = api::routes(r);
+    let r = uploads::routes(r);
+    let r = upload_api::routes(r);
+    let r = download::routes(r);
+    let r = health::routes(r);
+    let r = auth::signin::routes(r);
+    let r = auth::api::routes(r);
+    let r = links::routes(r);
+    assets::routes(r)
+}
+
+/// The whole gateway as one router: every route behind its guard, the caller identified before
+/// routing, all of it wrapped in the security layers (request id, headers, error rendering,
+/// Origin) and the HTTP metrics.
 pub fn app(state: AppState) -> Router {
     let policy = security::OriginPolicy::new(&state.config.public_url);
-    let routes = Router::new()
-        .merge(pages::router())
-        .merge(actions::router())
-        .merge(api::router())
-        .merge(uploads::router())
-        .merge(upload_api::router())
-        .merge(download::router())
-        .merge(health::router())
-        .with_state(state)
-        .merge(assets::router());
-    security::harden(routes, policy).layer(axum::middleware::from_fn(metrics::track_http))
+    let state_mode_open = state.config.access.auth == crate::config::AuthMode::Open;
+    let (router, _) = routes().finish();
+    let router = router
+        .layer(from_fn_with_state(state.clone(), auth::caller::identify))
+        .with_state(state);
+    let frame = error_page::ErrorFrame {
+        open_mode: state_mode_open,
+    };
+    security::harden(router, policy, frame).layer(axum::middleware::from_fn(metrics::track_http))
 }

@@ -3,29 +3,35 @@
 //! A page is a [`Listing`](super::view::Listing) plus breadcrumbs, rendered by `browse.html`;
 //! [`browse_page`] is also what the form actions re-render after an action.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
 
 use super::AppState;
+use super::auth::Caller;
+use super::auth::Need;
 use super::display::{self, SortState};
 use super::listing::{self, ROOT};
-use super::templates::{BrowsePage, Limits, WorkspaceLink, WorkspacesPage};
+use super::routes::Routes;
+use super::templates::{BrowsePage, Chrome, Limits, WorkspaceLink, WorkspacesPage};
 use super::view::{ListParams, ListQuery};
+use crate::access::Capability;
 use crate::web::error::AppError;
 
 /// This module's routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(home))
-        .route("/w/{workspace}", get(browse_root))
-        .route("/w/{workspace}/{folder}", get(browse))
+pub fn routes(r: Routes) -> Routes {
+    r.get("/", Need::SignedIn, home)
+        .get("/w/{workspace}", Need::On(Capability::View), browse_root)
+        .get(
+            "/w/{workspace}/{folder}",
+            Need::On(Capability::View),
+            browse,
+        )
 }
 
 /// `GET /`: the workspaces, or straight to the only one.
-async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
-    let workspaces = listing::workspaces(&state).await?;
+async fn home(State(state): State<AppState>, caller: Caller) -> Result<Response, AppError> {
+    let mut workspaces = listing::workspaces(&state).await?;
+    workspaces.retain(|w| caller.sees(&w.id));
     if let [only] = workspaces.as_slice() {
         return Ok(Redirect::to(&display::folder_href(&only.id, ROOT)).into_response());
     }
@@ -33,32 +39,39 @@ async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
         .into_iter()
         .map(|w| WorkspaceLink::new(w.id, w.name))
         .collect();
-    Ok(WorkspacesPage { workspaces }.into_response())
+    Ok(WorkspacesPage {
+        chrome: Chrome::of(&caller, None),
+        workspaces,
+    }
+    .into_response())
 }
 
 /// `GET /w/{workspace}`: the root folder's page.
 async fn browse_root(
     State(state): State<AppState>,
+    caller: Caller,
     Path(workspace): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> Result<BrowsePage, AppError> {
     let params = query.validate()?;
-    browse_page(&state, &workspace, ROOT, &params).await
+    browse_page(&state, &caller, &workspace, ROOT, &params).await
 }
 
 /// `GET /w/{workspace}/{folder}`: a folder's page.
 async fn browse(
     State(state): State<AppState>,
+    caller: Caller,
     Path((workspace, folder)): Path<(String, String)>,
     Query(query): Query<ListQuery>,
 ) -> Result<BrowsePage, AppError> {
     let params = query.validate()?;
-    browse_page(&state, &workspace, &folder, &params).await
+    browse_page(&state, &caller, &workspace, &folder, &params).await
 }
 
 /// The browse page of `folder` in `workspace`: one page of its listing, breadcrumbs, forms.
 pub async fn browse_page(
     state: &AppState,
+    caller: &Caller,
     workspace: &str,
     folder: &str,
     params: &ListParams,
@@ -74,12 +87,14 @@ pub async fn browse_page(
         },
         listing::ancestry(state, workspace, &listing.folder),
     )?;
-    Ok(BrowsePage::new(
+    let mut page = BrowsePage::new(
         &listing,
         &workspace_name,
         &path,
         SortState::of(params),
         Limits::from_config(&state.config),
         chrono::Utc::now(),
-    ))
+    );
+    page.chrome = Chrome::of(caller, Some(workspace));
+    Ok(page)
 }

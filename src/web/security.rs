@@ -23,7 +23,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::web::error::AppError;
-use crate::web::error_page::render_errors;
+use crate::web::error_page::{ErrorFrame, render_errors};
 
 /// The request id header.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -92,6 +92,7 @@ fn is_form_like(content_type: &str) -> bool {
 pub fn harden<S: Clone + Send + Sync + 'static>(
     router: Router<S>,
     policy: OriginPolicy,
+    frame: ErrorFrame,
 ) -> Router<S> {
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request| {
@@ -117,7 +118,7 @@ pub fn harden<S: Clone + Send + Sync + 'static>(
     let [csp, nosniff, frames, referrer, opener, permissions] = headers;
     router
         .layer(middleware::from_fn_with_state(policy, check_origin))
-        .layer(middleware::from_fn(render_errors))
+        .layer(middleware::from_fn_with_state(frame, render_errors))
         .layer(
             ServiceBuilder::new()
                 .map_request(drop_insane_request_id)

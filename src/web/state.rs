@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
+use crate::access::Access;
 use crate::config::Config;
+use crate::db::{self, Db, Target};
 use crate::fastio;
 use crate::upload::budget::Budget;
 use crate::upload::chunked::{ChunkedRules, ChunkedUploads};
@@ -28,11 +30,28 @@ pub struct AppState {
     pub names: NameCache,
     /// The JS path's upload services (chunk plan, token, admission, wait-and-verify).
     pub chunked: ChunkedUploads,
+    /// Users, sessions, tokens, links and the audit log, on the access database.
+    pub access: Access,
 }
 
 impl AppState {
-    /// Builds the services of `config` around an already configured Fast.io client.
-    pub fn new(config: Config, fastio: fastio::Client) -> Self {
+    /// Opens the access database `config` names (migrating it) and builds the services around
+    /// an already configured Fast.io client.
+    pub async fn open(config: Config, fastio: fastio::Client) -> Result<Self, db::Error> {
+        if let Target::Sqlite(path) = &config.access.database
+            && let Some(dir) = path.parent()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                db::Error::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let db = Db::open(&config.access.database).await?;
+        let access = Access::new(db, config.access.settings());
+        Ok(Self::new(config, fastio, access))
+    }
+
+    /// Builds the services of `config` around a Fast.io client and an access service.
+    pub fn new(config: Config, fastio: fastio::Client, access: Access) -> Self {
         let tokens = TokenKey::new(config.secret.clone());
         let budget = Budget::new(config.inflight_budget, BUDGET_BLOCK);
         let rules = ChunkedRules {
@@ -51,6 +70,7 @@ impl AppState {
             uploads: LiveUploads::new(),
             names: NameCache::new(),
             chunked,
+            access,
         }
     }
 

@@ -123,6 +123,8 @@ pub struct ShareView {
 #[derive(Template, WebTemplate)]
 #[template(path = "workspaces.html")]
 pub struct WorkspacesPage {
+    /// The frame around the page: who is signed in, the open-mode banner.
+    pub chrome: Chrome,
     /// One link per workspace.
     pub workspaces: Vec<WorkspaceLink>,
 }
@@ -189,6 +191,8 @@ pub struct SortHeader {
 #[derive(Template, WebTemplate)]
 #[template(path = "browse.html")]
 pub struct BrowsePage {
+    /// The frame around the page: who is signed in, the open-mode banner.
+    pub chrome: Chrome,
     /// Workspace id.
     pub workspace_id: String,
     /// Workspace name.
@@ -238,6 +242,7 @@ impl BrowsePage {
             arrow: sort.arrow(&key),
         };
         Self {
+            chrome: Chrome::default(),
             workspace_id: ws.clone(),
             workspace_name: workspace_name.to_owned(),
             folder: listing.folder.clone(),
@@ -309,6 +314,8 @@ fn type_label(name: &str, mime: Option<&str>) -> String {
 #[derive(Template, WebTemplate)]
 #[template(path = "upload.html")]
 pub struct UploadPage {
+    /// The frame around the page: who is signed in, the open-mode banner.
+    pub chrome: Chrome,
     /// Workspace picker options.
     pub workspaces: Vec<Choice>,
     /// Folder picker options (of the selected workspace).
@@ -336,6 +343,8 @@ pub struct Choice {
 #[derive(Template, WebTemplate)]
 #[template(path = "error.html")]
 pub struct ErrorPage {
+    /// The frame around the page: who is signed in, the open-mode banner.
+    pub chrome: Chrome,
     /// HTTP status code.
     pub status: u16,
     /// Short title (`Not found`).
@@ -344,6 +353,146 @@ pub struct ErrorPage {
     pub message: String,
     /// Request id to quote to the operator.
     pub request_id: Option<String>,
+}
+
+/// The frame every page shares (`base.html`): who is signed in, what they may do here, and the
+/// open-mode banner.
+#[derive(Clone, Debug, Default)]
+pub struct Chrome {
+    /// The signed-in person's name (none for anonymous pages and open mode).
+    pub user: Option<String>,
+    /// Whether a person is signed in (shows the sign-out button).
+    pub signed_in: bool,
+    /// An admin of every workspace (shows the audit and links pages).
+    pub admin: bool,
+    /// `FASTGATE_AUTH=open`: every page says that anyone may act.
+    pub open_mode: bool,
+    /// May upload and create folders on the page's workspace.
+    pub can_upload: bool,
+    /// May create share links (and upload-request links) on the page's workspace.
+    pub can_share: bool,
+}
+
+/// `GET /signin`.
+#[derive(Template, WebTemplate)]
+#[template(path = "signin.html")]
+pub struct SigninPage {
+    /// The frame.
+    pub chrome: Chrome,
+    /// Where to go after signing in (a local path).
+    pub next: String,
+    /// The name typed, kept after a failure.
+    pub username: String,
+    /// What went wrong, if anything.
+    pub notice: Option<Notice>,
+}
+
+/// `GET /setup?token=…`: create the first admin.
+#[derive(Template, WebTemplate)]
+#[template(path = "setup.html")]
+pub struct SetupPage {
+    /// The frame.
+    pub chrome: Chrome,
+    /// The setup token from the start-up log.
+    pub token: String,
+    /// The name typed, kept after a failure.
+    pub username: String,
+    /// What went wrong, if anything.
+    pub notice: Option<Notice>,
+}
+
+/// `GET /account`: one's API tokens.
+#[derive(Template, WebTemplate)]
+#[template(path = "account.html")]
+pub struct AccountPage {
+    /// The frame.
+    pub chrome: Chrome,
+    /// The username.
+    pub username: String,
+    /// Roles per workspace, as text (`editor on *`).
+    pub grants: Vec<String>,
+    /// Tokens, newest first.
+    pub tokens: Vec<TokenRow>,
+    /// A token just created: shown once.
+    pub created: Option<String>,
+    /// What happened, if anything.
+    pub notice: Option<Notice>,
+}
+
+/// A token on the account page.
+#[derive(Clone, Debug)]
+pub struct TokenRow {
+    /// Its id (for revoke).
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// `viewer`…
+    pub role: String,
+    /// Its workspace or `every workspace`.
+    pub scope: String,
+    /// Created, expires, last used — as text.
+    pub created: String,
+    /// Expiry as text, or `never`.
+    pub expires: String,
+    /// Last use as text, or `never`.
+    pub last_used: String,
+    /// Revoked?
+    pub revoked: bool,
+}
+
+/// `GET /audit`: the audit log, filtered and paged.
+#[derive(Template, WebTemplate)]
+#[template(path = "audit.html")]
+pub struct AuditLogPage {
+    /// The frame.
+    pub chrome: Chrome,
+    /// The action filter (empty: all).
+    pub action: String,
+    /// Every action name, for the filter, and whether it is the one chosen.
+    pub actions: Vec<(&'static str, bool)>,
+    /// Rows, newest first.
+    pub rows: Vec<AuditRow>,
+    /// Link to the next page, if any.
+    pub next_href: Option<String>,
+}
+
+/// One audit entry as the page shows it.
+#[derive(Clone, Debug)]
+pub struct AuditRow {
+    /// `2026-12-01 22:58:14 UTC`.
+    pub time: String,
+    /// `user:alice`, `token:ci@alice`, `anonymous`.
+    pub actor: String,
+    /// `upload_stored`…
+    pub action: &'static str,
+    /// Workspace id.
+    pub workspace: Option<String>,
+    /// What was acted on.
+    pub target: Option<String>,
+    /// Bytes.
+    pub size: Option<u64>,
+    /// SHA-256.
+    pub sha256: Option<String>,
+    /// Client IP.
+    pub ip: Option<String>,
+}
+
+impl From<crate::access::AuditItem> for AuditRow {
+    fn from(item: crate::access::AuditItem) -> Self {
+        let time = DateTime::<Utc>::from_timestamp_millis(item.time)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_default();
+        Self {
+            time,
+            actor: item.actor,
+            action: item.action.as_str(),
+            workspace: item.workspace,
+            target: item.target,
+            size: item.size,
+            sha256: item.sha256,
+            ip: item.ip,
+        }
+    }
 }
 
 /// The per-file results list alone (same markup as inside the pages).

@@ -13,35 +13,45 @@
 //! is the gateway's own word (`receiving`, `assembling`, `stored`, `failed`, `cancelled`).
 
 use axum::Json;
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::handler::Handler as _;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::{get, post, put};
+use axum::routing::put;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::auth::{Caller, audit};
 use super::error::AppError;
+use super::links;
+use crate::access::Capability;
+use crate::access::{AuditAction, Event};
 use crate::telemetry::{self, UploadOutcome, UploadPath};
 use crate::upload::chunked::{
     ChunkReceipt, ChunkedUploads, NewUpload, Progress, StoredUpload, Ticket,
 };
 use crate::upload::token::{TokenError, UploadClaims};
+use crate::web::auth::Need;
+use crate::web::routes::Routes;
+use axum::http::Method;
 
 /// The header carrying the upload capability.
 pub const UPLOAD_TOKEN: &str = "upload-token";
 
 /// This module's routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/uploads", post(create))
-        .route("/api/uploads/{id}", get(progress).delete(cancel))
-        .route(
+pub fn routes(r: Routes) -> Routes {
+    r.post("/api/uploads", Need::InBody(Capability::Upload), create)
+        .get("/api/uploads/{id}", Need::UploadToken, progress)
+        .delete("/api/uploads/{id}", Need::UploadToken, cancel)
+        .method_router(
+            Method::PUT,
             "/api/uploads/{id}/chunks/{n}",
-            put(put_chunk).layer(DefaultBodyLimit::disable()),
+            Need::UploadToken,
+            put(put_chunk.layer(axum::middleware::map_response(close_if_refused)))
+                .layer(DefaultBodyLimit::disable()),
         )
-        .route("/api/uploads/{id}/complete", post(complete))
+        .post("/api/uploads/{id}/complete", Need::UploadToken, complete)
 }
 
 /// The body of `POST /api/uploads`.
@@ -59,8 +69,10 @@ struct NewUploadBody {
 /// `POST /api/uploads` → 201 with the ticket.
 async fn create(
     State(app): State<AppState>,
+    caller: Caller,
     Json(req): Json<NewUploadBody>,
 ) -> Result<(StatusCode, Json<Ticket>), AppError> {
+    caller.allow(&req.workspace)?;
     if !app.exposes(&req.workspace) {
         return Err(AppError::NotFound(format!(
             "there is no workspace “{}” here",
@@ -74,6 +86,7 @@ async fn create(
         name: req.name,
         size: req.size,
         relative_path: req.relative_path,
+        link: None,
     };
     let ticket = app.chunked.create(upload).await?;
     Ok((StatusCode::CREATED, Json(ticket)))
@@ -88,6 +101,7 @@ async fn put_chunk(
 ) -> Result<Json<ChunkReceipt>, AppError> {
     let uploads = &app.chunked;
     let claims = verify(uploads, &headers, &id)?;
+    links::chunked::link_still_open(&app, &claims).await?;
     let announced = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -116,20 +130,33 @@ async fn progress(
 /// `POST /api/uploads/{id}/complete` → the receipt once stored and verified.
 async fn complete(
     State(app): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<StoredUpload>, AppError> {
     let meter = telemetry::upload_started(UploadPath::Api);
     let uploads = &app.chunked;
-    let result = match verify(uploads, &headers, &id) {
-        Ok(claims) => uploads.complete(&claims).await.map_err(AppError::from),
-        Err(e) => Err(e),
-    };
+    let claims = verify(uploads, &headers, &id)?;
+    let link = links::chunked::link_still_open(&app, &claims).await?;
+    let caller = links::chunked::caller_of(&caller, link.as_ref());
+    let result = uploads.complete(&claims).await;
+    links::chunked::completed(&app, &claims, &result).await;
+    let result = result.map_err(AppError::from);
     meter.finish(match &result {
         Ok(_) => UploadOutcome::Stored,
         Err(e) if e.status().is_client_error() => UploadOutcome::Rejected,
         Err(_) => UploadOutcome::Failed,
     });
+    let event = match &result {
+        Ok(stored) => Event::new(AuditAction::UploadStored)
+            .file(stored.size, stored.sha256.as_deref().unwrap_or(""))
+            .target(&stored.node_id)
+            .detail(&stored.name),
+        Err(e) => Event::new(AuditAction::UploadFailed)
+            .target(&claims.name)
+            .detail(&e.public_message()),
+    };
+    audit::record(&app, &caller, event.workspace(&claims.workspace)).await;
     Ok(Json(result?))
 }
 
@@ -142,6 +169,7 @@ async fn cancel(
     let uploads = &app.chunked;
     let claims = verify(uploads, &headers, &id)?;
     let state = uploads.cancel(&claims).await?;
+    links::chunked::release(&app, &claims).await;
     Ok(Json(json!({"id": id, "state": state})))
 }
 
@@ -156,4 +184,17 @@ fn verify(
         .and_then(|v| v.to_str().ok())
         .ok_or(TokenError::Malformed)?;
     Ok(uploads.claims(token, id)?)
+}
+
+/// `Connection: close` on a refused chunk. It is refused before (or while) its body is read,
+/// so the server drops the connection after answering; saying so keeps a keep-alive client from
+/// sending its next chunk into a connection that is closing. Accepted chunks keep theirs.
+async fn close_if_refused(mut response: axum::response::Response) -> axum::response::Response {
+    if !response.status().is_success() {
+        response.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }

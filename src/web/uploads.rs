@@ -13,24 +13,30 @@
 mod outcome;
 mod page;
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart};
 use axum::handler::Handler;
 use axum::http::StatusCode;
 use axum::http::{HeaderValue, header};
-use axum::routing::get;
+use axum::routing::post;
 use serde::Serialize;
 use tokio::time::Instant;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::AppState;
+use super::auth::{Caller, audit};
 use super::templates::{FileOutcome, Notice};
 use super::view::ActionResult;
+use crate::access::Capability;
 use crate::fastio::UploadTarget;
 use crate::upload::batch::SmallFiles;
+use crate::upload::error::FileError;
 use crate::upload::names::sanitize_filename;
 use crate::upload::pipeline::{self, Pipeline, Started};
+use crate::upload::rules::AllowedTypes;
+use crate::web::auth::Need;
 use crate::web::error::AppError;
+use crate::web::routes::Routes;
+use axum::http::Method;
 use outcome::{Slot, outcome, refused, report, settle};
 
 /// Longest text field (`workspace`, `folder`) read from an upload form.
@@ -46,8 +52,24 @@ pub enum Destination {
         /// Folder id (`root` for the root).
         folder: String,
     },
-    /// The stand-alone upload page: `workspace` and `folder` text fields precede the files.
-    FromForm,
+    /// The stand-alone upload page: `workspace` and `folder` text fields precede the files
+    /// (start with [`Destination::from_form`]; the fields are filled in as they are read).
+    FromForm {
+        /// The `workspace` field.
+        workspace: Option<String>,
+        /// The `folder` field.
+        folder: Option<String>,
+    },
+}
+
+impl Destination {
+    /// The stand-alone upload page's destination, before its fields are read.
+    pub fn from_form() -> Self {
+        Self::FromForm {
+            workspace: None,
+            folder: None,
+        }
+    }
 }
 
 /// What a form post did: one outcome per file, successes and failures together.
@@ -107,26 +129,126 @@ impl UploadReport {
     }
 }
 
-/// Streams every `file` part of `multipart` to `destination`. Whole-request problems (an
-/// unexposed workspace, no file chosen, a malformed form) are errors; a file's own failure is an
-/// outcome in the report. The whole post may take `config.upload_timeout`; past it, files not yet
-/// stored fail with 408 and their sessions are cancelled.
+/// Decides where the files of a form post go and under which limits, once the text fields that
+/// precede the first file are read: a folder page, the upload page's pickers, an upload-request
+/// link (which checks its password and begins its submission there).
+pub trait Intake: Send {
+    /// Whether `name` is a text field this intake reads (others are skipped unread).
+    fn wants(&self, name: &str) -> bool;
+
+    /// A text field read before the first file.
+    fn field(&mut self, name: &str, value: String);
+
+    /// At the first file: where the files go and the post's limits, or why the whole post is
+    /// refused.
+    fn open(
+        &mut self,
+        state: &AppState,
+        caller: &Caller,
+    ) -> impl Future<Output = Result<Opened, AppError>> + Send;
+}
+
+/// Where a post's files go, and its limits.
+#[derive(Clone, Debug)]
+pub struct Opened {
+    /// Workspace and folder.
+    pub target: UploadTarget,
+    /// The limits.
+    pub rules: PostRules,
+}
+
+/// The limits of one form post: the gateway's, or narrower ones (an upload-request link's).
+/// Every one is enforced while the files stream, before a byte past it goes upstream.
+#[derive(Clone, Debug)]
+pub struct PostRules {
+    /// Files per post; the ones after it are refused unread (413).
+    pub max_files: usize,
+    /// Bytes per file (413).
+    pub max_file_size: u64,
+    /// Bytes of all the post's files together, if limited: each file may use what the files
+    /// before it left (413).
+    pub max_bytes: Option<u64>,
+    /// Allowed types, on the name and the first bytes (415).
+    pub allowed: AllowedTypes,
+}
+
+impl PostRules {
+    /// The gateway's own limits.
+    pub fn of_gateway(state: &AppState) -> Self {
+        Self {
+            max_files: state.config.max_files,
+            max_file_size: state.config.max_file_size,
+            max_bytes: None,
+            allowed: state.config.allowed_types.clone(),
+        }
+    }
+}
+
+impl Intake for Destination {
+    fn wants(&self, name: &str) -> bool {
+        matches!(self, Self::FromForm { .. }) && matches!(name, "workspace" | "folder")
+    }
+
+    fn field(&mut self, name: &str, value: String) {
+        if let Self::FromForm { workspace, folder } = self {
+            match name {
+                "workspace" => *workspace = Some(value),
+                _ => *folder = Some(value),
+            }
+        }
+    }
+
+    async fn open(&mut self, state: &AppState, caller: &Caller) -> Result<Opened, AppError> {
+        let target = match self.clone() {
+            Self::Folder { workspace, folder } => exposed(state, workspace, folder)?,
+            Self::FromForm { workspace, folder } => {
+                let Some(ws) = workspace.filter(|w| !w.is_empty()) else {
+                    return Err(AppError::BadRequest(
+                        "choose a workspace: the form's workspace field must precede the files"
+                            .into(),
+                    ));
+                };
+                caller.allow(&ws)?;
+                let folder = folder.filter(|f| !f.is_empty());
+                exposed(state, ws, folder.unwrap_or_else(|| "root".into()))?
+            }
+        };
+        Ok(Opened {
+            target,
+            rules: PostRules::of_gateway(state),
+        })
+    }
+}
+
+/// Streams every `file` part of `multipart` to `destination`; see [`receive_into`].
 pub async fn receive(
     state: &AppState,
-    destination: Destination,
+    caller: &Caller,
+    mut destination: Destination,
+    multipart: Multipart,
+) -> Result<UploadReport, AppError> {
+    receive_into(state, caller, &mut destination, multipart).await
+}
+
+/// Streams every `file` part of `multipart` where `intake` says, under its limits.
+/// Whole-request problems (an unexposed workspace, no file chosen, a malformed form, an intake's
+/// refusal) are errors; a file's own failure is an outcome in the report. The whole post may
+/// take `config.upload_timeout`; past it, files not yet stored fail with 408 and their sessions
+/// are cancelled. Audited per file as `caller`.
+pub async fn receive_into<I: Intake>(
+    state: &AppState,
+    caller: &Caller,
+    intake: &mut I,
     mut multipart: Multipart,
 ) -> Result<UploadReport, AppError> {
     let deadline = Instant::now() + state.config.upload_timeout;
-    let pipeline = pipeline_of(state);
-    let mut target = match destination {
-        Destination::Folder { workspace, folder } => Some(exposed(state, workspace, folder)?),
-        Destination::FromForm => None,
-    };
-    let (mut form_ws, mut form_folder) = (None, None);
+    let mut opened: Option<Opened> = None;
     let mut slots: Vec<Slot> = Vec::new();
     // Small files go up in batches while the next parts are read (upload::batch).
     let mut running = SmallFiles::new();
     let mut files = 0usize;
+    // Bytes of the files read whole so far (against `max_bytes`).
+    let mut used = 0u64;
     let mut timed_out = false;
     loop {
         let field = match tokio::time::timeout_at(deadline, multipart.next_field()).await {
@@ -144,45 +266,38 @@ pub async fn receive(
             // The body broke off after some files (client gone); what was done stays reported.
             Ok(Err(_)) => break,
         };
-        match field.name().unwrap_or_default() {
-            "file" => {}
-            "workspace" if target.is_none() => {
-                form_ws = Some(text_field(field).await?);
-                continue;
+        let name = field.name().unwrap_or_default().to_owned();
+        if name != "file" {
+            if opened.is_none() && intake.wants(&name) {
+                let value = text_field(field).await?;
+                intake.field(&name, value);
             }
-            "folder" if target.is_none() => {
-                form_folder = Some(text_field(field).await?);
-                continue;
-            }
-            _ => continue,
+            continue;
         }
         let raw_name = field.file_name().unwrap_or_default().to_owned();
         if raw_name.is_empty() {
             // A file input with nothing picked: no name, no bytes. Not a file.
             continue;
         }
-        let target = match &target {
-            Some(t) => t.clone(),
-            None => {
-                let Some(ws) = form_ws.take().filter(|w| !w.is_empty()) else {
-                    return Err(AppError::BadRequest(
-                        "choose a workspace: the form's workspace field must precede the files"
-                            .into(),
-                    ));
-                };
-                let folder = form_folder.take().filter(|f| !f.is_empty());
-                target
-                    .insert(exposed(state, ws, folder.unwrap_or_else(|| "root".into()))?)
-                    .clone()
-            }
+        let Opened { target, rules } = match &opened {
+            Some(o) => o.clone(),
+            None => opened.insert(intake.open(state, caller).await?).clone(),
         };
         files += 1;
-        if files > state.config.max_files {
-            let limit = state.config.max_files;
-            let (outcome, status) = refused(
-                sanitize_filename(&raw_name),
-                AppError::TooManyFiles { limit },
-            );
+        let room = rules.max_bytes.map(|m| m.saturating_sub(used));
+        let refusal = if files > rules.max_files {
+            Some(AppError::TooManyFiles {
+                limit: rules.max_files,
+            })
+        } else if room == Some(0) {
+            rules
+                .max_bytes
+                .map(|limit| AppError::PostTooLarge { limit })
+        } else {
+            None
+        };
+        if let Some(error) = refusal {
+            let (outcome, status) = refused(sanitize_filename(&raw_name), error);
             slots.push(Slot::Done(outcome, status));
             continue;
         }
@@ -199,6 +314,10 @@ pub async fn receive(
         if timed_out {
             break;
         }
+        // The file may use what the files before it left of the post's total.
+        let max_size = room.map_or(rules.max_file_size, |r| r.min(rules.max_file_size));
+        let by_total = room.is_some_and(|r| r < rules.max_file_size);
+        let pipeline = pipeline_of(state, max_size, rules.allowed.clone());
         let started = tokio::time::timeout_at(deadline, pipeline.start(&target, &raw_name, field));
         match started.await {
             Err(_) => {
@@ -206,7 +325,16 @@ pub async fn receive(
                 slots.push(Slot::Running(sanitize_filename(&raw_name)));
                 break;
             }
+            Ok(Started::Finished(Err(FileError::TooLarge { .. }))) if by_total => {
+                let limit = rules.max_bytes.unwrap_or(max_size);
+                let error = AppError::PostTooLarge { limit };
+                let (outcome, status) = refused(sanitize_filename(&raw_name), error);
+                slots.push(Slot::Done(outcome, status));
+            }
             Ok(Started::Finished(result)) => {
+                if let Ok(receipt) = &result {
+                    used = used.saturating_add(receipt.size);
+                }
                 slots.push(outcome(
                     result,
                     &sanitize_filename(&raw_name),
@@ -214,13 +342,14 @@ pub async fn receive(
                 ));
             }
             Ok(Started::Buffered(small)) => {
+                used = used.saturating_add(small.size());
                 let index = slots.len();
                 slots.push(Slot::Running(small.name().to_owned()));
                 running.push(index, small).await;
             }
         }
     }
-    let Some(target) = target else {
+    let Some(Opened { target, .. }) = opened else {
         return Err(AppError::BadRequest(
             "no file chosen: pick at least one file".into(),
         ));
@@ -240,17 +369,19 @@ pub async fn receive(
             "no file chosen: pick at least one file".into(),
         ));
     }
-    Ok(report(target, slots, state.config.upload_timeout))
+    let report = report(target, slots, state.config.upload_timeout);
+    audit::uploads(state, caller, &report.workspace, &report.outcomes).await;
+    Ok(report)
 }
 
-/// The pipeline of this gateway's configuration.
-fn pipeline_of(state: &AppState) -> Pipeline {
+/// The pipeline of one file: this gateway's client and budget, the file's limits.
+fn pipeline_of(state: &AppState, max_size: u64, allowed: AllowedTypes) -> Pipeline {
     Pipeline::new(
         state.fastio.clone(),
         state.budget.clone(),
         pipeline::Limits {
-            max_size: state.config.max_file_size,
-            allowed: state.config.allowed_types.clone(),
+            max_size,
+            allowed,
             store_timeout: state.config.upload_timeout,
         },
     )
@@ -285,13 +416,14 @@ async fn text_field(mut field: axum::extract::multipart::Field<'_>) -> Result<St
 
 /// This module's routes: the stand-alone upload page and its form action, without axum's body
 /// limit (the pipeline enforces the file size while streaming).
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/upload",
-            get(page::show_page).post(page::post_upload.layer(close_connection())),
-        )
-        .layer(DefaultBodyLimit::disable())
+pub fn routes(r: Routes) -> Routes {
+    let upload = Need::InBody(Capability::Upload);
+    r.get("/upload", upload, page::show_page).method_router(
+        Method::POST,
+        "/upload",
+        upload,
+        post(page::post_upload.layer(close_connection())).layer(DefaultBodyLimit::disable()),
+    )
 }
 
 /// `Connection: close` on the answer to an upload post. The answer can come before the whole

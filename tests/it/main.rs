@@ -9,6 +9,7 @@
 //! and metrics (one Prometheus recorder per process) are asserted on a gateway process of the
 //! test's own (`ops::health`).
 
+mod access;
 mod browser;
 mod client;
 mod common;

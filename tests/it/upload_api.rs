@@ -128,7 +128,10 @@ async fn one_upload_served_by_two_replicas_alternately_is_stored_with_its_hash()
         .await;
         assert_eq!(r.status, 200, "chunk {n}: {}", r.text());
     }
-    assert_eq!(state_of(&b, &ticket).await["received"], json!([1, 2, 3, 4]));
+    let before = state_of(&b, &ticket).await;
+    assert_eq!(before["received"], json!([1, 2, 3, 4]));
+    // The gateway's own word, never Fast.io's (`ready`, `uploading`, `assemble`, …).
+    assert_eq!(before["state"], "receiving");
     assert_eq!(
         upstream_chunk_posts(&a),
         4,
@@ -179,6 +182,7 @@ async fn forged_expired_and_other_session_tokens_get_401_and_store_nothing() {
         size: file.len() as u64,
         chunk_size: MIB as u64,
         expires: chrono::Utc::now().timestamp() - 1,
+        link: None,
     });
     let r = put_chunk(
         &gw,

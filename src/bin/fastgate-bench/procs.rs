@@ -215,6 +215,8 @@ pub fn gateway_at(
         // The bench measures uploads, not sign-in: access control stays open.
         ("FASTGATE_AUTH", "open".to_owned()),
         ("FASTGATE_LOG_FORMAT", "json".to_owned()),
+        // The bench measures the data path; access control is measured on its own.
+        ("FASTGATE_AUTH", "open".to_owned()),
         ("RUST_LOG", "warn,fastgate::server=info".to_owned()),
     ];
     if let Some(url) = public_url {

@@ -43,8 +43,8 @@ pub async fn request_read(
     ))
 }
 
-/// A read token for a live file node, valid for `ttl_secs`.
-async fn issue_token(
+/// A read token for a live file node, valid for `ttl_secs` (downloads, previews, transforms).
+pub async fn issue_token(
     state: &EmulatorState,
     ws: String,
     node: String,
@@ -67,7 +67,35 @@ async fn issue_token(
     Ok(token)
 }
 
-fn file_node(c: &rusqlite::Connection, ws: &str, id: &str) -> Result<NodeRow, ApiError> {
+/// Fails with 401/10011 unless `token` is a live read token for `node` in `ws`.
+pub async fn check_token(
+    state: &EmulatorState,
+    token: String,
+    ws: String,
+    node: String,
+) -> Result<(), ApiError> {
+    let ok = state
+        .store
+        .call(move |c| {
+            Ok(c.query_row(
+                "SELECT 1 FROM tokens WHERE token = ?1 AND node_id = ?2 AND \
+                 (workspace_id = ?3) AND expires > ?4",
+                (&token, &node, &ws, ids::now_epoch()),
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+        })
+        .await?;
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthenticated)
+    }
+}
+
+/// A live (not trashed) file node, or 404/1609.
+pub fn file_node(c: &rusqlite::Connection, ws: &str, id: &str) -> Result<NodeRow, ApiError> {
     match nodes::get(c, ws, id)? {
         Some(n) if n.kind == "file" && !n.deleted => Ok(n),
         _ => Err(ApiError::not_found(format!("file {id} not found"))),
@@ -91,23 +119,7 @@ pub async fn read(
         workspaces::resolve(&state, &ws).await?
     } else {
         let token = q.get("token").cloned().ok_or(ApiError::Unauthenticated)?;
-        let (w, n) = (ws.clone(), node.clone());
-        let ok = state
-            .store
-            .call(move |c| {
-                Ok(c.query_row(
-                    "SELECT 1 FROM tokens WHERE token = ?1 AND node_id = ?2 AND \
-                     (workspace_id = ?3) AND expires > ?4",
-                    (&token, &n, &w, ids::now_epoch()),
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some())
-            })
-            .await?;
-        if !ok {
-            return Err(ApiError::Unauthenticated);
-        }
+        check_token(&state, token, ws.clone(), node.clone()).await?;
         ws
     };
     if state.faults.get().redirect_reads && !cdn {

@@ -6,6 +6,7 @@
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde_json::{Value, json};
 
+use super::previews;
 use crate::emulator::transport::error::ApiError;
 use crate::emulator::transport::ids;
 
@@ -28,10 +29,12 @@ pub struct NodeRow {
     pub deleted_from: Option<String>,
     pub origin_type: Option<String>,
     pub upload_session: Option<String>,
+    /// Preview states as a JSON object (`previews.rs`); `None` for rows older than previews.
+    pub previews: Option<String>,
 }
 
 const COLS: &str = "id, workspace_id, parent, type, name, size, mimetype, hash, blob, version, \
-    created, updated, deleted, deleted_from, origin_type, upload_session";
+    created, updated, deleted, deleted_from, origin_type, upload_session, previews";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<NodeRow> {
     Ok(NodeRow {
@@ -51,6 +54,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<NodeRow> {
         deleted_from: r.get(13)?,
         origin_type: r.get(14)?,
         upload_session: r.get(15)?,
+        previews: r.get(16)?,
     })
 }
 
@@ -89,7 +93,7 @@ impl Output {
 pub fn node_json(n: &NodeRow, out: Output, web_base: &str) -> Value {
     let mut v = json!({
         "id": n.id, "type": n.kind, "name": n.name, "parent": n.parent,
-        "modified": n.updated, "previews": {},
+        "modified": n.updated, "previews": previews::render(n, out),
     });
     if n.kind == "file" {
         v["size"] = json!(n.size);
@@ -133,6 +137,35 @@ pub fn get(c: &Connection, ws: &str, id: &str) -> Result<Option<NodeRow>, ApiErr
     .optional()?)
 }
 
+/// `id` and every node below it (following parent links; nodes trashed on their own before
+/// point at `trash` and are not included), `id` first.
+pub fn subtree(c: &Connection, ws: &str, id: &str) -> Result<Vec<String>, ApiError> {
+    let mut stmt = c.prepare(
+        "WITH RECURSIVE sub(id) AS (SELECT ?2 UNION ALL \
+         SELECT n.id FROM nodes n JOIN sub ON n.parent = sub.id WHERE n.workspace_id = ?1) \
+         SELECT id FROM sub",
+    )?;
+    let ids = stmt
+        .query_map((ws, id), |r| r.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(ids)
+}
+
+/// Whether `node` is `ancestor` or lies below it.
+pub fn is_within(c: &Connection, ws: &str, node: &str, ancestor: &str) -> Result<bool, ApiError> {
+    let mut cur = node.to_owned();
+    for _ in 0..10_000 {
+        if cur == ancestor {
+            return Ok(true);
+        }
+        match get(c, ws, &cur)? {
+            Some(n) if n.parent != cur => cur = n.parent,
+            _ => return Ok(false),
+        }
+    }
+    Ok(false)
+}
+
 /// Resolves a folder reference (`root` or a live folder id) or fails with 404.
 pub fn resolve_folder(c: &Connection, ws: &str, folder: &str) -> Result<String, ApiError> {
     if folder == "root" || folder.is_empty() {
@@ -162,6 +195,26 @@ pub fn child_named(
     .optional()?)
 }
 
+/// The live children of `parent`.
+pub fn live_children(c: &Connection, ws: &str, parent: &str) -> Result<Vec<NodeRow>, ApiError> {
+    let mut stmt = c.prepare(&format!(
+        "SELECT {COLS} FROM nodes WHERE workspace_id = ?1 AND parent = ?2 AND deleted = 0"
+    ))?;
+    let rows = stmt
+        .query_map((ws, parent), from_row)?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Every node of a workspace, live and trashed, by name then id (search, §6.6).
+pub fn all_in(c: &Connection, ws: &str) -> Result<Vec<NodeRow>, ApiError> {
+    let mut stmt = c.prepare(&format!(
+        "SELECT {COLS} FROM nodes WHERE workspace_id = ?1 ORDER BY lower(name), id"
+    ))?;
+    let rows = stmt.query_map([ws], from_row)?.collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
 /// `name`, or `name (2)`, `name (3)`, … whichever is free in `parent`.
 pub fn free_name(c: &Connection, ws: &str, parent: &str, name: &str) -> Result<String, ApiError> {
     if child_named(c, ws, parent, name)?.is_none() {
@@ -183,11 +236,11 @@ pub fn free_name(c: &Connection, ws: &str, parent: &str, name: &str) -> Result<S
 /// Inserts a new node row.
 pub fn insert(c: &Connection, n: &NodeRow) -> Result<(), ApiError> {
     c.execute(
-        &format!("INSERT INTO nodes({COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"),
+        &format!("INSERT INTO nodes({COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"),
         rusqlite::params![
             n.id, n.workspace_id, n.parent, n.kind, n.name, n.size as i64, n.mimetype, n.hash,
             n.blob, n.version, n.created, n.updated, n.deleted as i64, n.deleted_from,
-            n.origin_type, n.upload_session
+            n.origin_type, n.upload_session, n.previews
         ],
     )?;
     Ok(())
@@ -213,6 +266,7 @@ pub fn new_folder(ws: &str, parent: &str, name: &str) -> NodeRow {
         deleted_from: None,
         origin_type: None,
         upload_session: None,
+        previews: None,
     }
 }
 
@@ -262,7 +316,7 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
-/// Lists live children of `parent` (or trashed nodes when `parent == "trash"`), keyset-paged.
+/// Lists live children of `parent` (or the top-level trashed nodes for `trash`), keyset-paged.
 pub fn list(
     c: &Connection,
     ws: &str,
@@ -275,7 +329,7 @@ pub fn list(
     let expr = sort.expr();
     let (cmp, dir) = if desc { ("<", "DESC") } else { (">", "ASC") };
     let scope = if parent == "trash" {
-        "workspace_id = ?1 AND deleted = 1 AND ?2 = 'trash'"
+        "workspace_id = ?1 AND parent = ?2 AND deleted = 1"
     } else {
         "workspace_id = ?1 AND parent = ?2 AND deleted = 0"
     };
@@ -289,7 +343,7 @@ pub fn list(
         page_size + 1
     ));
     let mut stmt = c.prepare(&sql)?;
-    let map = |r: &Row<'_>| Ok((from_row(r)?, r.get::<_, String>(16)?));
+    let map = |r: &Row<'_>| Ok((from_row(r)?, r.get::<_, String>(17)?));
     let rows: Vec<(NodeRow, String)> = match &after {
         Some((key, id)) => stmt
             .query_map((ws, parent, key, id), map)?

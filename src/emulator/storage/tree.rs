@@ -1,6 +1,7 @@
-//! The node tree of a workspace (§6): listing with keyset cursors (§6.3), node details single
-//! and bulk (§6.4), create folder / rename / move / delete to trash / restore (§6.5), the
-//! version list (§6.9) and the retired QuickShare (§6.8).
+//! The node tree of a workspace (§6): listing with keyset cursors (§6.3; `trash` lists the
+//! top-level trashed nodes), node details single and bulk (§6.4), create folder, rename, move
+//! and copy (§6.5, in `arrange.rs`) and the retired QuickShare (§6.8). Trash, restore and purge
+//! are `trash.rs`; versions `versions.rs`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +18,6 @@ use crate::emulator::state::EmulatorState;
 use crate::emulator::transport::auth::Caller;
 use crate::emulator::transport::envelope::Envelope;
 use crate::emulator::transport::error::ApiError;
-use crate::emulator::transport::ids;
 
 type Q = Query<HashMap<String, String>>;
 
@@ -138,27 +138,39 @@ pub async fn details(
     Ok((status, Envelope(body)).into_response())
 }
 
-fn form_name(form: &HashMap<String, String>) -> Result<String, ApiError> {
-    let name = form
-        .get("name")
+/// The name rules the emulator enforces (the server's are unpublished, §6.5): not empty after
+/// trimming, at most 255 bytes, not `.` or `..`, no `/`, `\\` or control characters. 400/1605
+/// with the reason otherwise.
+pub fn valid_name(raw: Option<&String>) -> Result<String, ApiError> {
+    let name = raw
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty())
         .ok_or_else(|| ApiError::invalid("name is required"))?;
-    if name.len() > 255
-        || name
-            .chars()
-            .any(|c| c == '/' || c == '\\' || c.is_control())
-    {
-        return Err(ApiError::invalid("invalid name"));
+    if name.len() > 255 {
+        return Err(ApiError::invalid("name is longer than 255 bytes"));
+    }
+    if name == "." || name == ".." {
+        return Err(ApiError::invalid("name may not be . or .."));
+    }
+    if name.chars().any(|c| c == '/' || c == '\\') {
+        return Err(ApiError::invalid("name may not contain / or \\"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::invalid("name may not contain control characters"));
     }
     Ok(name)
 }
 
-async fn node_envelope(
+/// The answer of a call that returns its node (§6.5): `{"node":{…}}` at full output, or a bare
+/// `{"result":true}` when `bare_storage_answers` is on.
+pub async fn node_answer(
     state: &EmulatorState,
     ws: String,
     id: String,
 ) -> Result<Envelope, ApiError> {
+    if state.config.bare_storage_answers {
+        return Ok(Envelope(json!({})));
+    }
     let base = state.public_base.clone();
     state
         .store
@@ -180,7 +192,7 @@ pub async fn create_folder(
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Envelope, ApiError> {
     let ws = workspaces::resolve(&state, &ws).await?;
-    let name = form_name(&form)?;
+    let name = valid_name(form.get("name"))?;
     let force = matches!(form.get("force").map(String::as_str), Some("true" | "1"));
     let w = ws.clone();
     let id = state
@@ -202,174 +214,26 @@ pub async fn create_folder(
             Ok(row.id)
         })
         .await?;
-    node_envelope(&state, ws, id).await
-}
-
-/// `POST /workspace/{ws}/storage/{node}/update/` (§6.5): rename (a conflict gives 400/1605).
-pub async fn update(
-    State(state): State<Arc<EmulatorState>>,
-    _: Caller,
-    Path((ws, node)): Path<(String, String)>,
-    Form(form): Form<HashMap<String, String>>,
-) -> Result<Envelope, ApiError> {
-    let ws = workspaces::resolve(&state, &ws).await?;
-    let name = form.get("name").map(|_| form_name(&form)).transpose()?;
-    let has_meta = form.contains_key("metadata_title") || form.contains_key("metadata_short");
-    if name.is_none() && !has_meta {
-        return Err(ApiError::invalid("nothing to update"));
-    }
-    let (w, id) = (ws.clone(), node.clone());
+    let base = state.public_base.clone();
+    // createfolder always answers its node (only the §6.5 edits honour `bare_storage_answers`).
     state
         .store
         .call(move |c| {
-            let n = live(c, &w, &id)?;
-            if let Some(name) = name {
-                if let Some(other) = nodes::child_named(c, &w, &n.parent, &name)? {
-                    if other.id != n.id {
-                        return Err(ApiError::invalid(format!("{name} already exists")));
-                    }
-                }
-                c.execute(
-                    "UPDATE nodes SET name = ?2, updated = ?3 WHERE id = ?1",
-                    (&n.id, &name, ids::now()),
-                )?;
-            }
-            Ok(())
+            let n =
+                nodes::get(c, &ws, &id)?.ok_or_else(|| ApiError::not_found("node not found"))?;
+            Ok(Envelope(
+                json!({"node": nodes::node_json(&n, Output::Full, &base)}),
+            ))
         })
-        .await?;
-    node_envelope(&state, ws, node).await
+        .await
 }
 
-fn live(c: &rusqlite::Connection, ws: &str, id: &str) -> Result<NodeRow, ApiError> {
+/// A live (not trashed) node, or 404/1609.
+pub fn live(c: &rusqlite::Connection, ws: &str, id: &str) -> Result<NodeRow, ApiError> {
     match nodes::get(c, ws, id)? {
         Some(n) if !n.deleted => Ok(n),
         _ => Err(ApiError::not_found(format!("node {id} not found"))),
     }
-}
-
-/// `POST /workspace/{ws}/storage/{node}/move/` (§6.5): `parent` = target folder. Any name clash
-/// there renames the moved node `name (2)` (a same-named file is not trashed first).
-pub async fn move_node(
-    State(state): State<Arc<EmulatorState>>,
-    _: Caller,
-    Path((ws, node)): Path<(String, String)>,
-    Form(form): Form<HashMap<String, String>>,
-) -> Result<Envelope, ApiError> {
-    let ws = workspaces::resolve(&state, &ws).await?;
-    let target = form
-        .get("parent")
-        .cloned()
-        .ok_or_else(|| ApiError::invalid("parent is required"))?;
-    let (w, id) = (ws.clone(), node.clone());
-    state
-        .store
-        .call(move |c| {
-            let n = live(c, &w, &id)?;
-            let parent = nodes::resolve_folder(c, &w, &target)?;
-            if parent == n.id {
-                return Err(ApiError::invalid("cannot move a folder into itself"));
-            }
-            let name = nodes::free_name(c, &w, &parent, &n.name)?;
-            c.execute(
-                "UPDATE nodes SET parent = ?2, name = ?3, updated = ?4 WHERE id = ?1",
-                (&n.id, &parent, &name, ids::now()),
-            )?;
-            Ok(())
-        })
-        .await?;
-    node_envelope(&state, ws, node).await
-}
-
-/// `DELETE /workspace/{ws}/storage/{node}/delete/` (§6.5): moves to trash; `trash/delete/`
-/// empties the trash.
-pub async fn delete(
-    State(state): State<Arc<EmulatorState>>,
-    _: Caller,
-    Path((ws, node)): Path<(String, String)>,
-) -> Result<Envelope, ApiError> {
-    let ws = workspaces::resolve(&state, &ws).await?;
-    let id = node.clone();
-    state
-        .store
-        .call(move |c| {
-            if id == "trash" {
-                c.execute(
-                    "DELETE FROM nodes WHERE workspace_id = ?1 AND deleted = 1",
-                    [&ws],
-                )?;
-                return Ok(());
-            }
-            let n = live(c, &ws, &id)?;
-            c.execute(
-                "UPDATE nodes SET deleted = 1, deleted_from = parent, updated = ?2 WHERE id = ?1",
-                (&n.id, ids::now()),
-            )?;
-            Ok(())
-        })
-        .await?;
-    Ok(Envelope(json!({"id": node, "deleted": true})))
-}
-
-/// `POST /workspace/{ws}/storage/{node}/restore/` (§6.5): back from trash (renamed on clash).
-pub async fn restore(
-    State(state): State<Arc<EmulatorState>>,
-    _: Caller,
-    Path((ws, node)): Path<(String, String)>,
-) -> Result<Envelope, ApiError> {
-    let ws = workspaces::resolve(&state, &ws).await?;
-    let (w, id) = (ws.clone(), node.clone());
-    state
-        .store
-        .call(move |c| {
-            let n = nodes::get(c, &w, &id)?
-                .filter(|n| n.deleted)
-                .ok_or_else(|| ApiError::not_found("node is not in the trash"))?;
-            let from = n.deleted_from.clone().unwrap_or_else(|| "root".into());
-            let parent = nodes::resolve_folder(c, &w, &from).unwrap_or_else(|_| "root".into());
-            let name = nodes::free_name(c, &w, &parent, &n.name)?;
-            c.execute(
-                "UPDATE nodes SET deleted = 0, deleted_from = NULL, parent = ?2, name = ?3 \
-                 WHERE id = ?1",
-                (&n.id, &parent, &name),
-            )?;
-            Ok(())
-        })
-        .await?;
-    node_envelope(&state, ws, node).await
-}
-
-/// `GET /workspace/{ws}/storage/{node}/versions/` (§6.9): the current version first, then the
-/// older contents kept by same-name overwrites, newest first. Each entry carries its id under
-/// `version`.
-pub async fn versions(
-    State(state): State<Arc<EmulatorState>>,
-    _: Caller,
-    Path((ws, node)): Path<(String, String)>,
-) -> Result<Envelope, ApiError> {
-    let ws = workspaces::resolve(&state, &ws).await?;
-    state
-        .store
-        .call(move |c| {
-            let n = live(c, &ws, &node)?;
-            let mut out = vec![json!({"version": n.version, "size": n.size, "hash": n.hash,
-                                      "created": n.updated, "current": true})];
-            let mut stmt = c.prepare(
-                "SELECT version, size, hash, created FROM versions WHERE node_id = ?1 \
-                 ORDER BY created DESC, version",
-            )?;
-            let rows = stmt.query_map([&n.id], |r| {
-                Ok(
-                    json!({"version": r.get::<_, String>(0)?, "size": r.get::<_, i64>(1)?,
-                          "hash": r.get::<_, Option<String>>(2)?,
-                          "created": r.get::<_, String>(3)?, "current": false}),
-                )
-            })?;
-            for row in rows {
-                out.push(row?);
-            }
-            Ok(Envelope(json!({"versions": out})))
-        })
-        .await
 }
 
 /// `POST /workspace/{ws}/storage/{node}/quickshare/` (§6.8): creation is closed, 403/10756.

@@ -65,6 +65,10 @@ pub enum ApiError {
     /// 401 / 10011 on a share that needs a password (sent in `x-ve-password`).
     #[error("a valid password is required")]
     PasswordRequired,
+    /// 404 / 143705: no preview of that type for this file (not ready, failed, or not
+    /// applicable), or an image transform of a file that is not an image (§6.10).
+    #[error("{0}")]
+    PreviewUnavailable(String),
     /// 500 / 500: the emulator failed (I/O, SQLite). Details go to the log only.
     #[error("internal error")]
     Internal(String),
@@ -88,6 +92,7 @@ impl ApiError {
             Self::TooManyIds => (StatusCode::BAD_REQUEST, 115519),
             Self::QuickShareClosed => (StatusCode::FORBIDDEN, 10756),
             Self::PlanLimit(_) => (StatusCode::FORBIDDEN, 1685),
+            Self::PreviewUnavailable(_) => (StatusCode::NOT_FOUND, 143705),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, 500),
         }
     }

@@ -1,5 +1,5 @@
 //! Request counters for tests (§11 "Observability for tests"): counts per method, route template
-//! and status, and the most chunk requests seen in flight per session.
+//! and status, the most chunk requests seen in flight per session, and preview generation runs.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,6 +20,20 @@ pub struct Stats {
     pub cdn_reads: u64,
     /// Of those, how many arrived carrying an `Authorization` header (should be 0).
     pub cdn_reads_with_authorization: u64,
+    /// Preview generation runs (§6.10), in order: node id, time spent decoding and encoding, and
+    /// whether the thumbnail was made.
+    pub preview_runs: Vec<PreviewRun>,
+}
+
+/// One preview generation run.
+#[derive(Debug, Clone)]
+pub struct PreviewRun {
+    /// The node the previews are for.
+    pub node: String,
+    /// Decode + resize + encode time.
+    pub elapsed: std::time::Duration,
+    /// `true` when the thumbnail is `ready`, `false` when it ended in `error`.
+    pub ok: bool,
 }
 
 impl Stats {
@@ -66,6 +80,11 @@ impl Recorder {
             .entry(session.to_owned())
             .or_insert(0);
         *e = (*e).max(n);
+    }
+
+    /// Notes one preview generation run.
+    pub fn saw_preview(&self, run: PreviewRun) {
+        self.inner.lock().preview_runs.push(run);
     }
 
     /// Notes one read on the redirect target.

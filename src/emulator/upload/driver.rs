@@ -20,6 +20,7 @@ use super::placement;
 use super::sessions::{self, SessionRow};
 use super::status::Status;
 use crate::emulator::state::EmulatorState;
+use crate::emulator::storage::previews;
 use crate::emulator::transport::error::ApiError;
 
 /// The session a whole received file goes into.
@@ -182,12 +183,14 @@ async fn drive(state: &Arc<EmulatorState>, id: &str) -> Result<(), ApiError> {
                     .await?;
                 match placed {
                     Ok(node_id) => {
-                        let sid = id.to_owned();
+                        let (sid, nid) = (id.to_owned(), node_id.clone());
                         state
                             .store
-                            .call(move |c| sessions::mark_stored(c, &sid, &node_id))
+                            .call(move |c| sessions::mark_stored(c, &sid, &nid))
                             .await?;
                         state.notifier.notify(id);
+                        let ws = s.instance_id.clone().unwrap_or_default();
+                        previews::schedule(state, ws, node_id);
                         let _ = tokio::fs::remove_dir_all(state.blobs.session_dir(id)).await;
                     }
                     Err(e) => {

@@ -1,6 +1,7 @@
 //! The `storing → stored` step (§7.9) and `addfile` (§7.3): an assembled session's blob becomes
 //! a file node. A same-name file is overwritten in place, keeping its node id, and its old
 //! content becomes a version (§6.1, §6.9); `action=update` replaces the content of `file_id`.
+//! Each placed file starts its previews (§6.10) in the background once it is `stored`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use serde_json::{Value, json};
 use super::sessions::{self, Kind, SessionRow};
 use crate::emulator::state::EmulatorState;
 use crate::emulator::storage::nodes::{self, NodeRow};
-use crate::emulator::storage::workspaces;
+use crate::emulator::storage::{previews, versions, workspaces};
 use crate::emulator::transport::auth::Caller;
 use crate::emulator::transport::envelope::Envelope;
 use crate::emulator::transport::error::ApiError;
@@ -62,6 +63,7 @@ pub async fn add_file(
         .await?
         .ok_or_else(|| ApiError::Internal("placed node vanished".into()))?;
     state.notifier.notify(&upload_id);
+    previews::schedule(&state, ws.clone(), node.id.clone());
     let base = state.public_base.clone();
     Ok(Envelope(
         json!({"node": nodes::node_json(&node, nodes::Output::Full, &base)}),
@@ -108,21 +110,10 @@ pub fn place(
     };
     let id = match existing {
         Some(old) if old.kind == "file" => {
-            tx.execute(
-                "INSERT OR REPLACE INTO versions(node_id, version, blob, size, hash, created) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                (
-                    &old.id,
-                    &old.version,
-                    &old.blob,
-                    old.size as i64,
-                    &old.hash,
-                    &old.updated,
-                ),
-            )?;
+            versions::retire_current(&tx, &old)?;
             tx.execute(
                 "UPDATE nodes SET blob = ?2, size = ?3, hash = ?4, version = ?5, updated = ?6, \
-                 mimetype = ?7, upload_session = ?8 WHERE id = ?1",
+                 mimetype = ?7, upload_session = ?8, previews = ?9 WHERE id = ?1",
                 rusqlite::params![
                     old.id,
                     blob,
@@ -131,7 +122,8 @@ pub fn place(
                     ids::opaque_id(),
                     now,
                     mime,
-                    s.id
+                    s.id,
+                    previews::initial(&mime),
                 ],
             )?;
             old.id
@@ -148,7 +140,6 @@ pub fn place(
                 kind: "file".into(),
                 name,
                 size,
-                mimetype: Some(mime),
                 hash,
                 blob: Some(blob),
                 version: ids::opaque_id(),
@@ -161,6 +152,8 @@ pub fn place(
                     _ => "upload".into(),
                 }),
                 upload_session: Some(s.id.clone()),
+                previews: Some(previews::initial(&mime)),
+                mimetype: Some(mime),
             };
             nodes::insert(&tx, &node)?;
             node.id

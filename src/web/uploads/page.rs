@@ -9,8 +9,9 @@ use serde::Deserialize;
 use super::{Destination, receive};
 use crate::fastio::{ListQuery, NodeType, PageSize};
 use crate::web::AppState;
+use crate::web::auth::Caller;
 use crate::web::error::AppError;
-use crate::web::templates::{Choice, FileOutcome, Limits, Notice, UploadPage};
+use crate::web::templates::{Choice, Chrome, FileOutcome, Limits, Notice, UploadPage};
 
 /// `?workspace=` on the upload page.
 #[derive(Debug, Deserialize)]
@@ -21,19 +22,21 @@ pub(super) struct PageQuery {
 /// `GET /upload`.
 pub(super) async fn show_page(
     State(state): State<AppState>,
+    caller: Caller,
     Query(q): Query<PageQuery>,
 ) -> Result<UploadPage, AppError> {
-    let page = upload_page(&state, q.workspace, None, Vec::new(), None).await?;
+    let page = upload_page(&state, &caller, q.workspace, None, Vec::new(), None).await?;
     Ok(page)
 }
 
 /// `POST /upload`: the page with the results, or the JSON action result.
 pub(super) async fn post_upload(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     multipart: Multipart,
 ) -> Result<Response, AppError> {
-    let report = receive(&state, Destination::FromForm, multipart).await?;
+    let report = receive(&state, &caller, Destination::from_form(), multipart).await?;
     if wants_json(&headers) {
         return Ok(report.action_result().into_response());
     }
@@ -41,6 +44,7 @@ pub(super) async fn post_upload(
     let status = report.status;
     let page = upload_page(
         &state,
+        &caller,
         Some(report.workspace),
         Some(report.folder),
         report.outcomes,
@@ -59,16 +63,21 @@ fn wants_json(headers: &HeaderMap) -> bool {
     accept.contains("application/json") && !accept.contains("text/html")
 }
 
-/// The upload page: the exposed workspaces (one selected), the selected one's top folders.
+/// The upload page: the exposed workspaces the caller may upload to (one selected), the
+/// selected one's top folders.
 async fn upload_page(
     state: &AppState,
+    caller: &Caller,
     workspace: Option<String>,
     folder: Option<String>,
     results: Vec<FileOutcome>,
     notice: Option<Notice>,
 ) -> Result<UploadPage, AppError> {
     let all = state.fastio.list_workspaces().await?;
-    let exposed: Vec<_> = all.into_iter().filter(|w| state.exposes(&w.id)).collect();
+    let exposed: Vec<_> = all
+        .into_iter()
+        .filter(|w| state.exposes(&w.id) && caller.allow(&w.id).is_ok())
+        .collect();
     let selected = match workspace.filter(|w| !w.is_empty()) {
         Some(ws) if exposed.iter().any(|w| w.id == ws) => Some(ws),
         Some(ws) => return Err(AppError::NotFound(format!("no workspace “{ws}”"))),
@@ -110,6 +119,7 @@ async fn upload_page(
         );
     }
     Ok(UploadPage {
+        chrome: Chrome::of(caller, selected.as_deref()),
         workspaces,
         folders,
         limits: Limits::from_config(&state.config),

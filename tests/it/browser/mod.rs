@@ -1,2 +1,3 @@
 //! Real headless Chromium through WebDriver: what a person sees and does.
+mod links;
 mod uploads;

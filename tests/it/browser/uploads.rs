@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::common::browser::{Browser, Site, make_file};
+use crate::common::browser::{Site, make_file};
 use crate::common::payload::{MIB, sha256_hex};
 use crate::common::wait_until;
 use serde_json::Value;
@@ -117,7 +117,7 @@ async fn three_picked_files_reach_stored_and_listing_and_downloads_match_their_h
         make_file(files.path(), "notes ünïcode.txt", 1500, 2),
         make_file(files.path(), "photo.raw", 3 * MIB + 7, 3),
     ];
-    let browser = Browser::start(true).await;
+    let browser = site.browser(true).await;
     browser
         .goto(&format!("{}/w/{}/root", site.url(), site.workspace))
         .await;
@@ -173,7 +173,7 @@ async fn cancelling_mid_upload_leaves_nothing_behind() {
     site.emulator.faults().set_latency_ms(150);
     let files = tempfile::tempdir().expect("files");
     let (path, _) = make_file(files.path(), "cancel me.bin", 16 * MIB, 4);
-    let browser = Browser::start(true).await;
+    let browser = site.browser(true).await;
     browser
         .goto(&format!("{}/w/{}/root", site.url(), site.workspace))
         .await;
@@ -216,7 +216,7 @@ async fn after_a_gateway_restart_a_reload_and_reselect_resumes_without_resending
     let files = tempfile::tempdir().expect("files");
     let chunks = 20;
     let (path, sha) = make_file(files.path(), "resumable.bin", chunks * MIB - 3, 5);
-    let browser = Browser::start(true).await;
+    let browser = site.browser(true).await;
     let page = format!("{}/w/{}/root", site.url(), site.workspace);
     browser.goto(&page).await;
     browser.pick(FILE_INPUT, std::slice::from_ref(&path)).await;
@@ -283,7 +283,7 @@ async fn injected_429s_and_5xx_still_end_with_every_file_stored() {
         make_file(files.path(), "b.bin", 4 * MIB, 7),
         make_file(files.path(), "c.bin", 3 * MIB + 99, 8),
     ];
-    let browser = Browser::start(true).await;
+    let browser = site.browser(true).await;
     browser.goto(&format!("{}/upload", site.url())).await;
     let paths: Vec<_> = picked.iter().map(|(p, _)| p.clone()).collect();
     browser.pick(FILE_INPUT, &paths).await;
@@ -324,7 +324,7 @@ async fn with_javascript_off_the_same_form_posts_the_files_and_stores_them() {
         make_file(files.path(), "plain one.txt", 2000, 9),
         make_file(files.path(), "plain two.bin", 5 * MIB + 3, 10),
     ];
-    let browser = Browser::start(false).await;
+    let browser = site.browser(false).await;
     browser
         .goto(&format!("{}/w/{}/root", site.url(), site.workspace))
         .await;
@@ -379,7 +379,7 @@ async fn a_picked_folder_keeps_its_tree() {
     std::fs::create_dir_all(album.join("2024")).expect("dirs");
     let (_, top_sha) = make_file(&album, "cover.txt", 300, 11);
     let (_, inner_sha) = make_file(&album.join("2024"), "beach.bin", 2 * MIB, 12);
-    let browser = Browser::start(true).await;
+    let browser = site.browser(true).await;
     browser
         .goto(&format!("{}/w/{}/root", site.url(), site.workspace))
         .await;

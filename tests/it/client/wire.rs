@@ -473,6 +473,10 @@ async fn no_log_line_or_error_carries_the_key_or_a_read_token() {
     })
     .await;
     let client = client(&base);
+    // Other tests of this binary register the client's callsites on their threads, where no
+    // subscriber listens, and tracing caches that verdict per callsite: recompute it now that
+    // this thread's subscriber exists, or its spans may go unseen.
+    tracing::callsite::rebuild_interest_cache();
     let err = client.auth_check().await.expect_err("401");
     let read_err = client
         .read("ws1", "node1", "secret-read-token", None)

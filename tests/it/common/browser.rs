@@ -17,6 +17,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
 use super::gateway::assert_no_open_sessions;
+use super::gateway::{Account, add_account};
 use super::payload::{bytes, sha256_hex};
 use super::{TestApp, build_gateway, poll_until, start_emulator};
 
@@ -149,6 +150,29 @@ impl Browser {
         }
     }
 
+    /// Signs in on `site`'s sign-in page with `account`'s name and password; panics unless it
+    /// lands signed in (the page shows the sign-out button).
+    pub async fn sign_in(&self, site: &str, account: &Account) {
+        self.goto(&format!("{site}/signin")).await;
+        let form = self
+            .client
+            .form(Locator::Css("form[action='/signin']"))
+            .await
+            .expect("the sign-in form");
+        form.set_by_name("username", &account.username)
+            .await
+            .expect("username");
+        form.set_by_name("password", &account.password)
+            .await
+            .expect("password");
+        form.submit().await.expect("submit");
+        let signed_in = self
+            .client
+            .find(Locator::Css("form[action='/signout']"))
+            .await;
+        assert!(signed_in.is_ok(), "not signed in after the sign-in form");
+    }
+
     /// Navigates to `url` and waits for the load.
     pub async fn goto(&self, url: &str) {
         self.client.goto(url).await.expect("navigate");
@@ -244,6 +268,9 @@ pub struct Site {
     server: Option<ServerThread>,
     /// Data directories, removed on drop.
     pub dir: tempfile::TempDir,
+    /// The admin the gateway starts with (browsers sign in as them; [`Self::app`] uses their
+    /// token).
+    pub admin: Account,
 }
 
 struct ServerThread {
@@ -273,9 +300,23 @@ impl Site {
             vars,
             server: None,
             dir,
+            admin: Account {
+                username: String::new(),
+                password: String::new(),
+                token: String::new(),
+            },
         };
         site.start_gateway();
+        site.admin = add_account(&site.state(), "admin", "admin", None).await;
         site
+    }
+
+    /// A fresh headless Chromium (JavaScript on or off), signed in as the admin through the
+    /// sign-in page, as a person would.
+    pub async fn browser(&self, javascript: bool) -> Browser {
+        let browser = Browser::start(javascript).await;
+        browser.sign_in(&self.url(), &self.admin).await;
+        browser
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -286,6 +327,7 @@ impl Site {
     /// A recording client for the gateway (every response scanned for the key).
     pub fn app(&self) -> TestApp {
         TestApp::attach(&self.url(), vec![self.key.clone()])
+            .with_client(super::bearer_client(&self.admin.token))
     }
 
     /// The running gateway's state.
@@ -324,7 +366,9 @@ impl Site {
                 let listener = bind_again(addr).await;
                 let addr = listener.local_addr().expect("local addr");
                 let (router, state) =
-                    build_gateway(&format!("http://{addr}"), &base_url, &key, &data_dir, vars);
+                    build_gateway(&format!("http://{addr}"), &base_url, &key, &data_dir, vars)
+                        .await;
+                let router = router.into_make_service_with_connect_info::<SocketAddr>();
                 ready_tx.send((addr, state)).expect("report ready");
                 tokio::select! {
                     served = axum::serve(listener, router) => served.expect("gateway serves"),

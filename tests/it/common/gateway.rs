@@ -39,7 +39,23 @@ pub struct Gateway {
     emulator_key: String,
     /// Upload sessions the test leaves open on purpose.
     left_open: Mutex<BTreeSet<String>>,
+    /// The admin every test gateway starts with (its token is on [`TestApp::client`]).
+    pub admin: Account,
 }
+
+/// A user of a test gateway and an API token of theirs.
+#[derive(Clone, Debug)]
+pub struct Account {
+    /// Username.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// An API token with the user's full role (`fgt_…`).
+    pub token: String,
+}
+
+/// The admin's password in every test gateway.
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 
 impl std::ops::Deref for Gateway {
     type Target = TestApp;
@@ -49,6 +65,19 @@ impl std::ops::Deref for Gateway {
 }
 
 impl Gateway {
+    /// Adds user `username` with `role` on `workspace` (`None`: every workspace) and makes an
+    /// API token of theirs; returns the account and a client of the gateway that uses it.
+    pub async fn user(
+        &self,
+        username: &str,
+        role: &str,
+        workspace: Option<&str>,
+    ) -> (Account, TestApp) {
+        let account = add_account(&self.state, username, role, workspace).await;
+        let app = self.app.with_client(super::bearer_client(&account.token));
+        (account, app)
+    }
+
     /// Declares that the test leaves these upload sessions open on purpose (say why at the
     /// call): the drop check then allows them, and only them.
     pub fn expect_open_sessions<S: AsRef<str>>(&self, ids: impl IntoIterator<Item = S>) {
@@ -155,7 +184,10 @@ pub async fn spawn_app_with(
     let base_url = emulator.base_url();
 
     let (app, state) = serve_gateway(&base_url, &key, &dir.path().join("gateway"), vars).await;
+    let admin = add_account(&state, "admin", "admin", None).await;
+    let app = app.with_client(super::bearer_client(&admin.token));
     Gateway {
+        admin,
         app,
         emulator,
         workspace,
@@ -186,12 +218,62 @@ pub async fn start_emulator(
 }
 
 /// A second gateway in front of `gw`'s emulator, as another replica behind a load balancer:
-/// give both the same `FASTGATE_SECRET` in `vars` and either serves any upload of the other.
+/// it shares `gw`'s access database (so `gw`'s admin token works on it); give both the same
+/// `FASTGATE_SECRET` in `vars` and either serves any upload of the other.
 pub async fn spawn_second_gateway(gw: &Gateway, vars: &[(&str, &str)]) -> TestApp {
-    let dir = gw.dir.path().join(format!("gateway-{}", rand_suffix()));
-    serve_gateway(&gw.emulator.base_url(), &gw.key, &dir, vars)
+    let dir = gw.dir.path().join("gateway");
+    let (app, _) = serve_gateway(&gw.emulator.base_url(), &gw.key, &dir, vars).await;
+    app.with_client(super::bearer_client(&gw.admin.token))
+}
+
+/// Creates user `username` with `role` (on `workspace`, or every one) straight in the access
+/// database, and an API token with that role.
+pub async fn add_account(
+    state: &fastgate::web::AppState,
+    username: &str,
+    role: &str,
+    workspace: Option<&str>,
+) -> Account {
+    use fastgate::access::{Ctx, NewToken, NewUser, Role};
+    let role: Role = role.parse().expect("a role");
+    let password = if username == "admin" {
+        ADMIN_PASSWORD.to_owned()
+    } else {
+        format!("{username}-password-for-tests")
+    };
+    state
+        .access
+        .add_user(
+            &Ctx::system(),
+            NewUser {
+                username: username.to_owned(),
+                password: secrecy::SecretString::from(password.clone()),
+                role,
+                workspace: workspace.map(str::to_owned),
+            },
+        )
         .await
-        .0
+        .expect("user added");
+    let token = state
+        .access
+        .create_token(
+            &Ctx::system(),
+            username,
+            NewToken {
+                name: "tests".into(),
+                role,
+                workspace: None,
+                expires_in: None,
+            },
+        )
+        .await
+        .expect("token made");
+    use secrecy::ExposeSecret as _;
+    Account {
+        username: username.to_owned(),
+        password,
+        token: token.token.expose_secret().to_owned(),
+    }
 }
 
 /// Serves a gateway on port 0 against the emulator at `base_url` with key `key`, the test
@@ -210,9 +292,9 @@ async fn serve_gateway(
         .collect();
     let state_slot: Arc<std::sync::Mutex<Option<fastgate::web::AppState>>> = Arc::default();
     let slot = state_slot.clone();
-    let app = TestApp::serve(
-        move |url| {
-            let (router, state) = build_gateway(url, &base_url, &key, &data_dir, vars);
+    let app = TestApp::serve_async(
+        async move |url: String| {
+            let (router, state) = build_gateway(&url, &base_url, &key, &data_dir, vars).await;
             *slot.lock().expect("slot") = Some(state);
             router
         },
@@ -229,7 +311,7 @@ async fn serve_gateway(
 
 /// The gateway's router and state as the tests run it: public URL `url`, the emulator at
 /// `base_url` with key `key`, quick client retries, and `vars` on top of the test defaults.
-pub fn build_gateway(
+pub async fn build_gateway(
     url: &str,
     base_url: &str,
     key: &str,
@@ -259,7 +341,9 @@ pub fn build_gateway(
         max_rate_limit_wait: Duration::from_secs(5),
     };
     let client = fastgate::fastio::Client::new(client_config).expect("client");
-    let state = fastgate::web::AppState::new(config, client);
+    let state = fastgate::web::AppState::open(config, client)
+        .await
+        .expect("access database opens");
     (fastgate::web::app(state.clone()), state)
 }
 

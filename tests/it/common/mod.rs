@@ -7,12 +7,15 @@ pub mod emulator;
 mod fixtures;
 pub mod forms;
 mod gateway;
+pub mod links;
 pub mod payload;
+pub mod postgres;
 pub mod process;
 mod wait;
 
 pub use gateway::{
-    Gateway, build_gateway, spawn_app, spawn_app_with, spawn_second_gateway, start_emulator,
+    ADMIN_PASSWORD, Gateway, build_gateway, spawn_app, spawn_app_with, spawn_second_gateway,
+    start_emulator,
 };
 pub use wait::{poll_until, wait_until};
 
@@ -70,18 +73,25 @@ impl TestApp {
     /// check needs), serves it on that very listener (never "find a free port, then bind") and
     /// watches for `secrets` in every response.
     pub async fn serve(make_router: impl FnOnce(&str) -> Router, secrets: Vec<String>) -> Self {
+        Self::serve_async(async |url: String| make_router(&url), secrets).await
+    }
+
+    /// [`Self::serve`] with a router that takes awaiting to build (the gateway opens its access
+    /// database). Peers' addresses reach the app (`ConnectInfo`), as under `fastgate serve`.
+    pub async fn serve_async(
+        make_router: impl AsyncFnOnce(String) -> Router,
+        secrets: Vec<String>,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
-        let router = make_router(&format!("http://{addr}"));
+        let router = make_router(format!("http://{addr}")).await;
         tokio::spawn(async move {
-            axum::serve(listener, router).await.expect("server");
+            let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(listener, app).await.expect("server");
         });
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
+        let client = plain_client();
         Self {
             url: format!("http://{addr}"),
             client,
@@ -90,13 +100,25 @@ impl TestApp {
         }
     }
 
+    /// The same app seen through another client (signed in as someone else, or anonymous).
+    pub fn with_client(&self, client: reqwest::Client) -> Self {
+        Self {
+            url: self.url.clone(),
+            client,
+            secrets: self.secrets.clone(),
+            scanned: self.scanned.clone(),
+        }
+    }
+
+    /// The same app with no credentials at all.
+    pub fn anonymous(&self) -> Self {
+        self.with_client(plain_client())
+    }
+
     /// A recording client for a gateway served elsewhere (another runtime or process) at `url`,
     /// watching for `secrets` like [`Self::serve`] does.
     pub fn attach(url: &str, secrets: Vec<String>) -> Self {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
+        let client = plain_client();
         Self {
             url: url.trim_end_matches('/').to_owned(),
             client,
@@ -135,6 +157,29 @@ impl TestApp {
     pub fn origin(&self) -> &str {
         &self.url
     }
+}
+
+/// A client that follows no redirects (tests look at 303s), keeps no cookies and sends no
+/// credentials.
+pub fn plain_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// A client that sends `Authorization: Bearer <token>` with every request.
+pub fn bearer_client(token: &str) -> reqwest::Client {
+    let mut headers = HeaderMap::new();
+    let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+        .expect("token is a header value");
+    value.set_sensitive(true);
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .expect("client")
 }
 
 /// Panics if any secret, or any `Bearer ` credential, appears in `headers` or `body`.

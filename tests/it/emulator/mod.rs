@@ -4,4 +4,5 @@ mod api;
 mod batch;
 mod durability;
 mod faults;
+mod files;
 mod uploads;

@@ -20,13 +20,14 @@ async fn gateway_with_client(base_url: String, key: &str) -> (TestApp, tempfile:
     let data = dir.path().display().to_string();
     let key = key.to_owned();
     let secret = key.clone();
-    let app = TestApp::serve(
-        move |url| {
+    let app = TestApp::serve_async(
+        async move |url: String| {
             let config = fastgate::config::Config::from_vars([
                 ("FASTIO_API_KEY".to_owned(), key.clone()),
                 ("FASTIO_BASE_URL".to_owned(), base_url.clone()),
-                ("FASTGATE_PUBLIC_URL".to_owned(), url.to_owned()),
+                ("FASTGATE_PUBLIC_URL".to_owned(), url.clone()),
                 ("FASTGATE_DATA_DIR".to_owned(), data),
+                ("FASTGATE_AUTH".to_owned(), "open".to_owned()),
             ])
             .expect("valid config");
             let mut client_config =
@@ -34,7 +35,8 @@ async fn gateway_with_client(base_url: String, key: &str) -> (TestApp, tempfile:
             client_config.retry.max_attempts = 1;
             client_config.connect_timeout = Duration::from_secs(2);
             let client = fastgate::fastio::Client::new(client_config).expect("client");
-            fastgate::web::app(AppState::new(config, client))
+            let state = AppState::open(config, client).await.expect("state");
+            fastgate::web::app(state)
         },
         vec![secret],
     )
@@ -127,6 +129,8 @@ impl Measured {
                 "FASTGATE_DATA_DIR".to_owned(),
                 dir.path().join("gateway").display().to_string(),
             ),
+            // What is counted, not who may ask: /metrics in accounts mode is tested with access.
+            ("FASTGATE_AUTH".to_owned(), "open".to_owned()),
         ];
         env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let (process, url) = process::serve(&env, dir.path());

@@ -19,6 +19,8 @@ fn gateway(emulator: &RunningEmulator, dir: &std::path::Path, format: &str) -> (
         ("FASTIO_API_KEY", KEY.to_owned()),
         ("FASTIO_BASE_URL", emulator.base_url()),
         ("FASTGATE_LOG_FORMAT", format.to_owned()),
+        // The logs of every kind of request, not sign-in, are what this test reads.
+        ("FASTGATE_AUTH", "open".to_owned()),
         ("FASTGATE_DATA_DIR", dir.join("data").display().to_string()),
         ("FASTGATE_SHUTDOWN_GRACE", "5s".to_owned()),
         ("RUST_LOG", "debug".to_owned()),

@@ -18,8 +18,13 @@ use tokio::task::JoinHandle;
 
 const KEY: &str = "k_shutdown_test_key";
 
-fn state(base_url: &str, grace: &str) -> AppState {
+async fn state(base_url: &str, grace: &str, data_dir: &std::path::Path) -> AppState {
     let config = Config::from_vars([
+        (
+            "FASTGATE_DATA_DIR".to_owned(),
+            data_dir.display().to_string(),
+        ),
+        ("FASTGATE_AUTH".to_owned(), "open".to_owned()),
         ("FASTIO_API_KEY".to_owned(), KEY.to_owned()),
         ("FASTIO_BASE_URL".to_owned(), base_url.to_owned()),
         ("FASTGATE_SHUTDOWN_GRACE".to_owned(), grace.to_owned()),
@@ -28,7 +33,9 @@ fn state(base_url: &str, grace: &str) -> AppState {
     let mut client_config =
         fastio::ClientConfig::new(base_url, secrecy::SecretString::from(KEY.to_owned()));
     client_config.retry.max_attempts = 1;
-    AppState::new(config, fastio::Client::new(client_config).expect("client"))
+    AppState::open(config, fastio::Client::new(client_config).expect("client"))
+        .await
+        .expect("state")
 }
 
 /// Serves `state` on port 0 until the returned sender fires.
@@ -72,7 +79,8 @@ async fn stalled_upstream() -> (String, oneshot::Receiver<()>, oneshot::Sender<(
 #[tokio::test]
 async fn a_running_request_finishes_during_the_grace_period() {
     let (upstream, arrived, release) = stalled_upstream().await;
-    let (url, stop, server) = start(state(&upstream, "10s")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (url, stop, server) = start(state(&upstream, "10s", dir.path()).await).await;
     let client = reqwest::Client::new();
     let probe = tokio::spawn(client.get(format!("{url}/readyz")).send());
     arrived.await.expect("the request reached upstream");
@@ -113,7 +121,8 @@ async fn a_running_request_finishes_during_the_grace_period() {
 #[tokio::test]
 async fn a_request_still_running_when_the_grace_ends_does_not_hold_the_exit() {
     let (upstream, arrived, _release) = stalled_upstream().await;
-    let (url, stop, server) = start(state(&upstream, "300ms")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (url, stop, server) = start(state(&upstream, "300ms", dir.path()).await).await;
     let probe = tokio::spawn(reqwest::Client::new().get(format!("{url}/readyz")).send());
     arrived.await.expect("the request reached upstream");
     let started = Instant::now();
@@ -133,7 +142,7 @@ async fn emulator(dir: &std::path::Path) -> RunningEmulator {
 async fn uploads_left_unfinished_at_shutdown_have_their_sessions_cancelled_upstream() {
     let dir = tempfile::tempdir().expect("tempdir");
     let emulator = emulator(dir.path()).await;
-    let state = state(&emulator.base_url(), "1s");
+    let state = state(&emulator.base_url(), "1s", &dir.path().join("gateway")).await;
     let target = UploadTarget {
         workspace: emulator.workspace_id(),
         folder: "root".to_owned(),

@@ -3,6 +3,7 @@ mod actions;
 mod api;
 mod browse;
 mod download;
+mod links;
 mod render;
 mod security;
 mod startup;

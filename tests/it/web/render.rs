@@ -7,8 +7,8 @@ use askama::Template;
 use chrono::{DateTime, Duration, Utc};
 use fastgate::web::display::SortState;
 use fastgate::web::templates::{
-    BrowsePage, Choice, ErrorPage, FileOutcome, Limits, Notice, ShareResultFragment, ShareView,
-    UploadPage, UploadResultsFragment, WorkspaceLink, WorkspacesPage,
+    BrowsePage, Choice, Chrome, ErrorPage, FileOutcome, Limits, Notice, ShareResultFragment,
+    ShareView, UploadPage, UploadResultsFragment, WorkspaceLink, WorkspacesPage,
 };
 use fastgate::web::view::{Entry, EntryKind, FolderRef, Listing, SortKey, SortOrder};
 
@@ -127,11 +127,26 @@ fn browse() -> BrowsePage {
         limit: 100,
     };
     let path = vec![("f-reports".to_owned(), "Reports 2026".to_owned())];
-    BrowsePage::new(&listing(), "Acme Team", &path, sort, limits(), now())
+    let mut page = BrowsePage::new(&listing(), "Acme Team", &path, sort, limits(), now());
+    // An editor's view: every form is there.
+    page.chrome = Chrome {
+        user: Some("ada".into()),
+        signed_in: true,
+        can_upload: true,
+        can_share: true,
+        ..Chrome::default()
+    };
+    page
 }
 
 fn upload_page() -> UploadPage {
     UploadPage {
+        chrome: Chrome {
+            user: Some("ada".into()),
+            signed_in: true,
+            can_upload: true,
+            ..Chrome::default()
+        },
         workspaces: vec![
             Choice {
                 value: "4687730903718774523".into(),
@@ -233,10 +248,14 @@ fn no_template_has_inline_script_or_style() {
     let pages = [
         browse().render().expect("browse"),
         upload_page().render().expect("upload"),
-        WorkspacesPage { workspaces: vec![] }
-            .render()
-            .expect("workspaces"),
+        WorkspacesPage {
+            chrome: Default::default(),
+            workspaces: vec![],
+        }
+        .render()
+        .expect("workspaces"),
         ErrorPage {
+            chrome: Default::default(),
             status: 404,
             title: "Not found".into(),
             message: "x".into(),
@@ -338,6 +357,7 @@ fn the_upload_page_puts_destination_fields_before_the_files() {
 #[test]
 fn the_workspaces_page_links_each_root() {
     let html = WorkspacesPage {
+        chrome: Default::default(),
         workspaces: vec![WorkspaceLink::new("42".into(), "Acme <Team>".into())],
     }
     .render()
@@ -462,6 +482,7 @@ fn write_previews(dir: &std::path::Path) {
         (
             "workspaces.html",
             WorkspacesPage {
+                chrome: Default::default(),
                 workspaces: vec![
                     WorkspaceLink::new("4687730903718774523".into(), "Acme Team".into()),
                     WorkspaceLink::new("111".into(), "Personal".into()),
@@ -472,6 +493,7 @@ fn write_previews(dir: &std::path::Path) {
         (
             "error.html",
             ErrorPage {
+                chrome: Default::default(),
                 status: 404,
                 title: "Not found".into(),
                 message: "There is nothing at this address.".into(),

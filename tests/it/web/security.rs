@@ -8,6 +8,7 @@ use crate::common::TestApp;
 use axum::Router;
 use axum::routing::{get, post};
 use fastgate::web::error::AppError;
+use fastgate::web::error_page::ErrorFrame;
 use fastgate::web::security::{OriginPolicy, harden};
 
 const KEY: &str = "fio-test-key-1234567890";
@@ -35,7 +36,7 @@ async fn app() -> TestApp {
                     "/api/broken",
                     get(|| async { Err::<(), _>(AppError::Upstream(format!("Bearer {KEY}"))) }),
                 );
-            harden(routes, OriginPolicy::new(url))
+            harden(routes, OriginPolicy::new(url), ErrorFrame::default())
         },
         vec![KEY.into()],
     )
