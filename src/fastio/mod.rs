@@ -43,4 +43,6 @@ pub use types::{
     SearchQuery, ShareAccess, SharedFile, SingleUpload, SizePreset, SortBy, SortDir, TokenUrl,
     TransformParams, UploadLimits, UploadTarget, Version, Workspace,
 };
-pub use upload::{MAX_LONG_POLL, SINGLE_CALL_MAX_BYTES};
+pub use upload::{
+    BATCH_MAX_BYTES, BATCH_MAX_FILES, BatchFile, BatchOutcome, MAX_LONG_POLL, SINGLE_CALL_MAX_BYTES,
+};

@@ -20,6 +20,42 @@ use super::types::{SingleUpload, UploadLimits, UploadTarget};
 /// Largest body of a single-call upload (4 MiB).
 pub const SINGLE_CALL_MAX_BYTES: u64 = 4 * 1024 * 1024;
 
+/// Most files in one batch upload (§7.12).
+pub const BATCH_MAX_FILES: usize = 200;
+
+/// Most bytes in one batch upload, all files together (§7.12: 100 MB).
+pub const BATCH_MAX_BYTES: u64 = 100_000_000;
+
+/// One file of a batch upload (at most [`SINGLE_CALL_MAX_BYTES`]).
+#[derive(Clone, Debug)]
+pub struct BatchFile {
+    /// The file name.
+    pub name: String,
+    /// Its bytes (shared, never copied).
+    pub body: Bytes,
+    /// SHA-256 of `body`, lower-case hex, sent for Fast.io to verify.
+    pub sha256: String,
+}
+
+/// What a batch upload said about one file, in the order the files were given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BatchOutcome {
+    /// Accepted: its own session, which stores itself (`node` is usually not known yet).
+    Accepted {
+        /// The file's upload session.
+        upload_id: String,
+        /// The stored node, when Fast.io already names it.
+        node: Option<String>,
+    },
+    /// Refused on its own (the others are unaffected).
+    Refused {
+        /// Fast.io's error code, when given.
+        code: Option<String>,
+        /// Fast.io's message.
+        message: String,
+    },
+}
+
 /// Longest `wait` the client asks a long-poll to hold (the API allows 590 s).
 pub const MAX_LONG_POLL: Duration = Duration::from_secs(60);
 
@@ -29,6 +65,13 @@ const LONG_POLL_MARGIN: Duration = Duration::from_secs(30);
 /// If a long-poll answers faster than this without a change, the server is not holding
 /// requests: pause so the loop does not spin.
 const MIN_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Least time between two long-polls of one session after a status change. A long-poll returns
+/// at every step (assemble, assembling, complete, store, storing, stored), which for a small
+/// file are tens of milliseconds apart; asking again at once would spend one request of the
+/// `/upload/` rate-limit bucket per step and per file (§3), so thousands of small files would
+/// empty it. Pacing costs a file at most this much latency.
+const PACE_AFTER_CHANGE: Duration = MIN_POLL_INTERVAL;
 
 impl Client {
     /// `GET /upload/limits/`: the plan's chunk and file size limits.
@@ -83,6 +126,90 @@ impl Client {
             new_file_id: payload.id(&["new_file_id"]),
             sha256,
         })
+    }
+
+    /// `POST /upload/batch/` (§7.12): up to [`BATCH_MAX_FILES`] small files in one multipart
+    /// request, each with its SHA-256 in the manifest. Per-file failures come back as
+    /// [`BatchOutcome::Refused`] (the call itself succeeds); one outcome per file, in order.
+    /// Retried only on 429 and connect failures (the files may have reached Fast.io otherwise).
+    pub async fn upload_batch(
+        &self,
+        target: &UploadTarget,
+        files: &[BatchFile],
+    ) -> Result<Vec<BatchOutcome>, Error> {
+        let total: u64 = files.iter().map(|f| f.body.len() as u64).sum();
+        if files.is_empty()
+            || files.len() > BATCH_MAX_FILES
+            || total > BATCH_MAX_BYTES
+            || files
+                .iter()
+                .any(|f| f.body.len() as u64 > SINGLE_CALL_MAX_BYTES || f.name.is_empty())
+        {
+            return Err(Error::InvalidArgument(format!(
+                "a batch holds 1 to {BATCH_MAX_FILES} named files of at most \
+                 {SINGLE_CALL_MAX_BYTES} bytes, {BATCH_MAX_BYTES} bytes in all"
+            )));
+        }
+        segment(&target.workspace, "workspace id")?;
+        segment(&target.folder, "folder id")?;
+        let manifest: Vec<Value> = files
+            .iter()
+            .enumerate()
+            .map(|(index, f)| {
+                serde_json::json!({
+                    "index": index, "filename": f.name, "hash_algo": "sha256", "hash": f.sha256,
+                })
+            })
+            .collect();
+        let manifest = Value::Array(manifest).to_string();
+        let op = Op {
+            timeout: self.config().chunk_timeout,
+            ..self.op("POST /upload/batch/", Replay::Once)
+        };
+        let payload = self
+            .call(op, |http| {
+                let form = Form::new()
+                    .text("instance_id", target.workspace.clone())
+                    .text("folder_id", target.folder.clone())
+                    .text("manifest", manifest.clone());
+                let form = files.iter().enumerate().fold(form, |form, (i, f)| {
+                    form.part(format!("file_{i}"), bytes_part(&f.body, &f.name))
+                });
+                http.post(self.url("/upload/batch/")).multipart(form)
+            })
+            .await?;
+        crate::telemetry::upload_bytes(total);
+        let mut outcomes: Vec<Option<BatchOutcome>> = vec![None; files.len()];
+        for result in payload.collection(&["results"]) {
+            let index = result
+                .get("index")
+                .and_then(de::u64_lenient)
+                .and_then(|i| usize::try_from(i).ok())
+                .filter(|i| *i < files.len());
+            let Some(index) = index else { continue };
+            let text = |key: &str| result.get(key).and_then(de::id);
+            let ok = result.get("status").and_then(Value::as_str) == Some("ok");
+            outcomes[index] = Some(match (ok, text("upload_id")) {
+                (true, Some(upload_id)) => BatchOutcome::Accepted {
+                    upload_id,
+                    node: text("node_id"),
+                },
+                _ => BatchOutcome::Refused {
+                    code: text("error_code"),
+                    message: text("error_message")
+                        .unwrap_or_else(|| "Fast.io refused the file".to_owned()),
+                },
+            });
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| BatchOutcome::Refused {
+                    code: None,
+                    message: "the batch reply does not mention the file".to_owned(),
+                })
+            })
+            .collect())
     }
 
     /// `POST /upload/` (form) creating a chunked session for `size` bytes; returns its id.
@@ -243,9 +370,13 @@ impl Client {
             }
             let unchanged = last_status.as_ref() == Some(&session.status);
             let answered_in = asked_at.elapsed();
-            if unchanged && answered_in < MIN_POLL_INTERVAL {
-                let pause = (MIN_POLL_INTERVAL - answered_in)
-                    .min(overall.saturating_sub(started.elapsed()));
+            let least = if unchanged {
+                MIN_POLL_INTERVAL
+            } else {
+                PACE_AFTER_CHANGE
+            };
+            if answered_in < least {
+                let pause = (least - answered_in).min(overall.saturating_sub(started.elapsed()));
                 tokio::time::sleep(pause).await;
             }
             last_status = Some(session.status);

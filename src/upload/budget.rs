@@ -32,7 +32,7 @@ struct Inner {
 /// Bytes reserved from a [`Budget`]; released when dropped.
 #[derive(Debug)]
 pub struct BudgetPermit {
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
     inner: Arc<Inner>,
     bytes: u64,
 }
@@ -105,7 +105,7 @@ impl Budget {
         let now = self.inner.in_use.fetch_add(reserved, Ordering::AcqRel) + reserved;
         self.inner.peak.fetch_max(now, Ordering::AcqRel);
         BudgetPermit {
-            _permit: permit,
+            permit,
             inner: Arc::clone(&self.inner),
             bytes: reserved,
         }
@@ -142,6 +142,23 @@ impl BudgetPermit {
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
+
+    /// Gives back what is reserved beyond `bytes` (rounded up to whole blocks): a small file
+    /// read whole holds only its own size while it waits to go upstream, not a whole part.
+    pub fn shrink_to(&mut self, bytes: u64) {
+        let keep = bytes.div_ceil(self.inner.block).max(1);
+        let held = self.bytes / self.inner.block;
+        if keep >= held {
+            return;
+        }
+        let extra = usize::try_from(held - keep).unwrap_or(0);
+        if let Some(released) = self.permit.split(extra) {
+            drop(released);
+            let freed = (held - keep) * self.inner.block;
+            self.inner.in_use.fetch_sub(freed, Ordering::AcqRel);
+            self.bytes -= freed;
+        }
+    }
 }
 
 impl Drop for BudgetPermit {
@@ -154,6 +171,18 @@ impl Drop for BudgetPermit {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_shrunk_permit_gives_back_the_rest_at_once() {
+        let budget = Budget::new(4 * 1024, 1024);
+        let mut permit = budget.acquire(4 * 1024).await.expect("permit");
+        permit.shrink_to(1500);
+        assert_eq!(permit.bytes(), 2048);
+        assert_eq!(budget.in_use(), 2048);
+        assert!(budget.try_acquire(2048).is_some());
+        drop(permit);
+        assert_eq!(budget.in_use(), 0);
+    }
 
     #[tokio::test]
     async fn permits_count_whole_blocks_and_release_on_drop() {

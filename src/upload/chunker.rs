@@ -197,13 +197,24 @@ impl Filling {
     }
 
     fn finish(self, order: u32, last: bool) -> Part {
+        let mut permit = self.permit;
+        // A short last part (a small file, or a file's tail) keeps only its own bytes and their
+        // budget, not a whole part's: many small files can then wait for a batch together.
+        let bytes = if self.buf.len() < self.buf.capacity() / 2 {
+            if let Some(p) = permit.as_mut() {
+                p.shrink_to(self.buf.len() as u64);
+            }
+            Bytes::copy_from_slice(&self.buf)
+        } else {
+            self.buf.freeze()
+        };
         Part {
             order,
             last,
             offset: self.offset,
-            bytes: self.buf.freeze(),
+            bytes,
             sha256: self.hash.map(|h| Sha256Digest(h.finalize().into())),
-            permit: self.permit,
+            permit,
         }
     }
 }

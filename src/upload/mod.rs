@@ -11,6 +11,7 @@
 //! Both paths end in [`stored`]: wait until Fast.io has stored the file, then verify the stored
 //! node against what was sent; both fail with the one [`error::FileError`].
 
+pub mod batch;
 pub mod budget;
 pub mod chunk_plan;
 pub mod chunked;

@@ -302,6 +302,76 @@ impl Buffered {
         self.summary.size
     }
 
+    /// Where it goes.
+    pub fn target(&self) -> &UploadTarget {
+        &self.target
+    }
+
+    /// The file as one entry of a Fast.io batch upload (bytes shared, SHA-256 from the read).
+    pub(super) fn batch_file(&self) -> fastio::BatchFile {
+        fastio::BatchFile {
+            name: self.name.clone(),
+            body: self
+                .part
+                .as_ref()
+                .map_or_else(Bytes::new, |p| p.bytes.clone()),
+            sha256: self.summary.sha256.to_hex(),
+        }
+    }
+
+    /// After a batch upload said `outcome` about this file: releases its bytes, waits until
+    /// stored (its session cancelled on any failure) and verifies it, as [`Buffered::finish`].
+    pub(super) async fn finish_batched(
+        self: Box<Self>,
+        outcome: fastio::BatchOutcome,
+        gate: &tokio::sync::Semaphore,
+    ) -> Result<Receipt, FileError> {
+        let Buffered {
+            pipeline,
+            target,
+            name,
+            summary,
+            part,
+            meter,
+        } = *self;
+        drop(part);
+        let result = async {
+            let node = match outcome {
+                fastio::BatchOutcome::Refused { code, message } => {
+                    return Err(FileError::Upstream(fastio::Error::Upstream {
+                        status: 200,
+                        code: code.and_then(|c| c.parse().ok()),
+                        message,
+                    }));
+                }
+                fastio::BatchOutcome::Accepted {
+                    node: Some(node), ..
+                } => {
+                    let _turn = gate.acquire().await;
+                    node
+                }
+                fastio::BatchOutcome::Accepted { upload_id, .. } => {
+                    // Guarded before waiting for a turn, so an abandoned post cancels it.
+                    let guard =
+                        SessionGuard::new(pipeline.client.clone(), upload_id, &pipeline.live);
+                    let _turn = gate.acquire().await;
+                    pipeline.stored_node(guard).await?
+                }
+            };
+            let _turn = gate.acquire().await;
+            pipeline
+                .verify(&target.workspace, node, &name, &summary)
+                .await
+        }
+        .await;
+        metered(meter, result)
+    }
+
+    /// The client of its pipeline.
+    pub(super) fn client(&self) -> &fastio::Client {
+        &self.pipeline.client
+    }
+
     /// Uploads the file in one single call, waits until stored and verifies it. `'static`, so
     /// it can be spawned.
     pub async fn finish(self: Box<Self>) -> Result<Receipt, FileError> {

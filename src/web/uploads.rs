@@ -3,8 +3,10 @@
 //!
 //! [`receive`] adapts axum's multipart stream to the pipeline: the parts are read in order, each
 //! file's bytes go upstream while they arrive, and small files (one single call each) are
-//! uploaded a few at a time while the next parts are read, so many small files do not cost one
-//! serialized round trip each. Each file succeeds or fails on its own; the report lists both.
+//! gathered into Fast.io batch uploads while the next parts are read ([`upload::batch`]), so many
+//! small files do not cost one serialized round trip each.
+//!
+//! [`upload::batch`]: crate::upload::batch Each file succeeds or fails on its own; the report lists both.
 //!
 //! [`upload::pipeline`]: crate::upload::pipeline
 
@@ -17,7 +19,6 @@ use axum::http::StatusCode;
 use axum::http::{HeaderValue, header};
 use axum::routing::post;
 use serde::Serialize;
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -27,18 +28,16 @@ use super::templates::{FileOutcome, Notice};
 use super::view::ActionResult;
 use crate::access::Capability;
 use crate::fastio::UploadTarget;
+use crate::upload::batch::SmallFiles;
 use crate::upload::error::FileError;
 use crate::upload::names::sanitize_filename;
-use crate::upload::pipeline::{self, Pipeline, Receipt, Started};
+use crate::upload::pipeline::{self, Pipeline, Started};
 use crate::upload::rules::AllowedTypes;
 use crate::web::auth::Need;
 use crate::web::error::AppError;
 use crate::web::routes::Routes;
 use axum::http::Method;
 use outcome::{Slot, outcome, refused, report, settle};
-
-/// Single-call uploads kept in flight while the next parts are read.
-const PARALLEL_SMALL_UPLOADS: usize = 4;
 
 /// Longest text field (`workspace`, `folder`) read from an upload form.
 const MAX_TEXT_FIELD: usize = 1024;
@@ -245,7 +244,8 @@ pub async fn receive_into<I: Intake>(
     let deadline = Instant::now() + state.config.upload_timeout;
     let mut opened: Option<Opened> = None;
     let mut slots: Vec<Slot> = Vec::new();
-    let mut running: JoinSet<(usize, Result<Receipt, FileError>)> = JoinSet::new();
+    // Small files go up in batches while the next parts are read (upload::batch).
+    let mut running = SmallFiles::new();
     let mut files = 0usize;
     // Bytes of the files read whole so far (against `max_bytes`).
     let mut used = 0u64;
@@ -301,9 +301,9 @@ pub async fn receive_into<I: Intake>(
             slots.push(Slot::Done(outcome, status));
             continue;
         }
-        while running.len() >= PARALLEL_SMALL_UPLOADS {
-            match tokio::time::timeout_at(deadline, running.join_next()).await {
-                Ok(Some(joined)) => settle(&mut slots, joined, &target.workspace),
+        while running.is_full() {
+            match tokio::time::timeout_at(deadline, running.next()).await {
+                Ok(Some(settled)) => settle(&mut slots, Ok(settled), &target.workspace),
                 Ok(None) => break,
                 Err(_) => {
                     timed_out = true;
@@ -345,7 +345,7 @@ pub async fn receive_into<I: Intake>(
                 used = used.saturating_add(small.size());
                 let index = slots.len();
                 slots.push(Slot::Running(small.name().to_owned()));
-                running.spawn(async move { (index, small.finish().await) });
+                running.push(index, small).await;
             }
         }
     }
@@ -354,9 +354,10 @@ pub async fn receive_into<I: Intake>(
             "no file chosen: pick at least one file".into(),
         ));
     };
+    running.close();
     while !timed_out {
-        match tokio::time::timeout_at(deadline, running.join_next()).await {
-            Ok(Some(joined)) => settle(&mut slots, joined, &target.workspace),
+        match tokio::time::timeout_at(deadline, running.next()).await {
+            Ok(Some(settled)) => settle(&mut slots, Ok(settled), &target.workspace),
             Ok(None) => break,
             Err(_) => timed_out = true,
         }

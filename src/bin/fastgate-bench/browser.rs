@@ -1,4 +1,4 @@
-//! Scenario 7, the browser's two paths: one file through `upload.js` and the JSON API (JS on)
+//! Scenario 9, the browser's two paths: one file through `upload.js` and the JSON API (JS on)
 //! and one through the plain form post (JS off), in Debian's headless Chromium driven over
 //! WebDriver, against a gateway whose public URL is its own address (a browser sends that
 //! origin). Fails with what to install when Chromium or chromedriver is missing.
@@ -37,7 +37,7 @@ fn start_driver() -> Result<Driver, String> {
     for path in [CHROMIUM, CHROMEDRIVER] {
         if !Path::new(path).exists() {
             return Err(format!(
-                "{path} is missing: scenario 7 needs Debian's chromium and chromium-driver \
+                "{path} is missing: scenario 9 needs Debian's chromium and chromium-driver \
                  (apt-get install -y chromium chromium-driver)"
             ));
         }

@@ -131,12 +131,42 @@ pub async fn gateway_api(
             .put(format!("{gateway}/api/uploads/{id}/chunks/{n}"))
             .header("upload-token", &token)
             .header("content-digest", format!("sha-256=:{digest}:"))
-            .body(body);
+            .body(body.clone());
+        let retry = http
+            .put(format!("{gateway}/api/uploads/{id}/chunks/{n}"))
+            .header("upload-token", &token)
+            .header("content-digest", format!("sha-256=:{digest}:"));
         tasks.push(tokio::spawn(async move {
-            let result = match request.send().await {
-                Ok(r) if r.status().is_success() => Ok(()),
-                Ok(r) => Err(format!("chunk {n}: HTTP {}", r.status())),
-                Err(e) => Err(format!("chunk {n}: {e}")),
+            // A busy gateway (its in-flight budget full) answers 429 with Retry-After; the chunk
+            // is sent again after it, as upload.js does.
+            let mut request = request;
+            let mut tries = 0;
+            let result = loop {
+                match request.send().await {
+                    Ok(r) if r.status().is_success() => break Ok(()),
+                    Ok(r) if r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => {
+                        let wait = r
+                            .headers()
+                            .get("retry-after")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(1u64);
+                        tokio::time::sleep(Duration::from_secs(wait)).await;
+                        request = retry.try_clone().ok_or("cannot resend")?.body(body.clone());
+                    }
+                    Ok(r) => break Err(format!("chunk {n}: HTTP {}", r.status())),
+                    // A busy answer can come before the body was read, and the gateway then
+                    // closes the connection under the body still being sent: the client sees
+                    // a transport error. A chunk is idempotent by its number, so upload.js
+                    // sends it again, and so does this client (a few times).
+                    Err(e) if tries < 5 => {
+                        tries += 1;
+                        let _ = e;
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        request = retry.try_clone().ok_or("cannot resend")?.body(body.clone());
+                    }
+                    Err(e) => break Err(format!("chunk {n}: {e}")),
+                }
             };
             drop(permit);
             result
@@ -179,6 +209,34 @@ fn target(workspace: &str) -> UploadTarget {
         workspace: workspace.to_owned(),
         folder: "root".to_owned(),
     }
+}
+
+/// [`direct_stream`], answering the stored node's id.
+pub async fn direct_stream_node(
+    client: &fastio::Client,
+    workspace: &str,
+    file: File,
+    name: &str,
+    sha256: &str,
+) -> Result<String, String> {
+    let id = client
+        .create_stream_upload(&target(workspace), name, file.size)
+        .await
+        .map_err(|e| e.to_string())?;
+    client
+        .upload_stream(&id, file.stream(), None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let session = client
+        .wait_until_stored(&id, Duration::from_secs(600))
+        .await
+        .map_err(|e| e.to_string())?;
+    let node = session
+        .new_file_id
+        .clone()
+        .ok_or("stored without a node id")?;
+    verify_stored(client, workspace, session, sha256).await?;
+    Ok(node)
 }
 
 /// Straight to the emulator as one stream session (what the form path does upstream).

@@ -1,4 +1,4 @@
-//! Scenario 6, the emulator's ingest alone: the big file as a chunked session, 8 MiB chunks,
+//! Scenario 8, the emulator's ingest alone: the big file as a chunked session, 8 MiB chunks,
 //! 3 in flight, spoken as raw HTTP (no hash sent, so only the emulator hashes), timed to the
 //! last chunk and to `stored` (which includes the assembly's re-hash).
 

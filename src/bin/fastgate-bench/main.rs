@@ -9,17 +9,29 @@
 //! JS-API pipeline vs one 4 MiB chunk at a time with 2 s status polls; (3) `GET /api/files` of a
 //! 1,000-item folder vs the direct call; (4) 50 concurrent 20 MiB uploads; (5) miniserve with
 //! its hash check as a peer anchor for the emulator's ingest (reported failed when not
-//! installed); (6) the emulator's chunked ingest alone; (7) the browser's JS path against its
-//! form path in headless Chromium (needs Debian's `chromium` and `chromium-driver`).
-//! `--only 1,6` picks scenarios; 1, 3, 4 and 6 need nothing but this build.
+//! installed); (6) 2,000 files of 16 KiB in one form post and through the JS API, at +0 and
+//! +100 ms upstream latency, against the official CLI's strategy and the best the contract
+//! allows; (7) the big file downloaded through `/download` vs straight from the emulator;
+//! (8) the emulator's chunked ingest alone; (9) the browser's JS path against its form path in
+//! headless Chromium (needs Debian's `chromium` and `chromium-driver`).
+//! `--only 1,8` picks scenarios; 1, 3, 4, 6 and 8 need nothing but this build (7 needs `curl`).
+//!
+//! Every measurement reports, per process (client, gateway, emulator), wall time, user+system
+//! CPU seconds and peak RSS ([`usage`]), and the floors of the same run: one SHA-256 pass over
+//! the same bytes and `curl` into a discard sink. `--bin-dir DIR` (or
+//! `$FASTGATE_BENCH_BIN_DIR`) runs the `fastgate` binary in DIR, a private copy that other builds
+//! into a shared target directory cannot replace mid-run.
 
 mod browser;
 mod clients;
+mod download;
 mod ingest;
 mod payload;
 mod peer;
 mod procs;
 mod scenarios;
+mod smallfiles;
+mod usage;
 
 use std::process::ExitCode;
 
@@ -54,6 +66,8 @@ struct Args {
     mib: u64,
     out: std::path::PathBuf,
     only: Option<String>,
+    bin_dir: Option<std::path::PathBuf>,
+    files: usize,
 }
 
 fn args() -> Result<Args, String> {
@@ -61,6 +75,8 @@ fn args() -> Result<Args, String> {
         mib: 1024,
         out: "bench-results/latest.json".into(),
         only: None,
+        bin_dir: std::env::var_os("FASTGATE_BENCH_BIN_DIR").map(Into::into),
+        files: 2000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -69,9 +85,11 @@ fn args() -> Result<Args, String> {
             "--mib" => parsed.mib = value()?.parse().map_err(|_| "--mib takes a number")?,
             "--out" => parsed.out = value()?.into(),
             "--only" => parsed.only = Some(value()?),
+            "--bin-dir" => parsed.bin_dir = Some(value()?.into()),
+            "--files" => parsed.files = value()?.parse().map_err(|_| "--files takes a number")?,
             "-h" | "--help" => {
                 return Err(
-                    "usage: fastgate-bench [--mib N] [--out FILE] [--only 1,2,3,4,5,6,7]".into(),
+                    "usage: fastgate-bench [--mib N] [--files N] [--out FILE] [--bin-dir DIR] [--only 1,2,3,4,5,6,7,8,9]".into(),
                 );
             }
             other => return Err(format!("unknown argument {other}")),
@@ -124,14 +142,17 @@ async fn run() -> Result<(), String> {
             .as_ref()
             .is_none_or(|o| o.split(',').any(|x| x == n))
     };
-    let bin = procs::fastgate_binary()?;
+    let bin = procs::fastgate_binary(args.bin_dir.as_deref())?;
     let dir = WorkDir::create()?;
     let big = File {
         seed: 1,
         size: args.mib << 20,
     };
     eprintln!("hashing the {} MiB test file…", args.mib);
+    eprintln!("floors: one SHA-256 pass, curl into a discard sink…");
+    let floors = usage::Floors::measure(big, dir.path()).await;
     let ctx = Ctx {
+        floors,
         bin,
         dir: dir.path().to_owned(),
         http: reqwest::Client::builder()
@@ -184,11 +205,22 @@ async fn run() -> Result<(), String> {
             }
         }
         if wants("6") {
-            eprintln!("6: emulator ingest…");
-            record("emulator_ingest", ingest::ingest(&ctx, &emu).await);
+            eprintln!("6: small files, +0 ms…");
+            record(
+                "small_files_0ms",
+                smallfiles::small_files(&ctx, 0, args.files).await,
+            );
         }
         if wants("7") {
-            eprintln!("7: browser paths…");
+            eprintln!("7: download…");
+            record("download", download::download(&ctx, &emu, &gw).await);
+        }
+        if wants("8") {
+            eprintln!("8: emulator ingest…");
+            record("emulator_ingest", ingest::ingest(&ctx, &emu).await);
+        }
+        if wants("9") {
+            eprintln!("9: browser paths…");
             let outcome = match procs::gateway_at(&ctx.bin, &ctx.dir, &emu, None) {
                 Ok(own) => browser::paths(&ctx, &emu, &own).await,
                 Err(e) => Err(e),
@@ -202,10 +234,44 @@ async fn run() -> Result<(), String> {
         let gw = procs::gateway(&ctx.bin, &ctx.dir, &emu)?;
         record("latency_100ms", scenarios::latency(&ctx, &emu, &gw).await);
     }
+    if wants("6") {
+        eprintln!("6: small files, +100 ms…");
+        record(
+            "small_files_100ms",
+            smallfiles::small_files(&ctx, 100, args.files).await,
+        );
+    }
+    let f = &ctx.floors;
+    let mut floor_rows = vec![scenarios::row(
+        "floors (same run)",
+        "one SHA-256 pass (sha2, one thread)",
+        format!("{:.2} s CPU per GiB", f.sha256_s_per_gib),
+        "",
+    )];
+    if let Some(o) = f.openssl_s_per_gib {
+        floor_rows.push(scenarios::row(
+            "floors (same run)",
+            "openssl dgst -sha256",
+            format!("{o:.2} s CPU per GiB"),
+            "",
+        ));
+    }
+    if let Some((cpu, mbs)) = f.curl {
+        floor_rows.push(scenarios::row(
+            "floors (same run)",
+            "curl -T into a discard sink",
+            format!("{mbs:.0} MB/s, curl {cpu:.2} s CPU per GiB"),
+            "",
+        ));
+    }
+    floor_rows.extend(rows);
+    let rows = floor_rows;
     print_table(&rows);
     let report = json!({
         "file_mib": args.mib,
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "floors": ctx.floors.json(),
+        "load_average": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
         "results": results,
     });
     if let Some(parent) = args.out.parent() {

@@ -29,8 +29,18 @@ impl Drop for Proc {
     }
 }
 
-/// The `fastgate` binary beside this one (built first when missing).
-pub fn fastgate_binary() -> Result<PathBuf, String> {
+/// The `fastgate` binary in `dir` when given (`--bin-dir`, or `$FASTGATE_BENCH_BIN_DIR`: a
+/// private copy that a shared target directory's next build cannot overwrite mid-run), else the
+/// one beside this binary (built first when missing).
+pub fn fastgate_binary(dir: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(dir) = dir {
+        let path = dir.join("fastgate");
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!("no fastgate binary in {}", dir.display()))
+        };
+    }
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
     let path = me.with_file_name("fastgate");
     if !path.exists() {
@@ -110,16 +120,28 @@ fn spawn(
 /// A stand-alone emulator; `latency_ms` is added to every request.
 pub struct Emulator {
     /// The process, stopped when this is dropped.
-    _proc: Proc,
+    pub proc: Proc,
     /// `http://127.0.0.1:PORT/current`.
     pub base_url: String,
     /// The seeded workspace.
     pub workspace: String,
+    /// Its data directory, removed when it stops (the disk of a shared machine is tight).
+    data: PathBuf,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.proc.child.kill();
+        let _ = self.proc.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
 }
 
 /// Starts `fastgate emulator` on a free loopback port with its data under `dir`.
 pub fn emulator(bin: &Path, dir: &Path, latency_ms: u64) -> Result<Emulator, String> {
-    let data = dir.join(format!("emulator-{latency_ms}"));
+    static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let data = dir.join(format!("emulator-{latency_ms}-{n}"));
     let latency = latency_ms.to_string();
     let args = [
         "emulator",
@@ -144,7 +166,8 @@ pub fn emulator(bin: &Path, dir: &Path, latency_ms: u64) -> Result<Emulator, Str
         format!("{}/current", url.trim_end_matches('/'))
     };
     Ok(Emulator {
-        _proc: proc,
+        proc,
+        data,
         base_url,
         workspace,
     })
@@ -187,6 +210,10 @@ pub fn gateway_at(
             dir.join("gateway").display().to_string(),
         ),
         ("FASTGATE_MAX_FILE_SIZE", "2GiB".to_owned()),
+        // Scenario 6 posts 2,000 files in one form.
+        ("FASTGATE_MAX_FILES", "5000".to_owned()),
+        // The bench measures uploads, not sign-in: access control stays open.
+        ("FASTGATE_AUTH", "open".to_owned()),
         ("FASTGATE_LOG_FORMAT", "json".to_owned()),
         // The bench measures the data path; access control is measured on its own.
         ("FASTGATE_AUTH", "open".to_owned()),

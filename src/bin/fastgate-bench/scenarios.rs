@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use crate::clients::{self, Poll};
 use crate::payload::File;
-use crate::procs::{self, Emulator, Gateway, RssSampler};
+use crate::procs::{self, Emulator, Gateway};
+use crate::usage::{Floors, Meter, Usage};
 
 /// One table row: scenario, measure, value, target.
 pub type Row = [String; 4];
@@ -21,6 +22,37 @@ pub struct Ctx {
     pub http: reqwest::Client,
     pub big: File,
     pub big_sha: String,
+    /// The floors of this run (SHA-256 pass, curl into a discard sink).
+    pub floors: Floors,
+}
+
+/// The three processes of a measurement through the gateway.
+pub fn all_three(emu: &Emulator, gw: &Gateway) -> [(&'static str, u32); 3] {
+    [
+        ("client", std::process::id()),
+        ("gateway", gw.proc.pid()),
+        ("emulator", emu.proc.pid()),
+    ]
+}
+
+/// The two processes of a measurement straight to the emulator.
+pub fn direct_two(emu: &Emulator) -> [(&'static str, u32); 2] {
+    [("client", std::process::id()), ("emulator", emu.proc.pid())]
+}
+
+/// A row with the gateway's CPU per GiB against the SHA-256 floor.
+pub fn cpu_row(s: &str, m: &str, usage: &Usage, bytes: u64, floors: &Floors, target: &str) -> Row {
+    let per_gib = usage.cpu("gateway") / crate::usage::gib(bytes);
+    row(
+        s,
+        m,
+        format!(
+            "{per_gib:.2} s/GiB = {:.2}× SHA-256 ({:.2} s/GiB)",
+            per_gib / floors.sha256_s_per_gib,
+            floors.sha256_s_per_gib
+        ),
+        target,
+    )
 }
 
 pub fn mb_s(bytes: u64, d: Duration) -> f64 {
@@ -54,12 +86,15 @@ pub async fn throughput(
     let direct = direct_client(emu)?;
     let (size, sha) = (ctx.big.size, ctx.big_sha.as_str());
     let ws = &emu.workspace;
-    let d_stream = clients::direct_stream(&direct, ws, ctx.big, "direct-stream.bin", sha).await?;
-    let rss = RssSampler::start(gw.proc.pid());
+    let m = Meter::start(&direct_two(emu));
+    clients::direct_stream(&direct, ws, ctx.big, "direct-stream.bin", sha).await?;
+    let u_stream = m.finish();
+    let m = Meter::start(&all_three(emu, gw));
     let form = clients::gateway_form(&ctx.http, gw, ws, ctx.big, "form.bin", sha).await;
-    let form_rss = rss.finish();
-    let form = form?;
-    let d_chunk = clients::direct_chunked(
+    let u_form = m.finish();
+    form?;
+    let m = Meter::start(&direct_two(emu));
+    clients::direct_chunked(
         &direct,
         ws,
         ctx.big,
@@ -68,10 +103,14 @@ pub async fn throughput(
         (8 << 20, 3, Poll::LongPoll),
     )
     .await?;
-    let rss = RssSampler::start(gw.proc.pid());
+    let u_chunk = m.finish();
+    let m = Meter::start(&all_three(emu, gw));
     let api = clients::gateway_api(&ctx.http, &gw.url, ws, ctx.big, "api.bin", sha).await;
-    let api_rss = rss.finish();
-    let api = api?;
+    let u_api = m.finish();
+    api?;
+    let (d_stream, form, d_chunk, api) = (u_stream.wall, u_form.wall, u_chunk.wall, u_api.wall);
+    let (form_rss, api_rss) = (u_form.peak("gateway"), u_api.peak("gateway"));
+    let floors = &ctx.floors;
     let s = "1 GiB upload";
     let rows = vec![
         row(
@@ -96,6 +135,19 @@ pub async fn throughput(
             format!("{:.1} MiB", mib(form_rss)),
             "< 64 MiB",
         ),
+        cpu_row(s, "gateway CPU, form", &u_form, size, floors, "≤ 1.5×"),
+        row(
+            s,
+            "form: wall and CPU per process",
+            u_form.cell(size, floors),
+            "",
+        ),
+        row(
+            s,
+            "direct stream: wall and CPU",
+            u_stream.cell(size, floors),
+            "",
+        ),
         row(
             s,
             "direct chunked 8 MiB × 3 (emulator)",
@@ -116,7 +168,20 @@ pub async fn throughput(
             s,
             "gateway peak RSS, JS API",
             format!("{:.1} MiB", mib(api_rss)),
-            "< 64 MiB",
+            "< 40 MiB",
+        ),
+        cpu_row(s, "gateway CPU, JS API", &u_api, size, floors, "≤ 1.5×"),
+        row(
+            s,
+            "JS API: wall and CPU per process",
+            u_api.cell(size, floors),
+            "",
+        ),
+        row(
+            s,
+            "direct chunked: wall and CPU",
+            u_chunk.cell(size, floors),
+            "",
         ),
     ];
     let json = json!({
@@ -125,6 +190,10 @@ pub async fn throughput(
         "form_ratio": d_stream.as_secs_f64() / form.as_secs_f64(), "form_peak_rss": form_rss,
         "direct_chunked_s": d_chunk.as_secs_f64(), "api_s": api.as_secs_f64(),
         "api_ratio": d_chunk.as_secs_f64() / api.as_secs_f64(), "api_peak_rss": api_rss,
+        "usage": {
+            "direct_stream": u_stream.json(size, floors), "form": u_form.json(size, floors),
+            "direct_chunked": u_chunk.json(size, floors), "api": u_api.json(size, floors),
+        },
     });
     Ok((rows, json))
 }
@@ -251,7 +320,10 @@ pub async fn listing(ctx: &Ctx, emu: &Emulator, gw: &Gateway) -> Result<(Vec<Row
     ))
 }
 
-/// 4: 50 concurrent 20 MiB form uploads through the gateway.
+/// The gateway's in-flight budget in the bench (its default).
+pub const BUDGET: u64 = 64 << 20;
+
+/// 4: 50 concurrent 20 MiB uploads through the gateway, as form posts and through the JS API.
 pub async fn concurrent(
     ctx: &Ctx,
     emu: &Emulator,
@@ -266,51 +338,68 @@ pub async fn concurrent(
             (f, f.sha256())
         })
         .collect();
-    let rss = RssSampler::start(gw.proc.pid());
-    let started = Instant::now();
-    let names: Vec<String> = (0..files.len())
-        .map(|i| format!("many-{i:02}.bin"))
-        .collect();
-    let uploads = files.iter().zip(&names).map(|((f, sha), name)| {
-        clients::gateway_form(&ctx.http, gw, &emu.workspace, *f, name, sha)
-    });
-    let results = futures_util::future::join_all(uploads).await;
-    let took = started.elapsed();
-    let peak = rss.finish();
-    let stored = results.iter().filter(|r| r.is_ok()).count();
-    if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
-        eprintln!("concurrent: first failure: {e}");
-    }
-    let s = "50 × 20 MiB concurrent (form)";
     let total = 50 * (20u64 << 20);
-    let rows = vec![
-        row(
-            s,
-            "stored with equal hashes",
-            format!("{stored}/50"),
-            "50/50",
-        ),
-        row(
-            s,
-            "total time",
-            format!(
-                "{:.1} s ({:.0} MB/s)",
-                took.as_secs_f64(),
-                mb_s(total, took)
+    let mut rows = Vec::new();
+    let mut out = serde_json::Map::new();
+    for path in ["form", "JS API"] {
+        let m = Meter::start(&all_three(emu, gw));
+        let uploads = files.iter().enumerate().map(|(i, (f, sha))| {
+            let name = format!("many-{}-{i:02}.bin", path.replace(' ', "-"));
+            async move {
+                if path == "form" {
+                    clients::gateway_form(&ctx.http, gw, &emu.workspace, *f, &name, sha).await
+                } else {
+                    clients::gateway_api(&ctx.http, &gw.url, &emu.workspace, *f, &name, sha).await
+                }
+            }
+        });
+        let results = futures_util::future::join_all(uploads).await;
+        let usage = m.finish();
+        let (took, peak) = (usage.wall, usage.peak("gateway"));
+        let stored = results.iter().filter(|r| r.is_ok()).count();
+        if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
+            eprintln!("concurrent {path}: first failure: {e}");
+        }
+        let s = format!("50 × 20 MiB concurrent ({path})");
+        let limit = mib(BUDGET + (32 << 20));
+        rows.extend([
+            row(
+                &s,
+                "stored with equal hashes",
+                format!("{stored}/50"),
+                "50/50",
             ),
-            "",
-        ),
-        row(
-            s,
-            "gateway peak RSS",
-            format!("{:.1} MiB", mib(peak)),
-            "inside budget",
-        ),
-    ];
-    Ok((
-        rows,
-        json!({"stored": stored, "total_s": took.as_secs_f64(), "peak_rss": peak}),
-    ))
+            row(
+                &s,
+                "total time",
+                format!(
+                    "{:.1} s ({:.0} MB/s)",
+                    took.as_secs_f64(),
+                    mb_s(total, took)
+                ),
+                "",
+            ),
+            row(
+                &s,
+                "gateway peak RSS",
+                format!("{:.1} MiB", mib(peak)),
+                &format!("≤ budget + 32 = {limit:.0} MiB"),
+            ),
+            cpu_row(&s, "gateway CPU", &usage, total, &ctx.floors, "≤ 1.5×"),
+        ]);
+        let key = if path == "form" { "form" } else { "api" };
+        out.insert(
+            key.into(),
+            json!({"stored": stored, "total_s": took.as_secs_f64(), "peak_rss": peak,
+                   "usage": usage.json(total, &ctx.floors)}),
+        );
+    }
+    // The form figures stay at the top level, as before.
+    let form = out.get("form").cloned().unwrap_or(Value::Null);
+    out.insert("stored".into(), form["stored"].clone());
+    out.insert("total_s".into(), form["total_s"].clone());
+    out.insert("peak_rss".into(), form["peak_rss"].clone());
+    Ok((rows, Value::Object(out)))
 }
 
 /// Finds a `miniserve` binary on PATH or in `~/.cargo/bin`.
