@@ -371,6 +371,8 @@ pub struct Chrome {
     pub can_upload: bool,
     /// May create share links (and upload-request links) on the page's workspace.
     pub can_share: bool,
+    /// May rename, move and delete on the page's workspace.
+    pub can_edit: bool,
 }
 
 /// `GET /signin`.

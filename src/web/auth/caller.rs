@@ -83,6 +83,7 @@ impl Chrome {
             open_mode: caller.mode == AuthMode::Open,
             can_upload: may(Capability::Upload),
             can_share: may(Capability::Share),
+            can_edit: may(Capability::Edit),
         }
     }
 }

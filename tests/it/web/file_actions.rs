@@ -196,3 +196,33 @@ async fn the_actions_need_an_editor() {
     }
     assert_eq!(list(&gw, "root").await, ["a.txt"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_editors_folder_page_offers_rename_and_trash_per_row_and_a_viewers_does_not() {
+    let gw = spawn_app().await;
+    let ws = gw.workspace.clone();
+    let node = gw.put_file("root", "draft.txt", b"words").await;
+    let page = gw.get(&format!("/w/{ws}/root")).await.text();
+    let rename = format!(r#"action="/w/{ws}/root?/rename""#);
+    let trash = format!(r#"action="/w/{ws}/root?/delete""#);
+    assert!(page.contains(&rename) && page.contains(&trash), "{page}");
+    assert!(page.contains(&format!(r#"name="node" value="{node}""#)));
+    // The page's own rename form, posted as a browser without JS would.
+    let r = form(
+        &gw,
+        &ws,
+        "root",
+        "rename",
+        &[("node", &node), ("name", "final.txt")],
+        false,
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(list(&gw, "root").await, vec!["final.txt".to_owned()]);
+    let (_, viewer) = gw.user("vic", "viewer", Some(&ws)).await;
+    let theirs = viewer.get(&format!("/w/{ws}/root")).await.text();
+    assert!(
+        !theirs.contains("?/rename") && !theirs.contains("?/delete"),
+        "{theirs}"
+    );
+}
