@@ -53,6 +53,9 @@ pub struct Faults {
     /// `(path, n)`: the n-th request (1-based) whose route template or concrete path equals
     /// `path` gets 429/10368 (e.g. `("/current/upload/{id}/chunk/", 2)`).
     pub nth_429: Vec<(String, u64)>,
+    /// `(path, n)`: the n-th request of `path`, counted like [`Faults::nth_429`], gets a
+    /// 502 with an HTML body (a deterministic "5xx, then success" for retry tests).
+    pub nth_5xx: Vec<(String, u64)>,
     /// Assembly ends in `assembly_failed`.
     pub fail_assembly: bool,
     /// Storage import ends in `store_failed`.
@@ -123,6 +126,13 @@ impl FaultControls {
         self.update(|f| f.rate_limit = RateLimit { max, window });
     }
 
+    /// Makes the n-th request (counted from now) of `path` answer 502.
+    pub fn fail_nth_with_5xx(&self, path: impl Into<String>, n: u64) {
+        let path = path.into();
+        self.path_counts.lock().remove(&format!("5xx {path}"));
+        self.update(|f| f.nth_5xx.push((path, n)));
+    }
+
     /// Makes the n-th request (counted from now) of `path` answer 429.
     pub fn fail_nth_with_429(&self, path: impl Into<String>, n: u64) {
         let path = path.into();
@@ -161,14 +171,32 @@ impl FaultControls {
 
     fn nth_429_hit(&self, template: &str, path: &str) -> bool {
         let rules = self.inner.read().nth_429.clone();
+        self.nth_hit(&rules, "", template, path)
+    }
+
+    fn nth_5xx_hit(&self, template: &str, path: &str) -> bool {
+        let rules = self.inner.read().nth_5xx.clone();
+        self.nth_hit(&rules, "5xx ", template, path)
+    }
+
+    /// Counts this request against every rule naming its template or path (under `kind`, so
+    /// the 429 and 5xx rules of one path count apart); true when one reaches its n.
+    fn nth_hit(&self, rules: &[(String, u64)], kind: &str, template: &str, path: &str) -> bool {
         let mut counts = self.path_counts.lock();
+        // Each path named by a rule counts this request once, however many rules name it.
+        let mut named: Vec<&str> = rules
+            .iter()
+            .map(|(p, _)| p.as_str())
+            .filter(|p| *p == template || *p == path)
+            .collect();
+        named.sort_unstable();
+        named.dedup();
         let mut hit = false;
-        for (p, n) in rules {
-            if p == template || p == path {
-                let c = counts.entry(p).or_insert(0);
-                *c += 1;
-                hit |= *c == n;
-            }
+        for p in named {
+            let c = counts.entry(format!("{kind}{p}")).or_insert(0);
+            *c += 1;
+            let seen = *c;
+            hit |= rules.iter().any(|(q, n)| q == p && *n == seen);
         }
         hit
     }
@@ -195,6 +223,9 @@ pub async fn inject(State(controls): State<FaultControls>, req: Request, next: N
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned())
         .unwrap_or_default();
+    if !faults.nth_5xx.is_empty() && controls.nth_5xx_hit(&template, req.uri().path()) {
+        return gateway_error(0, true);
+    }
     if !faults.nth_429.is_empty() && controls.nth_429_hit(&template, req.uri().path()) {
         return ApiError::RateLimited("too many requests (injected)".into()).into_response();
     }
