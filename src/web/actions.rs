@@ -11,14 +11,13 @@
 //! that status; with `Accept: application/json` the answer is an [`ActionResult`]. Other errors
 //! (404, 429, 5xx) take the usual error shapes of [`AppError`], like SvelteKit's thrown errors.
 //! Only the upload action reads a large body: the route has no framework body limit (the
-//! pipeline enforces its own), and the small forms are read here under [`FORM_LIMIT`].
+//! pipeline enforces its own), and the small forms are read by [`super::form`].
 
 use axum::handler::Handler;
-use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, RawQuery, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use secrecy::SecretString;
@@ -27,6 +26,7 @@ use serde_json::json;
 use super::AppState;
 use super::auth::{Caller, audit};
 use super::display;
+use super::form::read_fields;
 use super::format;
 use super::listing;
 use super::pages::browse_page;
@@ -41,9 +41,6 @@ use crate::web::error::AppError;
 use crate::web::negotiate::RouteKind;
 use crate::web::routes::Routes;
 use axum::http::Method;
-
-/// The largest `mkdir`/`share` form body read.
-pub const FORM_LIMIT: usize = 16 * 1024;
 
 /// The longest share lifetime accepted (a year).
 const MAX_SHARE_SECS: u64 = 366 * 86_400;
@@ -345,48 +342,4 @@ fn upload_notice(outcomes: &[FileOutcome]) -> Notice {
             ),
         }
     }
-}
-
-/// The text fields of a small form, urlencoded or multipart (what `fetch` with `FormData`
-/// sends), read under [`FORM_LIMIT`].
-async fn read_fields(
-    state: &AppState,
-    request: Request,
-) -> Result<HashMap<String, String>, AppError> {
-    let too_large = || AppError::BadRequest("the form is too large".into());
-    let multipart = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("multipart/form-data"));
-    if !multipart {
-        let body = axum::body::to_bytes(request.into_body(), FORM_LIMIT)
-            .await
-            .map_err(|_| too_large())?;
-        return serde_urlencoded::from_bytes(&body)
-            .map_err(|e| AppError::BadRequest(format!("the form could not be read: {e}")));
-    }
-    let mut form = Multipart::from_request(request, state)
-        .await
-        .map_err(|e| AppError::BadRequest(format!("the form could not be read: {e}")))?;
-    let mut fields = HashMap::new();
-    let mut read = 0;
-    let bad = |e: axum::extract::multipart::MultipartError| {
-        AppError::BadRequest(format!("the form could not be read: {e}"))
-    };
-    while let Some(mut field) = form.next_field().await.map_err(bad)? {
-        let name = field.name().unwrap_or_default().to_owned();
-        let mut value = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(bad)? {
-            read += chunk.len();
-            if read > FORM_LIMIT {
-                return Err(too_large());
-            }
-            value.extend_from_slice(&chunk);
-        }
-        let text = String::from_utf8(value)
-            .map_err(|_| AppError::BadRequest(format!("the field {name} is not text")))?;
-        fields.entry(name).or_insert(text);
-    }
-    Ok(fields)
 }

@@ -16,6 +16,7 @@ pub mod error;
 pub mod error_page;
 pub mod file_actions;
 pub mod files;
+pub mod form;
 pub mod format;
 pub mod health;
 pub mod links;

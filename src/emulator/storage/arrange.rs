@@ -1,5 +1,5 @@
-//! Rename, move and copy (§6.5, §11 "Trash, rename, move, copy"), and the one conflict rule
-//! they share with restore ([`make_room`]).
+//! Rename, move and copy (§6.5, §11 "Trash, rename, move, copy"), under the one conflict rule
+//! they share with restore ([`super::landing::make_room`]).
 //!
 //! - `update/` renames; a live sibling with the same name (case-insensitive) → 400/1605. A
 //!   rename to the node's own name is a no-op. `metadata_title`/`metadata_short` are accepted
@@ -21,9 +21,10 @@ use axum::Form;
 use axum::extract::{Path, State};
 use rusqlite::Connection;
 
+use super::landing::make_room;
 use super::nodes::{self, NodeRow};
 use super::tree::{live, node_answer, valid_name};
-use super::{previews, trash, workspaces};
+use super::{previews, workspaces};
 use crate::emulator::state::EmulatorState;
 use crate::emulator::store::BlobDirs;
 use crate::emulator::transport::auth::Caller;
@@ -32,29 +33,6 @@ use crate::emulator::transport::error::ApiError;
 use crate::emulator::transport::ids;
 
 type Fields = Form<HashMap<String, String>>;
-
-/// The name `incoming` gets in `parent` under the conflict rule: a same-named live *file*
-/// there is trashed first when `incoming` is a file, any other clash picks `name (2)`, `(3)` ….
-/// `keep_self` names a node that may keep its own name (the node being moved).
-pub fn make_room(
-    c: &Connection,
-    ws: &str,
-    parent: &str,
-    incoming: &NodeRow,
-    keep_self: bool,
-) -> Result<String, ApiError> {
-    match nodes::child_named(c, ws, parent, &incoming.name)? {
-        None => Ok(incoming.name.clone()),
-        Some(other) if other.id == incoming.id && keep_self => Ok(incoming.name.clone()),
-        Some(other)
-            if other.id != incoming.id && other.kind == "file" && incoming.kind == "file" =>
-        {
-            trash::send_to_trash(c, &other)?;
-            Ok(incoming.name.clone())
-        }
-        Some(_) => nodes::free_name(c, ws, parent, &incoming.name),
-    }
-}
 
 /// `POST /workspace/{ws}/storage/{node}/update/` (§6.5): rename.
 pub async fn update(

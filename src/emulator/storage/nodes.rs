@@ -4,9 +4,8 @@
 //! order while other requests add or remove nodes (§6.3).
 
 use rusqlite::{Connection, OptionalExtension, Row};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use super::previews;
 use crate::emulator::transport::error::ApiError;
 use crate::emulator::transport::ids;
 
@@ -93,7 +92,7 @@ impl Output {
 pub fn node_json(n: &NodeRow, out: Output, web_base: &str) -> Value {
     let mut v = json!({
         "id": n.id, "type": n.kind, "name": n.name, "parent": n.parent,
-        "modified": n.updated, "previews": previews::render(n, out),
+        "modified": n.updated, "previews": render_previews(n, out),
     });
     if n.kind == "file" {
         v["size"] = json!(n.size);
@@ -383,4 +382,68 @@ fn decode_cursor(cursor: &str, sort: SortBy, desc: bool) -> Result<(String, Stri
         return Err(ApiError::invalid("cursor does not match sort_by/sort_dir"));
     }
     Ok((key.to_owned(), id.to_owned()))
+}
+
+// The previews map of the node object (§6.2, §6.10): states as stored, rendered per output
+// level. `previews.rs` makes the previews and moves these states on.
+
+/// The keys of a node's `previews` map (all types but `bin`).
+const PREVIEW_KEYS: [&str; 7] = [
+    "thumbnail",
+    "image",
+    "pdf",
+    "spreadsheet",
+    "hlsstream",
+    "mp4",
+    "audio",
+];
+
+/// Preview states (§6.10) as stored and answered.
+pub const NOT_GENERATED: &str = "not generated";
+/// Being made.
+pub const IN_PROGRESS: &str = "in progress";
+/// Made and readable.
+pub const READY: &str = "ready";
+/// Could not be made (not an image, a bomb, a decoding error).
+pub const ERROR: &str = "error";
+
+/// The stored preview states of `n`, if any.
+pub fn preview_states(n: &NodeRow) -> Option<Map<String, Value>> {
+    match serde_json::from_str(n.previews.as_deref()?) {
+        Ok(Value::Object(m)) => Some(m),
+        _ => None,
+    }
+}
+
+/// The state of one preview type of `n`.
+pub fn state_of(n: &NodeRow, kind: &str) -> String {
+    match preview_states(n) {
+        None => "unknown".into(),
+        Some(m) => m
+            .get(kind)
+            .and_then(Value::as_str)
+            .unwrap_or("not possible")
+            .to_owned(),
+    }
+}
+
+/// The node's `previews` map at an output level (§6.2): `{state}` per type at standard and
+/// full, `{ready}` at terse; folders have none.
+pub fn render_previews(n: &NodeRow, out: Output) -> Value {
+    if n.kind != "file" {
+        return json!({});
+    }
+    let map: Map<String, Value> = PREVIEW_KEYS
+        .iter()
+        .map(|k| {
+            let state = state_of(n, k);
+            let v = if out == Output::Terse {
+                json!({"ready": state == READY})
+            } else {
+                json!({"state": state})
+            };
+            ((*k).to_owned(), v)
+        })
+        .collect();
+    Value::Object(map)
 }

@@ -21,7 +21,7 @@ use axum::response::Response;
 use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Map, Value, json};
 
-use super::nodes::{self, NodeRow, Output};
+use super::nodes::{self, ERROR, IN_PROGRESS, NOT_GENERATED, READY, preview_states, state_of};
 use super::{downloads, imaging, workspaces};
 use crate::emulator::state::EmulatorState;
 use crate::emulator::transport::auth::Caller;
@@ -42,22 +42,6 @@ pub const TYPES: [&str; 8] = [
     "mp4",
 ];
 
-/// The keys of a node's `previews` map (all types but `bin`).
-const KEYS: [&str; 7] = [
-    "thumbnail",
-    "image",
-    "pdf",
-    "spreadsheet",
-    "hlsstream",
-    "mp4",
-    "audio",
-];
-
-const NOT_GENERATED: &str = "not generated";
-const IN_PROGRESS: &str = "in progress";
-const READY: &str = "ready";
-const ERROR: &str = "error";
-
 /// The preview states a freshly stored file of type `mime` starts with, as stored JSON.
 pub fn initial(mime: &str) -> String {
     let mut m = Map::new();
@@ -68,46 +52,6 @@ pub fn initial(mime: &str) -> String {
         m.insert("pdf".into(), NOT_GENERATED.into());
     }
     Value::Object(m).to_string()
-}
-
-fn parse(n: &NodeRow) -> Option<Map<String, Value>> {
-    match serde_json::from_str(n.previews.as_deref()?) {
-        Ok(Value::Object(m)) => Some(m),
-        _ => None,
-    }
-}
-
-/// The state of one preview type of `n`.
-pub fn state_of(n: &NodeRow, kind: &str) -> String {
-    match parse(n) {
-        None => "unknown".into(),
-        Some(m) => m
-            .get(kind)
-            .and_then(Value::as_str)
-            .unwrap_or("not possible")
-            .to_owned(),
-    }
-}
-
-/// The node's `previews` map at an output level (§6.2): `{state}` per type at standard and
-/// full, `{ready}` at terse; folders have none.
-pub fn render(n: &NodeRow, out: Output) -> Value {
-    if n.kind != "file" {
-        return json!({});
-    }
-    let map: Map<String, Value> = KEYS
-        .iter()
-        .map(|k| {
-            let state = state_of(n, k);
-            let v = if out == Output::Terse {
-                json!({"ready": state == READY})
-            } else {
-                json!({"state": state})
-            };
-            ((*k).to_owned(), v)
-        })
-        .collect();
-    Value::Object(map)
 }
 
 fn write_states(c: &Connection, id: &str, m: &Map<String, Value>) -> Result<(), ApiError> {
@@ -138,7 +82,7 @@ async fn generate(state: &Arc<EmulatorState>, ws: String, node: String) -> Resul
             let Some(n) = nodes::get(c, &w, &id)? else {
                 return Ok(None);
             };
-            let Some(mut m) = parse(&n) else {
+            let Some(mut m) = preview_states(&n) else {
                 return Ok(None);
             };
             let mut any = false;
@@ -176,7 +120,7 @@ async fn generate(state: &Arc<EmulatorState>, ws: String, node: String) -> Resul
                 }
                 return Ok(());
             };
-            let mut m = parse(&cur).unwrap_or_default();
+            let mut m = preview_states(&cur).unwrap_or_default();
             let end = match &made {
                 Some(Ok((blob, mime))) => {
                     let old: Option<String> = c

@@ -21,8 +21,8 @@ use axum::extract::{Path, State};
 use rusqlite::Connection;
 use serde_json::json;
 
-use super::arrange::make_room;
-use super::nodes::{self, NodeRow};
+use super::landing::{make_room, send_to_trash};
+use super::nodes;
 use super::tree::node_answer;
 use super::{versions, workspaces};
 use crate::emulator::state::EmulatorState;
@@ -31,22 +31,6 @@ use crate::emulator::transport::auth::Caller;
 use crate::emulator::transport::envelope::Envelope;
 use crate::emulator::transport::error::ApiError;
 use crate::emulator::transport::ids;
-
-/// Sends a live node and its subtree to the trash.
-pub fn send_to_trash(c: &Connection, n: &NodeRow) -> Result<(), ApiError> {
-    let now = ids::now();
-    for id in nodes::subtree(c, &n.workspace_id, &n.id)? {
-        c.execute(
-            "UPDATE nodes SET deleted = 1, updated = ?2 WHERE id = ?1",
-            (&id, &now),
-        )?;
-    }
-    c.execute(
-        "UPDATE nodes SET parent = 'trash', deleted_from = ?2 WHERE id = ?1",
-        (&n.id, &n.parent),
-    )?;
-    Ok(())
-}
 
 fn reserved(node: &str) -> Result<(), ApiError> {
     if matches!(node, "root" | "trash") {

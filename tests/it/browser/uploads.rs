@@ -170,7 +170,9 @@ async fn cancelling_mid_upload_leaves_nothing_behind() {
         |_| {},
     )
     .await;
-    site.emulator.faults().set_latency_ms(150);
+    // Slow enough that the rest of the 16 chunks take seconds after the first two are stored,
+    // so the click lands mid-upload even on a loaded machine.
+    site.emulator.faults().set_latency_ms(400);
     let files = tempfile::tempdir().expect("files");
     let (path, _) = make_file(files.path(), "cancel me.bin", 16 * MIB, 4);
     let browser = site.browser(true).await;

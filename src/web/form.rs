@@ -1,0 +1,70 @@
+//! The small text forms of form actions (`?/mkdir`, `?/share`, `?/rename`, …), urlencoded or
+//! multipart (what `fetch` with `FormData` sends), read under [`FORM_LIMIT`] — one reader for
+//! every action, so they all refuse the same oversized or malformed bodies alike.
+
+use std::collections::HashMap;
+
+use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::header;
+
+use super::AppState;
+use super::error::AppError;
+
+/// The largest small-form body read.
+pub const FORM_LIMIT: usize = 16 * 1024;
+
+/// The text fields of a small form in order, repeated names kept (urlencoded or multipart),
+/// read under [`FORM_LIMIT`].
+pub async fn read_pairs(
+    state: &AppState,
+    request: Request,
+) -> Result<Vec<(String, String)>, AppError> {
+    let too_large = || AppError::BadRequest("the form is too large".into());
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("multipart/form-data"));
+    if !multipart {
+        let body = axum::body::to_bytes(request.into_body(), FORM_LIMIT)
+            .await
+            .map_err(|_| too_large())?;
+        return serde_urlencoded::from_bytes(&body)
+            .map_err(|e| AppError::BadRequest(format!("the form could not be read: {e}")));
+    }
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        AppError::BadRequest(format!("the form could not be read: {e}"))
+    };
+    let mut form = Multipart::from_request(request, state)
+        .await
+        .map_err(|e| AppError::BadRequest(format!("the form could not be read: {e}")))?;
+    let mut pairs = Vec::new();
+    let mut read = 0;
+    while let Some(mut field) = form.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let mut value = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(bad)? {
+            read += chunk.len();
+            if read > FORM_LIMIT {
+                return Err(too_large());
+            }
+            value.extend_from_slice(&chunk);
+        }
+        let text = String::from_utf8(value)
+            .map_err(|_| AppError::BadRequest(format!("the field {name} is not text")))?;
+        pairs.push((name, text));
+    }
+    Ok(pairs)
+}
+
+/// The fields of a small form by name (the first of a repeated name wins).
+pub async fn read_fields(
+    state: &AppState,
+    request: Request,
+) -> Result<HashMap<String, String>, AppError> {
+    let mut fields = HashMap::new();
+    for (name, value) in read_pairs(state, request).await? {
+        fields.entry(name).or_insert(value);
+    }
+    Ok(fields)
+}
