@@ -78,8 +78,8 @@ enum Done {
 /// `?/mkdir`, `?/share`, `?/rename`, `?/move`, `?/delete`; `?/restore`, `?/purge` on `trash`);
 /// with `Accept: application/json` the answer is an action result.
 #[utoipa::path(post, path = "/w/{workspace}/{folder}", tag = "uploads",
-    params(("workspace" = String, Path, description = "Workspace id"),
-        ("folder" = String, Path, description = "Folder id, `root`, or `trash`")),
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"),
+        ("folder" = String, Path, min_length = 1, description = "Folder id, `root`, or `trash`")),
     request_body(content(
         (serde_json::Value = "multipart/form-data"),
         (serde_json::Value = "application/x-www-form-urlencoded"),

@@ -55,7 +55,7 @@ async fn workspaces(
 
 /// `GET /api/files/{workspace}`: the root folder.
 #[utoipa::path(get, path = "/api/files/{workspace}", tag = "files",
-    params(("workspace" = String, Path, description = "Workspace id"), ListQuery),
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"), ListQuery),
     responses(
         (status = 200, description = "One page of the folder's children", body = Listing),
         (status = 400, description = "A bad limit, sort, order or cursor", body = ErrorBody),
@@ -79,7 +79,7 @@ async fn files_root(
 
 /// `GET /api/files/{workspace}/{folder}`.
 #[utoipa::path(get, path = "/api/files/{workspace}/{folder}", tag = "files",
-    params(("workspace" = String, Path, description = "Workspace id"), ("folder" = String, Path, description = "Folder id, or `root`"), ListQuery),
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"), ("folder" = String, Path, min_length = 1, description = "Folder id, or `root`"), ListQuery),
     responses(
         (status = 200, description = "One page of the folder's children", body = Listing),
         (status = 400, description = "A bad limit, sort, order or cursor", body = ErrorBody),

@@ -350,7 +350,7 @@ struct Patch {
 
 /// `PATCH /api/files/{workspace}/{node}` → the node.
 #[utoipa::path(patch, path = "/api/files/{workspace}/{folder}", tag = "files", request_body = Patch,
-    params(("workspace" = String, Path, description = "Workspace id"), ("folder" = String, Path, description = "Node id (file or folder)")),
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"), ("folder" = String, Path, min_length = 1, description = "Node id (file or folder)")),
     responses(
         (status = 200, description = "The node renamed and/or moved", body = NodeJson),
         (status = 400, description = "A bad name, parent, id or query", body = ErrorBody),
@@ -396,7 +396,7 @@ async fn patch(
 
 /// `DELETE /api/files/{workspace}/{node}` → 204 (to the trash).
 #[utoipa::path(delete, path = "/api/files/{workspace}/{folder}", tag = "files",
-    params(("workspace" = String, Path, description = "Workspace id"), ("folder" = String, Path, description = "Node id (file or folder)")),
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"), ("folder" = String, Path, min_length = 1, description = "Node id (file or folder)")),
     responses(
         (status = 204, description = "Moved to the trash"),
         (status = 400, description = "A bad name, parent, id or query", body = ErrorBody),
@@ -418,7 +418,7 @@ async fn remove(
 
 /// `POST /api/files/{workspace}/{node}/restore` → the node.
 #[utoipa::path(post, path = "/api/files/{workspace}/{folder}/restore", tag = "files",
-    params(("workspace" = String, Path, description = "Workspace id"), ("folder" = String, Path, description = "Node id (file or folder)")),
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"), ("folder" = String, Path, min_length = 1, description = "Node id (file or folder)")),
     responses(
         (status = 200, description = "The node, back where it was", body = NodeJson),
         (status = 400, description = "A bad name, parent, id or query", body = ErrorBody),
@@ -441,7 +441,7 @@ async fn restore_json(
 
 /// `DELETE /api/trash/{workspace}/{node}` → 204 (purged).
 #[utoipa::path(delete, path = "/api/trash/{workspace}/{node}", tag = "files",
-    params(("workspace" = String, Path, description = "Workspace id"), ("node" = String, Path, description = "Node id of a trashed file or folder")),
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"), ("node" = String, Path, min_length = 1, description = "Node id of a trashed file or folder")),
     responses(
         (status = 204, description = "Purged for good"),
         (status = 400, description = "A bad name, parent, id or query", body = ErrorBody),
@@ -514,7 +514,7 @@ pub async fn versions(
 
 /// `GET /api/files/{workspace}/{node}/versions`.
 #[utoipa::path(get, path = "/api/files/{workspace}/{folder}/versions", tag = "files",
-    params(("workspace" = String, Path, description = "Workspace id"), ("folder" = String, Path, description = "File node id")),
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"), ("folder" = String, Path, min_length = 1, description = "File node id")),
     responses(
         (status = 200, description = "The file's versions, newest first", body = Versions),
         (status = 400, description = "A bad name, parent, id or query", body = ErrorBody),
@@ -536,8 +536,8 @@ async fn versions_json(
 
 /// `POST /api/files/{workspace}/{node}/versions/{version}/restore` → the node.
 #[utoipa::path(post, path = "/api/files/{workspace}/{folder}/versions/{version}/restore", tag = "files",
-    params(("workspace" = String, Path, description = "Workspace id"), ("folder" = String, Path, description = "File node id"),
-        ("version" = String, Path, description = "Version id")),
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"), ("folder" = String, Path, min_length = 1, description = "File node id"),
+        ("version" = String, Path, min_length = 1, description = "Version id")),
     responses(
         (status = 200, description = "The file, its content that version's again", body = NodeJson),
         (status = 400, description = "A bad name, parent, id or query", body = ErrorBody),
@@ -573,7 +573,7 @@ pub async fn trash(state: &AppState, ws: &str, query: ListQuery) -> Result<Listi
 
 /// `GET /api/trash/{workspace}`.
 #[utoipa::path(get, path = "/api/trash/{workspace}", tag = "files",
-    params(("workspace" = String, Path, description = "Workspace id"), ListQuery),
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"), ListQuery),
     responses(
         (status = 200, description = "One page of the trash", body = Listing),
         (status = 400, description = "A bad name, parent, id or query", body = ErrorBody),
@@ -712,7 +712,7 @@ pub async fn search(
 
 /// `GET /api/search/{workspace}?q=&limit=&cursor=`.
 #[utoipa::path(get, path = "/api/search/{workspace}", tag = "files",
-    params(("workspace" = String, Path, description = "Workspace id"), SearchParams),
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"), SearchParams),
     responses(
         (status = 200, description = "One page of hits", body = SearchResults),
         (status = 400, description = "A bad name, parent, id or query", body = ErrorBody),

@@ -107,7 +107,7 @@ async fn create(
 
 /// `PUT /api/uploads/{id}/chunks/{n}`.
 #[utoipa::path(put, path = "/api/uploads/{id}/chunks/{n}", tag = "uploads",
-    params(("id" = String, Path, description = "Upload id"), ("n" = u32, Path, description = "Chunk number, from 1"), ("upload-token" = String, Header, description = "The `token` of the upload's ticket"),
+    params(("id" = String, Path, min_length = 1, description = "Upload id"), ("n" = u32, Path, description = "Chunk number, from 1"), ("upload-token" = String, Header, description = "The `token` of the upload's ticket"),
         ("content-digest" = Option<String>, Header, description = "RFC 9530 `sha-256=:…:` of the chunk, checked when sent")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The chunk's bytes, exactly its planned size"),
     responses(
@@ -147,7 +147,7 @@ async fn put_chunk(
 
 /// `GET /api/uploads/{id}`: where the upload is, and which chunks Fast.io holds.
 #[utoipa::path(get, path = "/api/uploads/{id}", tag = "uploads",
-    params(("id" = String, Path, description = "Upload id"), ("upload-token" = String, Header, description = "The `token` of the upload's ticket")),
+    params(("id" = String, Path, min_length = 1, description = "Upload id"), ("upload-token" = String, Header, description = "The `token` of the upload's ticket")),
     responses(
         (status = 200, description = "Where the upload is and which chunks Fast.io holds", body = Progress),
         (status = 401, description = "Not signed in, or the upload token is missing, forged, expired or another upload's", body = ErrorBody),
@@ -168,7 +168,7 @@ async fn progress(
 
 /// `POST /api/uploads/{id}/complete` → the receipt once stored and verified.
 #[utoipa::path(post, path = "/api/uploads/{id}/complete", tag = "uploads",
-    params(("id" = String, Path, description = "Upload id"), ("upload-token" = String, Header, description = "The `token` of the upload's ticket")),
+    params(("id" = String, Path, min_length = 1, description = "Upload id"), ("upload-token" = String, Header, description = "The `token` of the upload's ticket")),
     responses(
         (status = 200, description = "Stored and verified", body = StoredUpload),
         (status = 400, description = "A bad body or value", body = ErrorBody),
@@ -225,7 +225,7 @@ pub struct Cancelled {
 
 /// `DELETE /api/uploads/{id}`: cancelled. Safe to repeat.
 #[utoipa::path(delete, path = "/api/uploads/{id}", tag = "uploads",
-    params(("id" = String, Path, description = "Upload id"), ("upload-token" = String, Header, description = "The `token` of the upload's ticket")),
+    params(("id" = String, Path, min_length = 1, description = "Upload id"), ("upload-token" = String, Header, description = "The `token` of the upload's ticket")),
     responses(
         (status = 200, description = "Cancelled", body = Cancelled),
         (status = 401, description = "Not signed in, or the upload token is missing, forged, expired or another upload's", body = ErrorBody),

@@ -304,7 +304,7 @@ struct UserChangeBody {
 
 /// `PATCH /api/users/{username}`: role, disabled, password (the last two end their sessions).
 #[utoipa::path(patch, path = "/api/users/{username}", tag = "access", request_body = UserChangeBody,
-    params(("username" = String, Path, description = "Username")),
+    params(("username" = String, Path, min_length = 1, description = "Username")),
     responses(
         (status = 200, description = "The user as changed", body = UserJson),
         (status = 400, description = "A bad role or password, or the last admin demoted or disabled", body = ErrorBody),

@@ -123,7 +123,7 @@ async fn submission_of(
 }
 
 /// `POST /r/{token}/uploads` → 201 with the ticket (see the module docs).
-#[utoipa::path(post, path = "/r/{token}/uploads", tag = "links", request_body = LinkUploadBody, params(("token" = String, Path, description = "The link's token (the last part of its URL)")),
+#[utoipa::path(post, path = "/r/{token}/uploads", tag = "links", request_body = LinkUploadBody, params(("token" = String, Path, min_length = 1, description = "The link's token (the last part of its URL)")),
     responses(
         (status = 201, description = "The ticket of one file of the submission", body = LinkTicket),
         (status = 400, description = "A bad body or value", body = ErrorBody),
@@ -203,7 +203,7 @@ pub struct DoneAnswer {
 }
 
 /// `POST /r/{token}/done`: the visit's submission is over; its webhook goes out.
-#[utoipa::path(post, path = "/r/{token}/done", tag = "links", request_body = DoneBody, params(("token" = String, Path, description = "The link's token (the last part of its URL)")),
+#[utoipa::path(post, path = "/r/{token}/done", tag = "links", request_body = DoneBody, params(("token" = String, Path, min_length = 1, description = "The link's token (the last part of its URL)")),
     responses(
         (status = 200, description = "The submission's stored files", body = DoneAnswer),
         (status = 400, description = "A bad body or value", body = ErrorBody),

@@ -213,7 +213,7 @@ struct VisitData {
 
 /// `POST /r/{token}`: one submission.
 #[utoipa::path(post, path = "/r/{token}", tag = "links",
-    params(("token" = String, Path, description = "The link's token")),
+    params(("token" = String, Path, min_length = 1, description = "The link's token")),
     request_body(content = serde_json::Value, content_type = "multipart/form-data",
         description = "Optional `password` and `uploader` fields, then `file` repeated"),
     responses(
