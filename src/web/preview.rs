@@ -42,6 +42,11 @@ pub fn routes(r: Routes) -> Routes {
 /// Image types that have thumbnails (made by Fast.io at upload time).
 const THUMBNAILED: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
 
+/// Whether a file of type `mime` gets a thumbnail (the listing then shows it).
+pub fn has_thumbnail(mime: Option<&str>) -> bool {
+    mime.is_some_and(|m| THUMBNAILED.iter().any(|t| m.eq_ignore_ascii_case(t)))
+}
+
 /// `GET /thumb/{workspace}/{node}`: Fast.io's thumbnail of an image (at most 256 px on its
 /// longest side); 404 for anything else or while the thumbnail is not ready (the page then shows
 /// its placeholder icon).
