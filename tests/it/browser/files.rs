@@ -526,3 +526,45 @@ async fn screenshots_of_the_folder_page_with_thumbnails_and_of_the_file_page() {
     document(&browser, "file-pdf-1280x900").await;
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uploaded_html_or_svg_opened_in_the_browser_never_runs() {
+    let site = Site::start(&[("FASTGATE_SECRET", SECRET)], |_| {}).await;
+    let html = put_file(
+        &site,
+        "root",
+        "evil.html",
+        b"<!doctype html><title>safe</title><script>document.title='pwned';alert(1)</script><h1>hi</h1>"
+            .to_vec(),
+    )
+    .await;
+    let svg = put_file(
+        &site,
+        "root",
+        "evil.svg",
+        br#"<svg xmlns="http://www.w3.org/2000/svg" onload="alert(2)"><script>alert(3)</script></svg>"#
+            .to_vec(),
+    )
+    .await;
+    let browser = site.browser(true).await;
+    for (id, needle) in [(&html, "<script>"), (&svg, "onload=")] {
+        // The preview opened directly, and the file page that shows it: shown as text, and no
+        // script ran (an alert would fail the next WebDriver command; a title change is seen).
+        for path in [
+            format!("/preview/{}/{id}", site.workspace),
+            format!("/w/{}/f/{id}", site.workspace),
+        ] {
+            browser.goto(&format!("{}{path}", site.url())).await;
+            let seen = browser
+                .eval("return {title: document.title, text: document.body.innerText, svg: document.querySelectorAll('svg[onload]').length};")
+                .await;
+            assert_ne!(seen["title"], "pwned", "{path}: {seen}");
+            assert_eq!(seen["svg"], 0, "{path}: {seen}");
+            assert!(
+                seen["text"].as_str().is_some_and(|t| t.contains(needle)),
+                "{path}: shown as text: {seen}"
+            );
+        }
+    }
+    browser.close().await;
+}
