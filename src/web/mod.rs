@@ -7,6 +7,7 @@
 
 pub mod actions;
 pub mod api;
+pub mod ask;
 pub mod assets;
 pub mod auth;
 pub mod cursor;
@@ -56,6 +57,7 @@ pub fn routes() -> Routes {
     let r = auth::signin::routes(r);
     let r = auth::api::routes(r);
     let r = links::routes(r);
+    let r = ask::routes(r);
     assets::routes(r)
 }
 
