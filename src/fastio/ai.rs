@@ -353,6 +353,7 @@ fn entry_from(value: &Value) -> Option<CitationEntry> {
     let m = value.as_object()?;
     Some(CitationEntry {
         page: m.get("page").and_then(de::u64_lenient),
+        row: m.get("row").and_then(de::u64_lenient),
         snippet: m
             .get("snippet")
             .or_else(|| m.get("text"))
@@ -523,11 +524,12 @@ mod tests {
     #[test]
     fn a_bare_text_and_citations_outside_response_are_found_too() {
         let p = payload(json!({"text": "top answer", "message": {"state": "complete",
-            "citations": [{"node_id": 5, "entries": [{"page": "3", "snippet": "x"}]}]}}));
+            "citations": [{"node_id": 5, "entries": [{"page": "3", "snippet": "x", "row": 4}]}]}}));
         let m = message_from(&p);
         assert_eq!(m.answer.as_deref(), Some("top answer"));
         assert_eq!(m.citations[0].node, "5");
         assert_eq!(m.citations[0].entries[0].page, Some(3));
+        assert_eq!(m.citations[0].entries[0].row, Some(4));
         let flat = payload(json!({"state": "in_progress"}));
         let m = message_from(&flat);
         assert_eq!(m.state, MessageState::InProgress);

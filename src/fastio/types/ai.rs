@@ -115,8 +115,11 @@ impl fmt::Display for MessageState {
 /// One place a cited file supports the answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CitationEntry {
-    /// The page (PDF) or row/passage number, when given.
+    /// The page (PDF), when given.
     pub page: Option<u64>,
+    /// The row (CSV, 1 = the first row after the header), when given (an emulator addition,
+    /// read when present).
+    pub row: Option<u64>,
     /// The quoted passage.
     pub snippet: Option<String>,
     /// A media timestamp in seconds, when given.

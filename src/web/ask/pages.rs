@@ -357,7 +357,11 @@ fn message_view(ws: &str, chat: &str, asked: &crate::access::AskMessage, a: &Ans
                 .entries
                 .iter()
                 .map(|e| EntryView {
-                    label: e.page.map(|p| format!("page {p}")).unwrap_or_default(),
+                    label: match (e.page, e.row) {
+                        (Some(p), _) => format!("page {p}"),
+                        (None, Some(r)) => format!("row {r}"),
+                        (None, None) => String::new(),
+                    },
                     url: e.url.clone(),
                     pieces: text::snippet_pieces(&e.snippet, &words),
                 })

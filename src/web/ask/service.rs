@@ -97,8 +97,11 @@ pub struct Cited {
 /// One cited place.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct CitedEntry {
-    /// Page (PDF) or passage/row number.
+    /// Page (PDF).
     pub page: Option<u64>,
+    /// Row (CSV), when Fast.io gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<u64>,
     /// The quoted passage.
     pub snippet: String,
     /// The file page at this page.
@@ -332,6 +335,7 @@ async fn resolve_citations(state: &AppState, ws: &str, citations: &[Citation]) -
                 .iter()
                 .map(|e| CitedEntry {
                     page: e.page,
+                    row: e.row,
                     snippet: e.snippet.clone().unwrap_or_default(),
                     url: file_href(ws, &node.id, e.page),
                 })
