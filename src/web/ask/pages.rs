@@ -5,9 +5,9 @@
 //! whose last answer is not final refreshes itself (a `<noscript>` meta refresh, CSP-safe);
 //! with JavaScript, `ask.js` follows the answer's event stream instead.
 //!
-//! The scope comes as `folder=<id>` (search within it) or `files=<id>` repeated (attach them), in
-//! the query of the page or the fields of the form, so the folder page's checkboxes can post
-//! their selection here.
+//! The scope comes as `folder=<id>` (search within it) or `files=<id>` repeated (attach them;
+//! `node=<id>` too, the name of the folder page's checkboxes), in the query of the page or the
+//! fields of the form, so the folder page's "Ask about selected…" button lands here.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -174,7 +174,7 @@ fn scope_of(pairs: &[(String, String)]) -> (Option<String>, Vec<String>) {
         .map(|(_, v)| v.clone());
     let files = pairs
         .iter()
-        .filter(|(k, v)| k == "files" && !v.is_empty())
+        .filter(|(k, v)| (k == "files" || k == "node") && !v.is_empty())
         .map(|(_, v)| v.clone())
         .collect();
     (folder, files)

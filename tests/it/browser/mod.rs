@@ -1,3 +1,4 @@
 //! Real headless Chromium through WebDriver: what a person sees and does.
+mod ask;
 mod links;
 mod uploads;

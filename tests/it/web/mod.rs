@@ -5,6 +5,7 @@ mod api;
 mod browse;
 mod download;
 mod file_actions;
+mod file_pages;
 mod files;
 mod links;
 mod preview;
