@@ -16,6 +16,8 @@ use crate::config::{AuthMode, Config, LogFormat};
 use crate::emulator::{self, EmulatorConfig, RunningEmulator};
 use crate::fastio::{self, ClientConfig};
 use crate::telemetry;
+use crate::upload::orphans::{self, OrphanRule};
+use crate::upload::registry::LiveUploads;
 use crate::web::{self, AppState};
 
 /// Why the gateway could not start or stopped with an error.
@@ -110,6 +112,30 @@ async fn housekeeping(access: crate::access::Access) {
     }
 }
 
+/// Cancels orphaned upload sessions ([`crate::upload::orphans`]) now and then every `every`;
+/// every replica may run it (a cancel is idempotent, and the rule never picks a live session).
+async fn sweep_orphans(
+    client: fastio::Client,
+    live: LiveUploads,
+    rule: OrphanRule,
+    every: Duration,
+) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match orphans::sweep(&client, &live, rule).await {
+            Ok(report) => tracing::debug!(
+                listed = report.listed,
+                cancelled = report.cancelled,
+                failed = report.failed,
+                "orphaned upload sessions swept"
+            ),
+            Err(error) => tracing::warn!(%error, "could not list the upload sessions to sweep"),
+        }
+    }
+}
+
 /// Says at start-up how access works: in open mode a warning; in accounts mode with no admin
 /// yet, the one-time setup URL (its token stored hashed, so any replica accepts it).
 async fn announce_access(state: &AppState, public_url: &str) -> Result<(), StartError> {
@@ -168,8 +194,23 @@ pub async fn serve(mut config: Config) -> Result<(), StartError> {
     }
     announce_access(&state, &public_url).await?;
     let housekeeping = tokio::spawn(housekeeping(state.access.clone()));
+    let orphans = state.config.orphan_sweep.map(|every| {
+        let rule = OrphanRule {
+            form_age: state.config.orphan_age,
+            resumable_age: state.config.upload_token_ttl + state.config.orphan_age,
+        };
+        tokio::spawn(sweep_orphans(
+            state.fastio.clone(),
+            state.uploads.clone(),
+            rule,
+            every,
+        ))
+    });
     let result = run(listener, state, shutdown_signal()).await;
     housekeeping.abort();
+    if let Some(orphans) = orphans {
+        orphans.abort();
+    }
     if let Some(emulator) = upstream.embedded {
         emulator.shutdown().await;
     }
