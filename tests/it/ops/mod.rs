@@ -3,6 +3,8 @@
 mod bench;
 mod check;
 mod container;
+mod fault_matrix;
 mod health;
 mod logs;
+mod nginx;
 mod shutdown;
