@@ -907,3 +907,68 @@ async fn every_fault_on_both_upload_paths_ends_stored_and_verified_or_failed_wit
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_gateway_cancels_the_form_session_a_killed_one_left_and_spares_a_resumable_js_session() {
+    let vars = [
+        ("FASTGATE_UPLOAD_TIMEOUT", "3s"),
+        ("FASTGATE_ORPHAN_AGE", "3s"),
+    ];
+    let mut rig = Rig::new(false, &vars).await;
+    let js = JsClient::new();
+    let file = Arc::new(bytes(FILE_LEN, 77));
+    // A browser's upload, two chunks in: resumable for its token's lifetime (24 h here).
+    let ticket = js
+        .create(&rig.url, &rig.workspace, "resumable.bin", FILE_LEN)
+        .await
+        .expect("created");
+    js.put(&rig.url, &ticket, 1, &file).await.expect("chunk 1");
+    js.put(&rig.url, &ticket, 2, &file).await.expect("chunk 2");
+    // A form upload whose gateway dies under it (kill -9: no shutdown cancels anything).
+    let (go, release) = tokio::sync::oneshot::channel();
+    let upload = tokio::spawn(form_upload(
+        rig.url.clone(),
+        rig.workspace.clone(),
+        "orphan.bin".to_owned(),
+        file.clone(),
+        Some((12, release)),
+    ));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while rig.sessions().await.map_or(0, |s| s.len()) < 2 {
+        assert!(Instant::now() < deadline, "the form session never opened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    rig.gateway.kill();
+    let _ = go.send(false);
+    assert!(matches!(upload.await.expect("join"), Told::Failed(_)));
+    let stream_id = |sessions: &[Value]| {
+        sessions
+            .iter()
+            .find(|s| s["stream"] == true)
+            .map(|s| s["id"].clone())
+    };
+    let orphan = stream_id(&rig.sessions().await.expect("sessions")).expect("the orphaned stream session");
+    // Restarted, the gateway's sweep (at start-up, then every second) cancels the stream session
+    // once it is older than FASTGATE_ORPHAN_AGE, and leaves the browser's session alone.
+    let (gateway, url) = process::serve(&rig.env, rig.dir.path());
+    rig.gateway = gateway;
+    rig.url = url;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let open = rig.sessions().await.expect("sessions");
+        if stream_id(&open).is_none() {
+            assert_eq!(open.len(), 1, "{open:?}");
+            assert_eq!(open[0]["id"], ticket["id"], "the JS session is still there");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the orphan {orphan} was not cancelled: {open:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let log = rig.gateway.output().join("\n");
+    assert!(log.contains("cancelled an orphaned upload session"), "{log}");
+    // The browser resumes on the restarted gateway and its upload is stored.
+    let told = js.finish(&rig.url, &ticket, &file).await;
+    assert!(matches!(&told, Told::Stored(sha) if *sha == sha256_hex(&file)), "{told:?}");
+    let expected = BTreeSet::from([("resumable.bin".to_owned(), sha256_hex(&file))]);
+    rig.verify(&expected, Duration::from_secs(10)).await.expect("nothing left behind");
+}

@@ -75,7 +75,8 @@ struct Cluster {
     dir: tempfile::TempDir,
     emulator: RunningEmulator,
     replicas: Vec<Process>,
-    nginx: Process,
+    /// Kept alive (and killed on drop) for the whole test.
+    _nginx: Process,
     /// nginx's URL, the one origin browsers use.
     url: String,
     /// An admin API token (made with `fastgate token add` on the shared database).
@@ -169,7 +170,7 @@ impl Cluster {
             dir,
             emulator,
             replicas,
-            nginx,
+            _nginx: nginx,
             url,
             token,
             http,
@@ -406,9 +407,10 @@ async fn a_form_upload_streams_through_nginx_and_the_replica_stays_within_its_me
         .collect();
     eprintln!("replicas' VmHWM after a {TOTAL_MIB} MiB form upload: {peak:?} MiB (grew {grew:?} MiB)");
     let worst = *peak.iter().max().expect("three");
+    let most = *grew.iter().max().expect("three");
     assert!(
-        worst < 160,
-        "a replica peaked at {worst} MiB for a {TOTAL_MIB} MiB upload with a 32 MiB budget"
+        most <= 64 && worst < 128,
+        "a replica grew by {most} MiB (peak {worst} MiB) for a {TOTAL_MIB} MiB upload with a 32 MiB budget"
     );
     cluster.until_no_session().await;
 }
