@@ -5,6 +5,7 @@ mod check;
 mod container;
 mod fault_matrix;
 mod health;
+mod k8s;
 mod logs;
 mod nginx;
 mod shutdown;
