@@ -321,7 +321,9 @@ fn generated_key() -> SecretString {
 }
 
 /// Installs the tracing subscriber on stderr: human-readable (coloured on a terminal) or JSON
-/// lines, filtered by `RUST_LOG` (default `info`).
+/// lines, filtered by `RUST_LOG` (default `info`). With JSON, a panic is logged as one JSON line
+/// too (instead of the standard hook's plain text). Only the first call installs anything, so
+/// `main` may install it early (from [`LogFormat::from_env`]) and a command again.
 pub fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -329,8 +331,24 @@ pub fn init_tracing(format: LogFormat) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Pretty => builder.init(),
+    let installed = match format {
+        LogFormat::Json => builder.json().try_init().is_ok(),
+        LogFormat::Pretty => builder.try_init().is_ok(),
+    };
+    if installed && format == LogFormat::Json {
+        std::panic::set_hook(Box::new(|info| {
+            let message = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".to_owned());
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            let thread = std::thread::current().name().unwrap_or("unnamed").to_owned();
+            tracing::error!(target: "panic", %location, %thread, "panicked: {message}");
+        }));
     }
 }

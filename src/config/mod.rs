@@ -217,6 +217,19 @@ impl fmt::Display for ConfigError {
     }
 }
 
+impl LogFormat {
+    /// `FASTGATE_LOG_FORMAT` as the environment (and `.env`) says, before the rest of the
+    /// configuration is read: so that even a configuration or command-line error is logged in
+    /// the format a log collector expects. Unset or invalid: pretty.
+    pub fn from_env() -> Self {
+        let _ = dotenvy::dotenv();
+        std::env::var("FASTGATE_LOG_FORMAT")
+            .ok()
+            .and_then(|v| parse_log_format(v.trim()).ok())
+            .unwrap_or(LogFormat::Pretty)
+    }
+}
+
 impl Config {
     /// The session cookie's name: `__Host-fastgate` when `FASTGATE_PUBLIC_URL` is https (with
     /// `Secure`), `fastgate` on plain http, where browsers refuse `__Host-` cookies.
