@@ -637,6 +637,12 @@ async fn row(fault: Fault, path: UploadPath, seed: u64) -> Result<Tally, String>
         Told::Failed(why) => {
             tally.failed += 1;
             note_failure(&name, &why);
+            // When Fast.io failed under the upload, the user must not read that they interrupted it.
+            if matches!(fault, Fault::ResetMidChunk | Fault::EmulatorRestart | Fault::FivePercentTen)
+                && why.contains("interrupted before the file ended")
+            {
+                return Err(format!("an upstream failure was reported as the client's: {why}"));
+            }
             Ok(())
         }
     };
