@@ -106,7 +106,10 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
-            fatal(log_format, &format!("fastgate: cannot start the async runtime: {e}"));
+            fatal(
+                log_format,
+                &format!("fastgate: cannot start the async runtime: {e}"),
+            );
             return ExitCode::FAILURE;
         }
     };

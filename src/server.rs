@@ -347,7 +347,10 @@ pub fn init_tracing(format: LogFormat) {
                 .location()
                 .map(|l| format!("{}:{}", l.file(), l.line()))
                 .unwrap_or_default();
-            let thread = std::thread::current().name().unwrap_or("unnamed").to_owned();
+            let thread = std::thread::current()
+                .name()
+                .unwrap_or("unnamed")
+                .to_owned();
             tracing::error!(target: "panic", %location, %thread, "panicked: {message}");
         }));
     }

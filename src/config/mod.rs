@@ -398,8 +398,9 @@ impl Config {
             },
             "a duration such as 10m, or off",
         );
-        let default_age = upload_timeout
-            .map_or(String::from("35m"), |t| format!("{}ms", (t + ORPHAN_MARGIN).as_millis()));
+        let default_age = upload_timeout.map_or(String::from("35m"), |t| {
+            format!("{}ms", (t + ORPHAN_MARGIN).as_millis())
+        });
         let orphan_age = r.parse(
             "FASTGATE_ORPHAN_AGE",
             &default_age,

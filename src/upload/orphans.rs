@@ -137,7 +137,13 @@ mod tests {
         resumable_age: Duration::from_secs(3600),
     };
 
-    fn session(id: &str, status: &str, stream: Option<bool>, size: Option<u64>, age_secs: i64) -> UploadSession {
+    fn session(
+        id: &str,
+        status: &str,
+        stream: Option<bool>,
+        size: Option<u64>,
+        age_secs: i64,
+    ) -> UploadSession {
         serde_json::from_value(serde_json::json!({
             "id": id,
             "status": status,
@@ -152,19 +158,43 @@ mod tests {
     fn an_old_stream_session_is_a_form_orphan_and_a_young_one_is_not() {
         let none = HashSet::new();
         let now = Utc::now();
-        assert_eq!(RULE.judge(&session("a", "uploading", Some(true), None, 120), now, &none), Some(Orphan::Form));
-        assert_eq!(RULE.judge(&session("b", "ready", Some(true), None, 10), now, &none), None);
+        assert_eq!(
+            RULE.judge(
+                &session("a", "uploading", Some(true), None, 120),
+                now,
+                &none
+            ),
+            Some(Orphan::Form)
+        );
+        assert_eq!(
+            RULE.judge(&session("b", "ready", Some(true), None, 10), now, &none),
+            None
+        );
         // No `stream` field: a session without a size is a stream session.
-        assert_eq!(RULE.judge(&session("c", "ready", None, None, 120), now, &none), Some(Orphan::Form));
+        assert_eq!(
+            RULE.judge(&session("c", "ready", None, None, 120), now, &none),
+            Some(Orphan::Form)
+        );
     }
 
     #[test]
     fn a_sized_session_waits_for_the_token_lifetime() {
         let none = HashSet::new();
         let now = Utc::now();
-        assert_eq!(RULE.judge(&session("a", "uploading", Some(false), Some(9), 120), now, &none), None);
         assert_eq!(
-            RULE.judge(&session("b", "uploading", Some(false), Some(9), 4000), now, &none),
+            RULE.judge(
+                &session("a", "uploading", Some(false), Some(9), 120),
+                now,
+                &none
+            ),
+            None
+        );
+        assert_eq!(
+            RULE.judge(
+                &session("b", "uploading", Some(false), Some(9), 4000),
+                now,
+                &none
+            ),
             Some(Orphan::Resumable)
         );
     }
@@ -173,14 +203,29 @@ mod tests {
     fn live_finishing_and_undated_sessions_are_left_alone() {
         let now = Utc::now();
         let live: HashSet<String> = ["a".to_owned()].into();
-        assert_eq!(RULE.judge(&session("a", "uploading", Some(true), None, 120), now, &live), None);
-        assert_eq!(RULE.judge(&session("b", "storing", Some(true), None, 120), now, &live), None);
         assert_eq!(
-            RULE.judge(&session("c", "assembly_failed", Some(true), None, 120), now, &live),
+            RULE.judge(
+                &session("a", "uploading", Some(true), None, 120),
+                now,
+                &live
+            ),
+            None
+        );
+        assert_eq!(
+            RULE.judge(&session("b", "storing", Some(true), None, 120), now, &live),
+            None
+        );
+        assert_eq!(
+            RULE.judge(
+                &session("c", "assembly_failed", Some(true), None, 120),
+                now,
+                &live
+            ),
             Some(Orphan::Form)
         );
         let undated: UploadSession =
-            serde_json::from_value(serde_json::json!({"id": "d", "status": "ready"})).expect("decodes");
+            serde_json::from_value(serde_json::json!({"id": "d", "status": "ready"}))
+                .expect("decodes");
         assert_eq!(RULE.judge(&undated, now, &live), None);
     }
 }

@@ -25,7 +25,9 @@ const LISTERS: usize = 4;
 
 /// Open file descriptors of `pid`.
 fn open_fds(pid: u32) -> Option<usize> {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).ok().map(Iterator::count)
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()
+        .map(Iterator::count)
 }
 
 fn mib(bytes: u64) -> f64 {
@@ -54,7 +56,9 @@ pub async fn soak(emu: &Emulator, gw: &Gateway, secs: u64) -> Result<(Vec<Row>, 
     let names: Vec<String> = (0..200).map(|i| format!("item-{i:03}")).collect();
     for batch in names.chunks(20) {
         let made = futures_util::future::join_all(
-            batch.iter().map(|name| direct.create_folder(&ws, &folder, name)),
+            batch
+                .iter()
+                .map(|name| direct.create_folder(&ws, &folder, name)),
         )
         .await;
         for m in made {
@@ -78,7 +82,12 @@ pub async fn soak(emu: &Emulator, gw: &Gateway, secs: u64) -> Result<(Vec<Row>, 
     let http = reqwest::Client::new();
 
     let uploaders = (0..UPLOADERS).map(|w| {
-        let (stored, failed, bytes, failures) = (stored.clone(), failed.clone(), bytes.clone(), failures.clone());
+        let (stored, failed, bytes, failures) = (
+            stored.clone(),
+            failed.clone(),
+            bytes.clone(),
+            failures.clone(),
+        );
         let (http, ws, landed) = (http.clone(), ws.clone(), landed.clone());
         async move {
             let mut n = 0u64;
@@ -184,18 +193,63 @@ pub async fn soak(emu: &Emulator, gw: &Gateway, secs: u64) -> Result<(Vec<Row>, 
             lat[(((lat.len() - 1) as f64) * p).round() as usize]
         }
     };
-    let (stored, failed) = (stored.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    let (stored, failed) = (
+        stored.load(Ordering::Relaxed),
+        failed.load(Ordering::Relaxed),
+    );
     let first = &samples[0];
     // After the first minute, when the load is on (for runs that long).
-    let warm = samples.get(1).filter(|_| samples.len() > 2).unwrap_or(first);
+    let warm = samples
+        .get(1)
+        .filter(|_| samples.len() > 2)
+        .unwrap_or(first);
     let last = &samples[samples.len() - 1];
     let peak = procs::peak_rss(gw.proc.pid()).map(mib);
-    let s = format!("soak {} s: {UPLOADERS} uploads in flight + {LISTERS} listing loops", took.as_secs());
+    let s = format!(
+        "soak {} s: {UPLOADERS} uploads in flight + {LISTERS} listing loops",
+        took.as_secs()
+    );
     let rows = vec![
-        row(&s, "uploads stored / failed", format!("{stored} / {failed} ({:.1} GiB)", bytes.load(Ordering::Relaxed) as f64 / (1u64 << 30) as f64), "all stored"),
-        row(&s, "gateway RSS idle / at 1 min / end (peak)", format!("{:.1} / {:.1} / {:.1} MiB ({:.1})", first["rss_mib"].as_f64().unwrap_or(0.0), warm["rss_mib"].as_f64().unwrap_or(0.0), last["rss_mib"].as_f64().unwrap_or(0.0), peak.unwrap_or(0.0)), "flat after warm-up"),
-        row(&s, "gateway open fds idle / at 1 min / end", format!("{} / {} / {}", first["fds"], warm["fds"], last["fds"]), "end = idle"),
-        row(&s, "listing p50 / p99 / max", format!("{:.1} / {:.1} / {:.1} ms ({} requests, {} errors)", pct(0.5), pct(0.99), pct(1.0), lat.len(), listing_errors.load(Ordering::Relaxed)), ""),
+        row(
+            &s,
+            "uploads stored / failed",
+            format!(
+                "{stored} / {failed} ({:.1} GiB)",
+                bytes.load(Ordering::Relaxed) as f64 / (1u64 << 30) as f64
+            ),
+            "all stored",
+        ),
+        row(
+            &s,
+            "gateway RSS idle / at 1 min / end (peak)",
+            format!(
+                "{:.1} / {:.1} / {:.1} MiB ({:.1})",
+                first["rss_mib"].as_f64().unwrap_or(0.0),
+                warm["rss_mib"].as_f64().unwrap_or(0.0),
+                last["rss_mib"].as_f64().unwrap_or(0.0),
+                peak.unwrap_or(0.0)
+            ),
+            "flat after warm-up",
+        ),
+        row(
+            &s,
+            "gateway open fds idle / at 1 min / end",
+            format!("{} / {} / {}", first["fds"], warm["fds"], last["fds"]),
+            "end = idle",
+        ),
+        row(
+            &s,
+            "listing p50 / p99 / max",
+            format!(
+                "{:.1} / {:.1} / {:.1} ms ({} requests, {} errors)",
+                pct(0.5),
+                pct(0.99),
+                pct(1.0),
+                lat.len(),
+                listing_errors.load(Ordering::Relaxed)
+            ),
+            "",
+        ),
     ];
     let failures = failures.lock().clone();
     Ok((

@@ -137,7 +137,10 @@ impl Rig {
             ("FASTGATE_SHUTDOWN_GRACE", "2s"),
             ("FASTGATE_ORPHAN_SWEEP", "1s"),
             ("FASTGATE_UPLOAD_TIMEOUT", "60s"),
-            ("RUST_LOG", "warn,fastgate::server=info,fastgate::upload::orphans=info"),
+            (
+                "RUST_LOG",
+                "warn,fastgate::server=info,fastgate::upload::orphans=info",
+            ),
         ]
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -280,7 +283,11 @@ impl Rig {
 
     /// The row's verdict: no session open (within `within`), nothing in `chunks/` or `tmp/`,
     /// one whole blob per stored file, and every stored file with the SHA-256 sent.
-    async fn verify(&self, expected: &BTreeSet<(String, String)>, within: Duration) -> Result<(), String> {
+    async fn verify(
+        &self,
+        expected: &BTreeSet<(String, String)>,
+        within: Duration,
+    ) -> Result<(), String> {
         let deadline = Instant::now() + within;
         loop {
             match self.sessions().await {
@@ -307,7 +314,11 @@ impl Rig {
         let blobs = files_under(&data.join("blobs"));
         let stored = self.root_files().await;
         if blobs.len() != stored.len() {
-            return Err(format!("{} blobs for {} stored files: {blobs:?}", blobs.len(), stored.len()));
+            return Err(format!(
+                "{} blobs for {} stored files: {blobs:?}",
+                blobs.len(),
+                stored.len()
+            ));
         }
         for blob in &blobs {
             let len = std::fs::metadata(blob).map(|m| m.len()).unwrap_or(0);
@@ -322,7 +333,10 @@ impl Rig {
         }
         for (name, node) in &stored {
             let sha = self.stored_sha(node).await;
-            let want = expected.iter().find(|(n, _)| n == name).map(|(_, s)| s.as_str());
+            let want = expected
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, s)| s.as_str());
             if Some(sha.as_str()) != want {
                 return Err(format!("{name}: stored SHA-256 {sha}, sent {want:?}"));
             }
@@ -366,25 +380,22 @@ async fn form_upload(
     file: Arc<Vec<u8>>,
     hold: Option<(usize, tokio::sync::oneshot::Receiver<bool>)>,
 ) -> Told {
-    let pieces: Vec<Bytes> = file.chunks(MIB).map(Bytes::copy_from_slice).collect();
+    let mut pieces: Vec<Bytes> = file.chunks(MIB).map(Bytes::copy_from_slice).collect();
     let (at, release) = match hold {
         Some((at, release)) => (at, Some(release)),
         None => (usize::MAX, None),
     };
-    let head = futures_util::stream::iter(
-        pieces[..at.min(pieces.len())]
-            .to_vec()
-            .into_iter()
-            .map(Ok::<Bytes, std::io::Error>),
-    );
-    let rest = pieces[at.min(pieces.len())..].to_vec();
+    let rest = pieces.split_off(at.min(pieces.len()));
+    let head = futures_util::stream::iter(pieces.into_iter().map(Ok::<Bytes, std::io::Error>));
     let tail = futures_util::stream::once(async move {
         let go_on = match release {
             Some(release) => release.await.unwrap_or(false),
             None => true,
         };
         if go_on {
-            Ok(futures_util::stream::iter(rest.into_iter().map(Ok::<Bytes, std::io::Error>)))
+            Ok(futures_util::stream::iter(
+                rest.into_iter().map(Ok::<Bytes, std::io::Error>),
+            ))
         } else {
             Err(std::io::Error::other("the client went away"))
         }
@@ -418,7 +429,9 @@ async fn form_upload(
     let body: Value = response.json().await.unwrap_or_default();
     let outcome = &body["data"]["files"][0];
     match (status.as_u16(), outcome["status"].as_str()) {
-        (200, Some("stored")) => Told::Stored(outcome["sha256"].as_str().unwrap_or_default().to_owned()),
+        (200, Some("stored")) => {
+            Told::Stored(outcome["sha256"].as_str().unwrap_or_default().to_owned())
+        }
         _ => Told::Failed(format!("HTTP {status}: {body}")),
     }
 }
@@ -474,7 +487,13 @@ impl JsClient {
         Err(last)
     }
 
-    async fn create(&self, url: &str, workspace: &str, name: &str, size: usize) -> Result<Value, String> {
+    async fn create(
+        &self,
+        url: &str,
+        workspace: &str,
+        name: &str,
+        size: usize,
+    ) -> Result<Value, String> {
         let body = serde_json::json!({"workspace": workspace, "folder": "root", "name": name, "size": size});
         let (status, ticket) = self
             .with_retries(|| {
@@ -484,7 +503,11 @@ impl JsClient {
                     .json(&body)
             })
             .await?;
-        if status == 201 { Ok(ticket) } else { Err(format!("create: HTTP {status}: {ticket}")) }
+        if status == 201 {
+            Ok(ticket)
+        } else {
+            Err(format!("create: HTTP {status}: {ticket}"))
+        }
     }
 
     async fn put(&self, url: &str, ticket: &Value, n: usize, file: &[u8]) -> Result<(), String> {
@@ -499,7 +522,11 @@ impl JsClient {
                     .body(piece.clone())
             })
             .await?;
-        if status == 200 { Ok(()) } else { Err(format!("chunk {n}: HTTP {status}: {body}")) }
+        if status == 200 {
+            Ok(())
+        } else {
+            Err(format!("chunk {n}: HTTP {status}: {body}"))
+        }
     }
 
     /// The chunks Fast.io holds (`GET /api/uploads/{id}`), to resume from.
@@ -517,7 +544,12 @@ impl JsClient {
         }
         Ok(body["received"]
             .as_array()
-            .map(|a| a.iter().filter_map(|n| n.as_u64()).map(|n| n as usize).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|n| n.as_u64())
+                    .map(|n| n as usize)
+                    .collect()
+            })
             .unwrap_or_default())
     }
 
@@ -593,7 +625,13 @@ fn backoff(attempt: u32) -> Duration {
 
 /// Starts a chunk PUT whose body stops after `sent` bytes and then either breaks off (the
 /// returned sender gets `false`) or never ends; returns when those bytes are written.
-async fn stalled_put(url: &str, ticket: &Value, n: usize, file: &[u8], sent: usize) -> tokio::net::TcpStream {
+async fn stalled_put(
+    url: &str,
+    ticket: &Value,
+    n: usize,
+    file: &[u8],
+    sent: usize,
+) -> tokio::net::TcpStream {
     let (id, token) = ids(ticket);
     let piece = &file[(n - 1) * CHUNK..(n * CHUNK).min(file.len())];
     let addr = url.trim_start_matches("http://");
@@ -603,7 +641,10 @@ async fn stalled_put(url: &str, ticket: &Value, n: usize, file: &[u8], sent: usi
         piece.len()
     );
     socket.write_all(head.as_bytes()).await.expect("head");
-    socket.write_all(&piece[..sent.min(piece.len())]).await.expect("body");
+    socket
+        .write_all(&piece[..sent.min(piece.len())])
+        .await
+        .expect("body");
     socket.flush().await.expect("flush");
     socket
 }
@@ -632,23 +673,34 @@ async fn row(fault: Fault, path: UploadPath, seed: u64) -> Result<Tally, String>
         Told::Stored(got) => {
             tally.stored += 1;
             expected.insert((name.clone(), sha.clone()));
-            if got == sha { Ok(()) } else { Err(format!("receipt SHA-256 {got}, sent {sha}")) }
+            if got == sha {
+                Ok(())
+            } else {
+                Err(format!("receipt SHA-256 {got}, sent {sha}"))
+            }
         }
         Told::Failed(why) => {
             tally.failed += 1;
             note_failure(&name, &why);
             // When Fast.io failed under the upload, the user must not read that they interrupted it.
-            if matches!(fault, Fault::ResetMidChunk | Fault::EmulatorRestart | Fault::FivePercentTen)
-                && why.contains("interrupted before the file ended")
+            if matches!(
+                fault,
+                Fault::ResetMidChunk | Fault::EmulatorRestart | Fault::FivePercentTen
+            ) && why.contains("interrupted before the file ended")
             {
-                return Err(format!("an upstream failure was reported as the client's: {why}"));
+                return Err(format!(
+                    "an upstream failure was reported as the client's: {why}"
+                ));
             }
             Ok(())
         }
     };
     let settle_within = Duration::from_secs(30);
     let rig = match fault {
-        Fault::RateLimitStorm | Fault::FivePercentTen | Fault::Latency200ms | Fault::SlowFirstByte => {
+        Fault::RateLimitStorm
+        | Fault::FivePercentTen
+        | Fault::Latency200ms
+        | Fault::SlowFirstByte => {
             let rig = Rig::new(false, &[]).await;
             let faults = rig.inside().faults();
             match fault {
@@ -658,7 +710,16 @@ async fn row(fault: Fault, path: UploadPath, seed: u64) -> Result<Tally, String>
                 _ => faults.set_slow_first_byte_ms(500),
             }
             let told = match path {
-                UploadPath::Form => form_upload(rig.url.clone(), rig.workspace.clone(), name.clone(), file.clone(), None).await,
+                UploadPath::Form => {
+                    form_upload(
+                        rig.url.clone(),
+                        rig.workspace.clone(),
+                        name.clone(),
+                        file.clone(),
+                        None,
+                    )
+                    .await
+                }
                 UploadPath::Js => js.upload(&rig.url, &rig.workspace, &name, &file).await,
             };
             faults.set(Default::default());
@@ -683,7 +744,16 @@ async fn row(fault: Fault, path: UploadPath, seed: u64) -> Result<Tally, String>
                 })
             };
             let told = match path {
-                UploadPath::Form => form_upload(rig.url.clone(), rig.workspace.clone(), name.clone(), file.clone(), None).await,
+                UploadPath::Form => {
+                    form_upload(
+                        rig.url.clone(),
+                        rig.workspace.clone(),
+                        name.clone(),
+                        file.clone(),
+                        None,
+                    )
+                    .await
+                }
                 UploadPath::Js => js.upload(&rig.url, &rig.workspace, &name, &file).await,
             };
             watch.abort();
@@ -725,7 +795,10 @@ async fn row(fault: Fault, path: UploadPath, seed: u64) -> Result<Tally, String>
         }
         Fault::GatewayKilled => {
             // A form request lives at most 5 s here, so its session is an orphan after 5 s.
-            let vars = [("FASTGATE_UPLOAD_TIMEOUT", "5s"), ("FASTGATE_ORPHAN_AGE", "5s")];
+            let vars = [
+                ("FASTGATE_UPLOAD_TIMEOUT", "5s"),
+                ("FASTGATE_ORPHAN_AGE", "5s"),
+            ];
             let mut rig = Rig::new(false, &vars).await;
             match path {
                 UploadPath::Form => {
@@ -776,12 +849,14 @@ async fn row(fault: Fault, path: UploadPath, seed: u64) -> Result<Tally, String>
             let form_body = Arc::new(multipart_body(&rig.workspace, &name, &file));
             let results = futures_util::stream::iter(points)
                 .map(|point| {
-                    let (rig, js, file, form_body, name) = (&rig, &js, &file, form_body.clone(), &name);
+                    let (rig, js, file, form_body, name) =
+                        (&rig, &js, &file, form_body.clone(), &name);
                     async move {
                         match path {
                             UploadPath::Form => cut_form_post(&rig.url, &form_body, point).await,
                             UploadPath::Js => {
-                                let ticket = js.create(&rig.url, &rig.workspace, name, FILE_LEN).await?;
+                                let ticket =
+                                    js.create(&rig.url, &rig.workspace, name, FILE_LEN).await?;
                                 let n = point / CHUNK + 1;
                                 for before in 1..n {
                                     js.put(&rig.url, &ticket, before, file).await?;
@@ -806,9 +881,9 @@ async fn row(fault: Fault, path: UploadPath, seed: u64) -> Result<Tally, String>
         (Fault::ClientGone, UploadPath::Js) => Duration::from_secs(60),
         _ => settle_within,
     };
-    rig.verify(&expected, within).await.map_err(|e| {
-        format!("{e}\ngateway output:\n{}", rig.gateway.output().join("\n"))
-    })?;
+    rig.verify(&expected, within)
+        .await
+        .map_err(|e| format!("{e}\ngateway output:\n{}", rig.gateway.output().join("\n")))?;
     Ok(tally)
 }
 
@@ -857,12 +932,17 @@ fn multipart_body(workspace: &str, name: &str, file: &[u8]) -> (String, Vec<u8>)
 async fn cut_form_post(url: &str, body: &(String, Vec<u8>), point: usize) -> Result<(), String> {
     let (boundary, bytes) = body;
     let addr = url.trim_start_matches("http://");
-    let mut socket = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let mut socket = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| e.to_string())?;
     let head = format!(
         "POST /upload HTTP/1.1\r\nhost: {addr}\r\norigin: {url}\r\naccept: application/json\r\ncontent-type: multipart/form-data; boundary={boundary}\r\ncontent-length: {}\r\n\r\n",
         bytes.len()
     );
-    socket.write_all(head.as_bytes()).await.map_err(|e| e.to_string())?;
+    socket
+        .write_all(head.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
     // The file starts after the text fields and the part's headers.
     let start = bytes.len() - FILE_LEN - format!("\r\n--{boundary}--\r\n").len();
     let _ = socket.write_all(&bytes[..start + point]).await;
@@ -877,17 +957,20 @@ async fn every_fault_on_both_upload_paths_ends_stored_and_verified_or_failed_wit
         .iter()
         .flat_map(|f| [(*f, UploadPath::Form), (*f, UploadPath::Js)])
         .collect();
-    let results = futures_util::future::join_all(rows.iter().enumerate().map(|(i, (fault, path))| {
-        let (fault, path) = (*fault, *path);
-        async move {
-            let at = Instant::now();
-            let result = tokio::spawn(row(fault, path, 1000 + i as u64)).await;
-            let result = result.unwrap_or_else(|e| Err(format!("the row panicked: {e}")));
-            (fault, path, result, at.elapsed())
-        }
-    }))
-    .await;
-    let mut table = String::from("| fault | path | stored | failed, cancelled | seconds |\n|---|---|---|---|---|\n");
+    let results =
+        futures_util::future::join_all(rows.iter().enumerate().map(|(i, (fault, path))| {
+            let (fault, path) = (*fault, *path);
+            async move {
+                let at = Instant::now();
+                let result = tokio::spawn(row(fault, path, 1000 + i as u64)).await;
+                let result = result.unwrap_or_else(|e| Err(format!("the row panicked: {e}")));
+                (fault, path, result, at.elapsed())
+            }
+        }))
+        .await;
+    let mut table = String::from(
+        "| fault | path | stored | failed, cancelled | seconds |\n|---|---|---|---|---|\n",
+    );
     let mut broken = Vec::new();
     for (fault, path, result, took) in &results {
         match result {
@@ -901,13 +984,22 @@ async fn every_fault_on_both_upload_paths_ends_stored_and_verified_or_failed_wit
             Err(why) => broken.push(format!("{} / {path:?}: {why}", fault.label())),
         }
     }
-    eprintln!("{table}\nall rows in {:.1} s", started.elapsed().as_secs_f64());
-    assert!(broken.is_empty(), "rows that broke the promise:\n{}", broken.join("\n\n"));
+    eprintln!(
+        "{table}\nall rows in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        broken.is_empty(),
+        "rows that broke the promise:\n{}",
+        broken.join("\n\n")
+    );
     // The rows where nothing is in the way must have stored their file.
     for (fault, path, result, _) in &results {
         let stored = result.as_ref().map_or(0, |t| t.stored);
-        if matches!(fault, Fault::Latency200ms | Fault::SlowFirstByte | Fault::RateLimitStorm)
-            || (*fault == Fault::GatewayKilled && *path == UploadPath::Js)
+        if matches!(
+            fault,
+            Fault::Latency200ms | Fault::SlowFirstByte | Fault::RateLimitStorm
+        ) || (*fault == Fault::GatewayKilled && *path == UploadPath::Js)
         {
             assert_eq!(stored, 1, "{} / {path:?} must end stored", fault.label());
         }
@@ -915,7 +1007,8 @@ async fn every_fault_on_both_upload_paths_ends_stored_and_verified_or_failed_wit
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_restarted_gateway_cancels_the_form_session_a_killed_one_left_and_spares_a_resumable_js_session() {
+async fn a_restarted_gateway_cancels_the_form_session_a_killed_one_left_and_spares_a_resumable_js_session()
+ {
     let vars = [
         ("FASTGATE_UPLOAD_TIMEOUT", "3s"),
         ("FASTGATE_ORPHAN_AGE", "3s"),
@@ -953,7 +1046,8 @@ async fn a_restarted_gateway_cancels_the_form_session_a_killed_one_left_and_spar
             .find(|s| s["stream"] == true)
             .map(|s| s["id"].clone())
     };
-    let orphan = stream_id(&rig.sessions().await.expect("sessions")).expect("the orphaned stream session");
+    let orphan =
+        stream_id(&rig.sessions().await.expect("sessions")).expect("the orphaned stream session");
     // Restarted, the gateway's sweep (at start-up, then every second) cancels the stream session
     // once it is older than FASTGATE_ORPHAN_AGE, and leaves the browser's session alone.
     let (gateway, url) = process::serve(&rig.env, rig.dir.path());
@@ -967,14 +1061,25 @@ async fn a_restarted_gateway_cancels_the_form_session_a_killed_one_left_and_spar
             assert_eq!(open[0]["id"], ticket["id"], "the JS session is still there");
             break;
         }
-        assert!(Instant::now() < deadline, "the orphan {orphan} was not cancelled: {open:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the orphan {orphan} was not cancelled: {open:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let log = rig.gateway.output().join("\n");
-    assert!(log.contains("cancelled an orphaned upload session"), "{log}");
+    assert!(
+        log.contains("cancelled an orphaned upload session"),
+        "{log}"
+    );
     // The browser resumes on the restarted gateway and its upload is stored.
     let told = js.finish(&rig.url, &ticket, &file).await;
-    assert!(matches!(&told, Told::Stored(sha) if *sha == sha256_hex(&file)), "{told:?}");
+    assert!(
+        matches!(&told, Told::Stored(sha) if *sha == sha256_hex(&file)),
+        "{told:?}"
+    );
     let expected = BTreeSet::from([("resumable.bin".to_owned(), sha256_hex(&file))]);
-    rig.verify(&expected, Duration::from_secs(10)).await.expect("nothing left behind");
+    rig.verify(&expected, Duration::from_secs(10))
+        .await
+        .expect("nothing left behind");
 }

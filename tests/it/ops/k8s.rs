@@ -17,7 +17,8 @@ fn manifest(name: &str) -> Value {
 }
 
 fn text<'a>(v: &'a Value, what: &str) -> &'a str {
-    v.as_str().unwrap_or_else(|| panic!("{what} is not a string: {v:?}"))
+    v.as_str()
+        .unwrap_or_else(|| panic!("{what} is not a string: {v:?}"))
 }
 
 /// A Kubernetes memory quantity (`128Mi`, `1Gi`) in bytes.
@@ -49,9 +50,18 @@ fn the_kubernetes_manifests_match_the_apps_routes_port_config_and_labels() {
 
     let spec = &deployment["spec"];
     let labels = &spec["template"]["metadata"]["labels"];
-    assert_eq!(&spec["selector"]["matchLabels"], labels, "the Deployment selects its own pods");
-    assert_eq!(&pdb["spec"]["selector"]["matchLabels"], labels, "the PDB selects the pods");
-    assert_eq!(&service["spec"]["selector"], labels, "the Service selects the pods");
+    assert_eq!(
+        &spec["selector"]["matchLabels"], labels,
+        "the Deployment selects its own pods"
+    );
+    assert_eq!(
+        &pdb["spec"]["selector"]["matchLabels"], labels,
+        "the PDB selects the pods"
+    );
+    assert_eq!(
+        &service["spec"]["selector"], labels,
+        "the Service selects the pods"
+    );
     let replicas = spec["replicas"].as_u64().expect("replicas");
     let min_available = pdb["spec"]["minAvailable"].as_u64().expect("minAvailable");
     assert!(min_available < replicas, "a drain can still move one pod");
@@ -78,7 +88,10 @@ fn the_kubernetes_manifests_match_the_apps_routes_port_config_and_labels() {
         );
         if let Some(reference) = var["valueFrom"]["secretKeyRef"].as_mapping() {
             let key = reference.get("key").and_then(Value::as_str).expect("key");
-            assert_eq!(reference.get("name").and_then(Value::as_str), secret["metadata"]["name"].as_str());
+            assert_eq!(
+                reference.get("name").and_then(Value::as_str),
+                secret["metadata"]["name"].as_str()
+            );
             assert!(secret_keys.contains_key(key), "the Secret has no {key}");
         } else {
             value_of.insert(name, text(&var["value"], name).to_owned());
@@ -86,7 +99,8 @@ fn the_kubernetes_manifests_match_the_apps_routes_port_config_and_labels() {
     }
     for from_secret in ["FASTIO_API_KEY", "FASTGATE_SECRET", "FASTGATE_DATABASE_URL"] {
         assert!(
-            env.iter().any(|v| v["name"] == from_secret && v["valueFrom"]["secretKeyRef"].is_mapping()),
+            env.iter()
+                .any(|v| v["name"] == from_secret && v["valueFrom"]["secretKeyRef"].is_mapping()),
             "{from_secret} must come from the Secret"
         );
     }
@@ -94,21 +108,34 @@ fn the_kubernetes_manifests_match_the_apps_routes_port_config_and_labels() {
     let vars: Vec<(String, String)> = value_of
         .iter()
         .map(|(k, v)| ((*k).to_owned(), v.clone()))
-        .chain([("FASTIO_API_KEY".to_owned(), "k".to_owned()), ("FASTGATE_SECRET".to_owned(), "x".repeat(40))])
+        .chain([
+            ("FASTIO_API_KEY".to_owned(), "k".to_owned()),
+            ("FASTGATE_SECRET".to_owned(), "x".repeat(40)),
+        ])
         .collect();
-    let config = fastgate::config::Config::from_vars(vars).expect("the manifest's values are valid");
+    let config =
+        fastgate::config::Config::from_vars(vars).expect("the manifest's values are valid");
 
     // Probes and ports: the named port is the one FASTGATE_BIND listens on.
     let ports = c["ports"].as_sequence().expect("ports");
-    let http = ports.iter().find(|p| p["name"] == "http").expect("an http port");
-    assert_eq!(http["containerPort"].as_u64(), Some(u64::from(config.bind.port())));
+    let http = ports
+        .iter()
+        .find(|p| p["name"] == "http")
+        .expect("an http port");
+    assert_eq!(
+        http["containerPort"].as_u64(),
+        Some(u64::from(config.bind.port()))
+    );
     assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
     assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
     for probe in ["readinessProbe", "livenessProbe"] {
         assert_eq!(c[probe]["httpGet"]["port"], "http", "{probe} port");
     }
     assert_eq!(service["spec"]["ports"][0]["targetPort"], "http");
-    assert_eq!(ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"], service["metadata"]["name"]);
+    assert_eq!(
+        ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"],
+        service["metadata"]["name"]
+    );
 
     // Resources: requests and a memory limit above the in-flight budget (plus the process).
     let resources = &c["resources"];
@@ -117,12 +144,20 @@ fn the_kubernetes_manifests_match_the_apps_routes_port_config_and_labels() {
     let limit = quantity(text(&resources["limits"]["memory"], "memory limit"));
     let budget = parse_size(&value_of["FASTGATE_INFLIGHT_BUDGET"]).expect("budget");
     assert!(request >= budget, "the request holds the in-flight budget");
-    assert!(limit >= request + budget, "the limit leaves room above the budget");
+    assert!(
+        limit >= request + budget,
+        "the limit leaves room above the budget"
+    );
 
     // Shutdown: the pod is given longer than the app's drain.
     let grace = parse_duration(&value_of["FASTGATE_SHUTDOWN_GRACE"]).expect("grace");
-    let termination = pod["terminationGracePeriodSeconds"].as_u64().expect("termination grace");
-    assert!(termination > grace.as_secs(), "{termination}s ≤ FASTGATE_SHUTDOWN_GRACE");
+    let termination = pod["terminationGracePeriodSeconds"]
+        .as_u64()
+        .expect("termination grace");
+    assert!(
+        termination > grace.as_secs(),
+        "{termination}s ≤ FASTGATE_SHUTDOWN_GRACE"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -26,15 +26,24 @@ const CHUNK: usize = 8 * MIB;
 /// foreground with its pid, logs and temp files in `prefix`. Every replacement must match once,
 /// so a change of shape in the deployed file fails here rather than testing another config.
 fn nginx_conf(prefix: &Path, port: u16, replicas: &[String]) -> String {
-    let deployed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nginx.conf"))
-        .expect("deploy/nginx.conf");
+    let deployed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nginx.conf"))
+            .expect("deploy/nginx.conf");
     let mut conf = deployed.clone();
     for (i, addr) in replicas.iter().enumerate() {
         let from = format!("server fastgate-{}:3000", i + 1);
-        assert_eq!(deployed.matches(&from).count(), 1, "{from} in deploy/nginx.conf");
+        assert_eq!(
+            deployed.matches(&from).count(),
+            1,
+            "{from} in deploy/nginx.conf"
+        );
         conf = conf.replace(&from, &format!("server {addr}"));
     }
-    assert_eq!(deployed.matches("listen 80;").count(), 1, "listen 80; in deploy/nginx.conf");
+    assert_eq!(
+        deployed.matches("listen 80;").count(),
+        1,
+        "listen 80; in deploy/nginx.conf"
+    );
     conf = conf.replace("listen 80;", &format!("listen 127.0.0.1:{port};"));
     let p = prefix.display();
     assert_eq!(deployed.matches("http {").count(), 1);
@@ -49,7 +58,9 @@ fn nginx_conf(prefix: &Path, port: u16, replicas: &[String]) -> String {
     // Root here (the test runs as root in CI): keep the workers root so they can use the temp
     // prefix; the deployed image runs nginx's own way.
     let user = if is_root() { "user root;\n" } else { "" };
-    format!("daemon off;\nmaster_process on;\n{user}pid {p}/nginx.pid;\nerror_log {p}/error.log info;\n{conf}")
+    format!(
+        "daemon off;\nmaster_process on;\n{user}pid {p}/nginx.pid;\nerror_log {p}/error.log info;\n{conf}"
+    )
 }
 
 fn is_root() -> bool {
@@ -111,12 +122,28 @@ impl Cluster {
         env.push(("FASTIO_BASE_URL".to_owned(), emulator.base_url()));
         env.push(("FASTGATE_DATABASE_URL".to_owned(), database));
         env.push(("FASTGATE_PUBLIC_URL".to_owned(), url.clone()));
-        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         // The admin and a token, through the CLI on the shared database.
-        let (status, out) = process::run(&["user", "add", "admin", "--role", "admin"], &env, dir.path());
+        let (status, out) = process::run(
+            &["user", "add", "admin", "--role", "admin"],
+            &env,
+            dir.path(),
+        );
         assert!(status.success(), "{out}");
         let (status, out) = process::run(
-            &["token", "add", "nginx-test", "--user", "admin", "--role", "admin"],
+            &[
+                "token",
+                "add",
+                "nginx-test",
+                "--user",
+                "admin",
+                "--role",
+                "admin",
+            ],
             &env,
             dir.path(),
         );
@@ -132,7 +159,10 @@ impl Cluster {
             let mut env = env.clone();
             env.push((
                 "FASTGATE_DATA_DIR".to_owned(),
-                dir.path().join(format!("replica-{i}")).display().to_string(),
+                dir.path()
+                    .join(format!("replica-{i}"))
+                    .display()
+                    .to_string(),
             ));
             let (process, replica_url) = process::serve(&env, dir.path());
             addrs.push(replica_url.trim_start_matches("http://").to_owned());
@@ -146,7 +176,14 @@ impl Cluster {
         let prefix_arg = format!("{}/", prefix.display());
         let nginx = Process::spawn(
             NGINX,
-            &["-p", &prefix_arg, "-c", &conf_arg, "-e", &format!("{prefix_arg}error.log")],
+            &[
+                "-p",
+                &prefix_arg,
+                "-c",
+                &conf_arg,
+                "-e",
+                &format!("{prefix_arg}error.log"),
+            ],
             &[],
             dir.path(),
         );
@@ -252,7 +289,11 @@ impl Cluster {
                 match sent {
                     Ok(r) if r.status() == 200 => break,
                     Ok(r) if r.status() == 429 || r.status().is_server_error() => {}
-                    Ok(r) => panic!("chunk {n}: HTTP {}: {}", r.status(), r.text().await.unwrap_or_default()),
+                    Ok(r) => panic!(
+                        "chunk {n}: HTTP {}: {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    ),
                     Err(_) => {}
                 }
                 assert!(attempts < 10, "chunk {n} could not be sent");
@@ -282,7 +323,8 @@ impl Cluster {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn js_chunks_spread_over_replicas_behind_nginx_and_a_replica_killed_mid_upload_costs_no_upload() {
+async fn js_chunks_spread_over_replicas_behind_nginx_and_a_replica_killed_mid_upload_costs_no_upload()
+ {
     let mut cluster = Cluster::start(&[]).await;
     let file = bytes(40 * MIB, 71);
     let receipt = cluster.js_upload("spread.bin", &file, |_| {}).await;
@@ -313,7 +355,11 @@ async fn js_chunks_spread_over_replicas_behind_nginx_and_a_replica_killed_mid_up
     // Both files are in the workspace, whole.
     let listing: Value = cluster
         .http
-        .get(format!("{}/api/files/{}/root", cluster.url, cluster.emulator.workspace_id()))
+        .get(format!(
+            "{}/api/files/{}/root",
+            cluster.url,
+            cluster.emulator.workspace_id()
+        ))
         .bearer_auth(&cluster.token)
         .send()
         .await
@@ -322,7 +368,10 @@ async fn js_chunks_spread_over_replicas_behind_nginx_and_a_replica_killed_mid_up
         .await
         .expect("JSON");
     let text = listing.to_string();
-    assert!(text.contains("spread.bin") && text.contains("survivor.bin"), "{text}");
+    assert!(
+        text.contains("spread.bin") && text.contains("survivor.bin"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -344,11 +393,15 @@ async fn a_form_upload_streams_through_nginx_and_the_replica_stays_within_its_me
     // buffering on, nginx would wait for the whole body before any replica saw a byte.
     let (go, release) = tokio::sync::oneshot::channel::<()>();
     let head_block = block.clone();
-    let head = futures_util::stream::iter((0..32).map(move |_| Ok::<Bytes, std::io::Error>(head_block.clone())));
+    let head = futures_util::stream::iter(
+        (0..32).map(move |_| Ok::<Bytes, std::io::Error>(head_block.clone())),
+    );
     let tail_block = block.clone();
     let tail = futures_util::stream::once(async move {
         let _ = release.await;
-        futures_util::stream::iter((32..TOTAL_MIB).map(move |_| Ok::<Bytes, std::io::Error>(tail_block.clone())))
+        futures_util::stream::iter(
+            (32..TOTAL_MIB).map(move |_| Ok::<Bytes, std::io::Error>(tail_block.clone())),
+        )
     });
     let body = reqwest::Body::wrap_stream(futures_util::StreamExt::chain(
         head,
@@ -405,7 +458,9 @@ async fn a_form_upload_streams_through_nginx_and_the_replica_stays_within_its_me
         .iter()
         .map(|r| r.status_kib("VmHWM").expect("VmHWM") / 1024)
         .collect();
-    eprintln!("replicas' VmHWM after a {TOTAL_MIB} MiB form upload: {peak:?} MiB (grew {grew:?} MiB)");
+    eprintln!(
+        "replicas' VmHWM after a {TOTAL_MIB} MiB form upload: {peak:?} MiB (grew {grew:?} MiB)"
+    );
     let worst = *peak.iter().max().expect("three");
     let most = *grew.iter().max().expect("three");
     assert!(
