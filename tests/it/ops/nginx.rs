@@ -86,6 +86,8 @@ struct Cluster {
     dir: tempfile::TempDir,
     emulator: RunningEmulator,
     replicas: Vec<Process>,
+    /// Each replica's own address (behind nginx), for its `/metrics`.
+    replica_urls: Vec<String>,
     /// Kept alive (and killed on drop) for the whole test.
     _nginx: Process,
     /// nginx's URL, the one origin browsers use.
@@ -207,6 +209,7 @@ impl Cluster {
             dir,
             emulator,
             replicas,
+            replica_urls: addrs.iter().map(|a| format!("http://{a}")).collect(),
             _nginx: nginx,
             url,
             token,
@@ -253,10 +256,44 @@ impl Cluster {
         }
     }
 
+    /// The replica holding upload bytes right now (its `fastgate_upload_bytes_in_flight`).
+    async fn replica_receiving(&self) -> Option<usize> {
+        for (i, url) in self.replica_urls.iter().enumerate() {
+            let Ok(r) = self
+                .http
+                .get(format!("{url}/metrics"))
+                .bearer_auth(&self.token)
+                .send()
+                .await
+            else {
+                continue;
+            };
+            let text = r.text().await.unwrap_or_default();
+            let busy = text.lines().any(|l| {
+                l.strip_prefix("fastgate_upload_bytes_in_flight ")
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .is_some_and(|v| v > 0.0)
+            });
+            if busy {
+                return Some(i);
+            }
+        }
+        None
+    }
+
     /// A whole JS-path upload through nginx, each chunk retried like `upload.js` does (a lost
-    /// connection, 429 or 5xx); `between` runs after each chunk. Returns the receipt.
-    async fn js_upload(&self, name: &str, file: &[u8], mut between: impl FnMut(usize)) -> Value {
-        let url = &self.url;
+    /// connection, 429 or 5xx). With `kill_during = Some(n)`, chunk `n` first goes out with a
+    /// body that stalls halfway, and the replica receiving it is killed with SIGKILL (found by
+    /// its in-flight bytes); returns the receipt and the replica killed.
+    async fn js_upload(
+        &mut self,
+        name: &str,
+        file: &[u8],
+        kill_during: Option<usize>,
+    ) -> (Value, Option<usize>) {
+        let mut killed = None;
+        let url = self.url.clone();
+        let url = &url;
         let created = self
             .http
             .post(format!("{url}/api/uploads"))
@@ -274,6 +311,36 @@ impl Cluster {
         );
         for n in 1..=file.len().div_ceil(CHUNK) {
             let piece = Bytes::copy_from_slice(&file[(n - 1) * CHUNK..(n * CHUNK).min(file.len())]);
+            if kill_during == Some(n) {
+                let half = piece.slice(..piece.len() / 2);
+                let body = futures_util::StreamExt::chain(
+                    futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(half) }),
+                    futures_util::stream::pending(),
+                );
+                let stalled = tokio::spawn(
+                    reqwest::Client::new()
+                        .put(format!("{url}/api/uploads/{id}/chunks/{n}"))
+                        .header("origin", url)
+                        .header("upload-token", &token)
+                        .header("content-length", piece.len())
+                        .body(reqwest::Body::wrap_stream(body))
+                        .send(),
+                );
+                let deadline = Instant::now() + Duration::from_secs(10);
+                let victim = loop {
+                    if let Some(i) = self.replica_receiving().await {
+                        break i;
+                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "no replica is receiving chunk {n}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                };
+                self.replicas[victim].kill();
+                killed = Some(victim);
+                stalled.abort();
+            }
             let mut attempts = 0;
             loop {
                 attempts += 1;
@@ -299,7 +366,6 @@ impl Cluster {
                 assert!(attempts < 10, "chunk {n} could not be sent");
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            between(n);
         }
         let mut attempts = 0;
         loop {
@@ -314,7 +380,7 @@ impl Cluster {
             if let Ok(r) = r
                 && r.status() == 200
             {
-                return r.json().await.expect("receipt");
+                return (r.json().await.expect("receipt"), killed);
             }
             assert!(attempts < 10, "complete kept failing");
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -327,7 +393,7 @@ async fn js_chunks_spread_over_replicas_behind_nginx_and_a_replica_killed_mid_up
  {
     let mut cluster = Cluster::start(&[]).await;
     let file = bytes(40 * MIB, 71);
-    let receipt = cluster.js_upload("spread.bin", &file, |_| {}).await;
+    let (receipt, _) = cluster.js_upload("spread.bin", &file, None).await;
     assert_eq!(receipt["sha256"], sha256_hex(&file), "{receipt}");
     let served = cluster.chunks_served();
     assert_eq!(served.iter().sum::<usize>(), 5, "{served:?}");
@@ -336,20 +402,11 @@ async fn js_chunks_spread_over_replicas_behind_nginx_and_a_replica_killed_mid_up
         "the chunks all landed on one replica: {served:?}"
     );
 
-    // The second upload loses replica 1 after its second chunk (kill -9: no graceful drain);
-    // nginx routes around it and the browser's retries carry on on the other two.
+    // The second upload loses the replica receiving its third chunk (kill -9: no graceful
+    // drain); nginx routes around it and the browser's retry carries on on the other two.
     let second = bytes(40 * MIB, 72);
-    let mut victim = Some(cluster.replicas.remove(0));
-    let receipt = cluster
-        .js_upload("survivor.bin", &second, |n| {
-            if n == 2
-                && let Some(mut replica) = victim.take()
-            {
-                replica.kill();
-            }
-        })
-        .await;
-    assert!(victim.is_none(), "the replica was killed mid-upload");
+    let (receipt, killed) = cluster.js_upload("survivor.bin", &second, Some(3)).await;
+    assert!(killed.is_some(), "a replica was killed mid-chunk");
     assert_eq!(receipt["sha256"], sha256_hex(&second), "{receipt}");
     cluster.until_no_session().await;
     // Both files are in the workspace, whole.
