@@ -65,7 +65,11 @@ impl OrphanRule {
         }
         // Without a creation time the age is unknown: leave it alone.
         let age = (now - session.created?).to_std().ok()?;
-        let stream = session.stream.unwrap_or(session.size.is_none());
+        // `stream` is an unverified field: without it, a session with no declared size and no
+        // chunks is taken for a stream session (a sized session that received chunks is not).
+        let stream = session
+            .stream
+            .unwrap_or(session.size.is_none() && session.chunks.is_empty());
         if stream {
             (age > self.form_age).then_some(Orphan::Form)
         } else {
@@ -170,11 +174,18 @@ mod tests {
             RULE.judge(&session("b", "ready", Some(true), None, 10), now, &none),
             None
         );
-        // No `stream` field: a session without a size is a stream session.
+        // No `stream` field: a session without a size or chunks is a stream session.
         assert_eq!(
             RULE.judge(&session("c", "ready", None, None, 120), now, &none),
             Some(Orphan::Form)
         );
+        // …but one that holds chunks is a JS session, whatever fields are missing.
+        let chunked: UploadSession = serde_json::from_value(serde_json::json!({
+            "id": "d", "status": "uploading", "chunks": {"1": 1048576},
+            "created": (Utc::now() - chrono::Duration::seconds(120)).format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        }))
+        .expect("decodes");
+        assert_eq!(RULE.judge(&chunked, now, &none), None);
     }
 
     #[test]
