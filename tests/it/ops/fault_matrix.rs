@@ -35,7 +35,7 @@ const CUT_SEED: u64 = 0x5eed_f417;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Fault {
     RateLimitStorm,
-    FivePercentTen,
+    ServerErrors10Pct,
     Latency200ms,
     ResetMidChunk,
     SlowFirstByte,
@@ -59,7 +59,7 @@ struct Tally {
 
 const FAULTS: [Fault; 8] = [
     Fault::RateLimitStorm,
-    Fault::FivePercentTen,
+    Fault::ServerErrors10Pct,
     Fault::Latency200ms,
     Fault::ResetMidChunk,
     Fault::SlowFirstByte,
@@ -72,7 +72,7 @@ impl Fault {
     fn label(self) -> &'static str {
         match self {
             Fault::RateLimitStorm => "429 storm (5 req/s)",
-            Fault::FivePercentTen => "10 % 5xx",
+            Fault::ServerErrors10Pct => "10 % 5xx",
             Fault::Latency200ms => "+200 ms latency",
             Fault::ResetMidChunk => "reset mid-body",
             Fault::SlowFirstByte => "slow first byte (500 ms)",
@@ -685,7 +685,7 @@ async fn row(fault: Fault, path: UploadPath, seed: u64) -> Result<Tally, String>
             // When Fast.io failed under the upload, the user must not read that they interrupted it.
             if matches!(
                 fault,
-                Fault::ResetMidChunk | Fault::EmulatorRestart | Fault::FivePercentTen
+                Fault::ResetMidChunk | Fault::EmulatorRestart | Fault::ServerErrors10Pct
             ) && why.contains("interrupted before the file ended")
             {
                 return Err(format!(
@@ -698,14 +698,14 @@ async fn row(fault: Fault, path: UploadPath, seed: u64) -> Result<Tally, String>
     let settle_within = Duration::from_secs(30);
     let rig = match fault {
         Fault::RateLimitStorm
-        | Fault::FivePercentTen
+        | Fault::ServerErrors10Pct
         | Fault::Latency200ms
         | Fault::SlowFirstByte => {
             let rig = Rig::new(false, &[]).await;
             let faults = rig.inside().faults();
             match fault {
                 Fault::RateLimitStorm => faults.set_rate_limit(5, Duration::from_secs(1)),
-                Fault::FivePercentTen => faults.set_error_rate(0.10),
+                Fault::ServerErrors10Pct => faults.set_error_rate(0.10),
                 Fault::Latency200ms => faults.set_latency_ms(200),
                 _ => faults.set_slow_first_byte_ms(500),
             }
