@@ -79,6 +79,9 @@ pub const ENV_EXAMPLE: &str = r#"# fastgate configuration. Every variable is opt
 # Age past which such a session cannot belong to a running request on any replica; at least
 # FASTGATE_UPLOAD_TIMEOUT. Default: FASTGATE_UPLOAD_TIMEOUT + 5m.
 # FASTGATE_ORPHAN_AGE=35m
+# Longest time a client may take to send a request's headers; a slower one (slowloris) is
+# disconnected.
+# FASTGATE_HEADER_TIMEOUT=10s
 
 # Who may do what. accounts: users sign in (first run prints a one-time /setup URL), scripts use
 # API tokens. proxy: an authenticating reverse proxy (oauth2-proxy, Authelia…) names the user in
@@ -153,6 +156,8 @@ pub struct Config {
     pub orphan_sweep: Option<Duration>,
     /// `FASTGATE_ORPHAN_AGE`: past it a form session cannot be live on any replica.
     pub orphan_age: Duration,
+    /// `FASTGATE_HEADER_TIMEOUT`: how long a connection may take to send a request's headers.
+    pub header_timeout: Duration,
     /// The access-control variables (`FASTGATE_AUTH`, `FASTGATE_DATABASE_URL`, …).
     pub access: AccessConfig,
 }
@@ -420,6 +425,20 @@ impl Config {
                 );
             }
         }
+        let header_timeout = r.parse(
+            "FASTGATE_HEADER_TIMEOUT",
+            "10s",
+            |s| {
+                parse_duration(s).and_then(|d| {
+                    if d.is_zero() {
+                        Err("must be more than 0".to_owned())
+                    } else {
+                        Ok(d)
+                    }
+                })
+            },
+            "a duration such as 10s",
+        );
 
         let access = access::read(&mut r, &data_dir);
 
@@ -446,6 +465,7 @@ impl Config {
                 shutdown_grace: shutdown_grace?,
                 orphan_sweep: orphan_sweep?,
                 orphan_age: orphan_age?,
+                header_timeout: header_timeout?,
                 access: access?,
             })
         })();

@@ -9,4 +9,5 @@ mod health;
 mod k8s;
 mod logs;
 mod nginx;
+mod schemathesis;
 mod shutdown;
