@@ -1,6 +1,6 @@
 //! The soak (issue 14, not a timed test): for `--soak-secs` (default 600) keep 20 uploads in
 //! flight through the gateway (form posts and the JS API in turn, 6–24 MiB each, every one
-//! verified by its SHA-256) while 4 clients list a 200-item folder as fast as they can. Stored
+//! verified by its SHA-256) while 4 clients list a 200-item folder, 20 times a second each. Stored
 //! files are deleted and purged as they land, so the emulator's disk stays flat. Reports the
 //! gateway's RSS and open file descriptors at the start, every minute and at the end, uploads
 //! stored and failed, and the listing's latency percentiles.
@@ -127,7 +127,12 @@ pub async fn soak(emu: &Emulator, gw: &Gateway, secs: u64) -> Result<(Vec<Row>, 
         let http = http.clone();
         async move {
             let mut mine = Vec::new();
+            // Paced at 20 listings per second per client: unpaced, four release-build clients
+            // spend the emulator's storage rate limit (10,000 a minute) and starve the
+            // uploads' checks and the janitor.
+            let mut pace = tokio::time::interval(Duration::from_millis(50));
             while !done.load(Ordering::Relaxed) {
+                pace.tick().await;
                 let t = Instant::now();
                 match http.get(&url).send().await {
                     Ok(r) if r.status().is_success() => {
@@ -143,8 +148,11 @@ pub async fn soak(emu: &Emulator, gw: &Gateway, secs: u64) -> Result<(Vec<Row>, 
         }
     });
     // Deletes and purges what was stored, and samples the gateway every minute.
+    let purged = Arc::new(AtomicU64::new(0));
+    let janitor_errors: Arc<Mutex<Vec<String>>> = Arc::default();
     let janitor = {
         let (done, samples, landed) = (done.clone(), samples.clone(), landed.clone());
+        let (purged, errors) = (purged.clone(), janitor_errors.clone());
         let (direct, ws) = (direct.clone(), ws.clone());
         async move {
             let query = ListQuery {
@@ -154,17 +162,35 @@ pub async fn soak(emu: &Emulator, gw: &Gateway, secs: u64) -> Result<(Vec<Row>, 
             let mut next_sample = Duration::from_secs(60);
             while !done.load(Ordering::Relaxed) {
                 tokio::time::sleep(Duration::from_secs(2)).await;
-                if let Ok(page) = direct.list_folder(&ws, "root", &query).await {
-                    let verified: Vec<_> = page
-                        .nodes
-                        .iter()
-                        .filter(|n| n.node_type == NodeType::File && landed.lock().remove(&n.name))
-                        .collect();
-                    for node in verified {
-                        if direct.delete_node(&ws, &node.id).await.is_ok() {
-                            let _ = direct.purge_node(&ws, &node.id).await;
+                let note = |e: String| {
+                    let mut errors = errors.lock();
+                    if errors.len() < 5 {
+                        errors.push(e);
+                    }
+                };
+                match direct.list_folder(&ws, "root", &query).await {
+                    Ok(page) => {
+                        let verified: Vec<_> = page
+                            .nodes
+                            .iter()
+                            .filter(|n| {
+                                n.node_type == NodeType::File && landed.lock().remove(&n.name)
+                            })
+                            .collect();
+                        for node in verified {
+                            let gone = match direct.delete_node(&ws, &node.id).await {
+                                Ok(()) => direct.purge_node(&ws, &node.id).await,
+                                Err(e) => Err(e),
+                            };
+                            match gone {
+                                Ok(()) => {
+                                    purged.fetch_add(1, Ordering::Relaxed);
+                                }
+                                Err(e) => note(format!("{}: {e}", node.name)),
+                            }
                         }
                     }
+                    Err(e) => note(format!("listing root: {e}")),
                 }
                 if started.elapsed() >= next_sample {
                     samples.lock().push(sample(gw, started.elapsed()));
@@ -255,6 +281,7 @@ pub async fn soak(emu: &Emulator, gw: &Gateway, secs: u64) -> Result<(Vec<Row>, 
     Ok((
         rows,
         json!({"seconds": took.as_secs_f64(), "stored": stored, "failed": failed, "first_failures": failures,
+               "purged": purged.load(Ordering::Relaxed), "janitor_errors": janitor_errors.lock().clone(),
                "bytes": bytes.load(Ordering::Relaxed), "samples": samples, "peak_rss_mib": peak,
                "listing": {"requests": lat.len(), "errors": listing_errors.load(Ordering::Relaxed), "p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": pct(1.0)}}),
     ))
