@@ -126,6 +126,15 @@ impl RunningEmulator {
         self.state.stats.snapshot()
     }
 
+    /// How many activity long-polls are waiting right now (§8.1; a client that disconnects
+    /// leaves at once).
+    pub fn activity_waiters(&self) -> usize {
+        self.state
+            .activity
+            .waiting
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Stops accepting, releases waiting long-polls, waits (up to 2 s) for in-flight requests,
     /// stops background steps, then closes SQLite.
     pub async fn shutdown(self) {
