@@ -408,6 +408,38 @@ mod tests {
     }
 
     #[test]
+    fn docx_paragraphs_and_table_rows_become_passages() -> Result<(), String> {
+        use std::io::Write;
+        let xml = r#"<?xml version="1.0"?><w:document xmlns:w="w"><w:body>
+            <w:p><w:r><w:t>The pump was replaced in June.</w:t></w:r></w:p>
+            <w:tbl><w:tr><w:tc><w:p><w:r><w:t>part</w:t></w:r></w:p></w:tc>
+            <w:tc><w:p><w:r><w:t>price</w:t></w:r></w:p></w:tc></w:tr>
+            <w:tr><w:tc><w:p><w:r><w:t>valve &amp; seal</w:t></w:r></w:p></w:tc>
+            <w:tc><w:p><w:r><w:t>12 euros</w:t></w:r></w:p></w:tc></w:tr></w:tbl>
+            </w:body></w:document>"#;
+        let mut buf = std::io::Cursor::new(Vec::new());
+        {
+            let mut z = zip::ZipWriter::new(&mut buf);
+            let opts = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated);
+            z.start_file("word/document.xml", opts)
+                .map_err(|e| e.to_string())?;
+            z.write_all(xml.as_bytes()).map_err(|e| e.to_string())?;
+            z.finish().map_err(|e| e.to_string())?;
+        }
+        let ps = passages(DocKind::Docx, buf.get_ref())?;
+        let texts: Vec<&str> = ps.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "The pump was replaced in June.",
+                "part: valve & seal; price: 12 euros"
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
     fn html_becomes_text() -> Result<(), String> {
         let ps = passages(
             DocKind::Html,
