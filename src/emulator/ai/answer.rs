@@ -361,7 +361,7 @@ pub fn from_index(
             .then(b.0.score.total_cmp(&a.0.score))
     });
     let best = passing.first().map(|(h, cov)| (h.score, *cov));
-    let Some((top, best_cov)) = best.filter(|(score, _)| *score >= min_score) else {
+    let Some((_, best_cov)) = best.filter(|(score, _)| *score >= min_score) else {
         return Outcome {
             state: "complete",
             text: format!(
@@ -374,11 +374,9 @@ pub fn from_index(
             terms: terms.all(),
         };
     };
-    let _ = top;
     let mut quotes: Vec<String> = Vec::new();
     let mut citations = Vec::new();
-    for (h, cov) in passing.iter().filter(|(_, c)| *c == best_cov).take(3) {
-        let _ = cov;
+    for (h, _) in passing.iter().filter(|(_, c)| *c == best_cov).take(3) {
         let quote = best_sentence(terms, &h.passage.text);
         if quotes.contains(&quote) {
             continue;
@@ -434,7 +432,7 @@ pub fn from_attachments(terms: &Terms, files: &[Attached], share: f32) -> Outcom
             }
         }
     }
-    passing.sort_by(|a, b| (b.2.0, b.2.1, b.3).cmp(&(a.2.0, a.2.1, a.3)));
+    passing.sort_by_key(|p| std::cmp::Reverse((p.2.0, p.2.1, p.3)));
     let Some(best) = passing.first().map(|p| p.2) else {
         return Outcome {
             state: "complete",

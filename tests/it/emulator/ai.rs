@@ -566,8 +566,17 @@ async fn cancel_ends_the_running_message_and_is_idempotent() {
 
 #[tokio::test]
 async fn credits_intelligence_and_chat_length_give_the_contract_errors() {
-    let t = emu_with(|c| c.ai.max_messages = 2).await;
+    let t = emu_with(|c| {
+        c.ai.max_messages = 2;
+        c.ai.max_conversation_bytes = 600;
+    })
+    .await;
     let d = three_documents(&t).await;
+    let big = json!([file_ref(&d.pdf)]).to_string();
+    let (status, v) = t
+        .post_form(&agent(&t), &[("question", "wells?"), ("subjects", &big)])
+        .await;
+    assert_eq!((status, code(&v)), (StatusCode::CONFLICT, 153795), "{v}");
     t.emu.faults().set_ai_credits_exhausted(true);
     let (status, v) = t.post_form(&agent(&t), &[("question", "wells?")]).await;
     assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{v}");
