@@ -5,12 +5,13 @@
 //! Metadata lives in SQLite and bytes in blob files under `data_dir`, so a restart keeps
 //! workspaces, files and unfinished upload sessions.
 //!
-//! Three parts, each a folder: `upload/` (the session state machine, §7), `storage/`
-//! (workspaces, nodes, downloads, shares, §4–§6) and `transport/` (envelope, errors, auth, rate
-//! limits, faults, counters, §1–§3). Beside them: `routes.rs` (every route), `state.rs` (what
-//! handlers share), `store.rs` (SQLite + blob files), `config.rs` and `args.rs` (the
-//! `fastgate emulator` flags). Imports run one way only: `routes.rs` → `upload/` → `storage/` →
-//! `state.rs` → `store.rs`, `config.rs` → `transport/`.
+//! Four parts, each a folder: `upload/` (the session state machine, §7), `storage/`
+//! (workspaces, nodes, downloads, shares, §4–§6), `ai/` (AI chat over the files and the
+//! activity long-poll, §8) and `transport/` (envelope, errors, auth, rate limits, faults,
+//! counters, §1–§3). Beside them: `routes.rs` (every route), `state.rs` (what handlers share),
+//! `store.rs` (SQLite + blob files), `config.rs` and `args.rs` (the `fastgate emulator` flags).
+//! Imports run one way only: `routes.rs` → `ai/` → `upload/` → `storage/` → `state.rs` →
+//! `store.rs`, `config.rs` → `transport/`, and `ai/index.rs` (a leaf the state holds).
 //!
 //! Nothing here imports the gateway (`fastio`, `upload`, `web`): tests between the client and the
 //! emulator prove something only because both are written from the contract alone.
@@ -124,6 +125,15 @@ impl RunningEmulator {
     /// A snapshot of request counters and chunk concurrency.
     pub fn stats(&self) -> Stats {
         self.state.stats.snapshot()
+    }
+
+    /// How many activity long-polls are waiting right now (§8.1; a client that disconnects
+    /// leaves at once).
+    pub fn activity_waiters(&self) -> usize {
+        self.state
+            .activity
+            .waiting
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Stops accepting, releases waiting long-polls, waits (up to 2 s) for in-flight requests,

@@ -95,7 +95,6 @@ fn valid_name(raw: &str) -> Result<String, ApiError> {
 /// The checks every question shares: credits, the question, the scope and intelligence.
 fn precheck(
     state: &EmulatorState,
-    ws: &str,
     form: &HashMap<String, String>,
 ) -> Result<(String, Option<Scope>), ApiError> {
     if state.faults.ai_credits_exhausted() {
@@ -106,7 +105,6 @@ fn precheck(
         form.get("references").map(String::as_str),
         form.get("subjects").map(String::as_str),
     )?;
-    let _ = ws;
     Ok((q, scope))
 }
 
@@ -142,7 +140,7 @@ pub async fn create(
     Form(form): Fields,
 ) -> Result<Envelope, ApiError> {
     let ws = workspaces::resolve(&state, &ws).await?;
-    let (q, scope) = precheck(&state, &ws, &form)?;
+    let (q, scope) = precheck(&state, &form)?;
     let scope = scope.unwrap_or_default();
     let name = match form.get("name").filter(|n| !n.trim().is_empty()) {
         Some(n) => valid_name(n)?,
@@ -192,7 +190,7 @@ pub async fn follow_up(
     Form(form): Fields,
 ) -> Result<Envelope, ApiError> {
     let ws = workspaces::resolve(&state, &ws).await?;
-    let (q, scope) = precheck(&state, &ws, &form)?;
+    let (q, scope) = precheck(&state, &form)?;
     let (w, cfg, ch) = (ws.clone(), state.config.ai.clone(), chat.clone());
     let intelligence = state.faults.intelligence_on(&ws);
     let m = state
@@ -341,7 +339,11 @@ pub async fn list_deleted(
     list_chats(&state, &ws, &q, true).await
 }
 
-async fn chat_answer(state: &EmulatorState, ws: String, chat: String) -> Result<Envelope, ApiError> {
+async fn chat_answer(
+    state: &EmulatorState,
+    ws: String,
+    chat: String,
+) -> Result<Envelope, ApiError> {
     let v = state
         .store
         .call(move |c| {

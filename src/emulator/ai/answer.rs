@@ -25,22 +25,181 @@ use super::index::{Hit, Passage, stems};
 
 /// Words that carry no content of their own in a question about files.
 const STOP_WORDS: &[&str] = &[
-    "a", "about", "above", "after", "again", "all", "also", "am", "an", "and", "any", "anything",
-    "are", "as", "at", "be", "been", "before", "being", "below", "between", "both", "but", "by",
-    "can", "could", "did", "do", "does", "doing", "doc", "docs", "document", "documents", "down",
-    "during", "each", "else", "every", "everything", "explain", "few", "file", "files", "find",
-    "for", "from", "further", "give", "had", "has", "have", "having", "he", "her", "here", "hers",
-    "him", "his", "how", "i", "if", "in", "info", "information", "into", "is", "it", "its",
-    "just", "know", "let", "list", "look", "me", "mention", "mentioned", "mentions", "more",
-    "most", "my", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other",
-    "our", "out", "over", "own", "please", "same", "say", "says", "said", "see", "shall", "she",
-    "should", "show", "so", "some", "something", "stuff", "such", "summarise", "summarize",
-    "summary", "tell", "than", "that", "the", "their", "them", "then", "there", "these", "they",
-    "thing", "things", "this", "those", "through", "to", "too", "under", "until", "up", "us",
-    "very", "was", "we", "were", "what", "whats", "when", "where", "which", "while", "who", "whom",
-    "whose", "why", "will", "with", "would", "you", "your", "describe", "content", "contents",
-    "contain", "contains", "written", "write", "folder", "folders", "ok", "okay", "hi", "hello",
-    "thanks", "s", "t", "d", "ll", "re", "ve", "m",
+    "a",
+    "about",
+    "above",
+    "after",
+    "again",
+    "all",
+    "also",
+    "am",
+    "an",
+    "and",
+    "any",
+    "anything",
+    "are",
+    "as",
+    "at",
+    "be",
+    "been",
+    "before",
+    "being",
+    "below",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "could",
+    "did",
+    "do",
+    "does",
+    "doing",
+    "doc",
+    "docs",
+    "document",
+    "documents",
+    "down",
+    "during",
+    "each",
+    "else",
+    "every",
+    "everything",
+    "explain",
+    "few",
+    "file",
+    "files",
+    "find",
+    "for",
+    "from",
+    "further",
+    "give",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "him",
+    "his",
+    "how",
+    "i",
+    "if",
+    "in",
+    "info",
+    "information",
+    "into",
+    "is",
+    "it",
+    "its",
+    "just",
+    "know",
+    "let",
+    "list",
+    "look",
+    "me",
+    "mention",
+    "mentioned",
+    "mentions",
+    "more",
+    "most",
+    "my",
+    "no",
+    "nor",
+    "not",
+    "now",
+    "of",
+    "off",
+    "on",
+    "once",
+    "only",
+    "or",
+    "other",
+    "our",
+    "out",
+    "over",
+    "own",
+    "please",
+    "same",
+    "say",
+    "says",
+    "said",
+    "see",
+    "shall",
+    "she",
+    "should",
+    "show",
+    "so",
+    "some",
+    "something",
+    "stuff",
+    "such",
+    "summarise",
+    "summarize",
+    "summary",
+    "tell",
+    "than",
+    "that",
+    "the",
+    "their",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "thing",
+    "things",
+    "this",
+    "those",
+    "through",
+    "to",
+    "too",
+    "under",
+    "until",
+    "up",
+    "us",
+    "very",
+    "was",
+    "we",
+    "were",
+    "what",
+    "whats",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "whose",
+    "why",
+    "will",
+    "with",
+    "would",
+    "you",
+    "your",
+    "describe",
+    "content",
+    "contents",
+    "contain",
+    "contains",
+    "written",
+    "write",
+    "folder",
+    "folders",
+    "ok",
+    "okay",
+    "hi",
+    "hello",
+    "thanks",
+    "s",
+    "t",
+    "d",
+    "ll",
+    "re",
+    "ve",
+    "m",
 ];
 
 /// Words that open a follow-up ("and in March?", "what about March?").
@@ -169,9 +328,8 @@ pub fn clarify(files: usize, attached: bool) -> Outcome {
     } else {
         format!("the {} in scope", plural(files, "file", "files"))
     };
-    let q = format!(
-        "What should I look for in {where_}? Name a topic, a name, a figure or a date."
-    );
+    let q =
+        format!("What should I look for in {where_}? Name a topic, a name, a figure or a date.");
     Outcome {
         state: "needs_input",
         text: q.clone(),
@@ -203,7 +361,7 @@ pub fn from_index(
             .then(b.0.score.total_cmp(&a.0.score))
     });
     let best = passing.first().map(|(h, cov)| (h.score, *cov));
-    let Some((top, best_cov)) = best.filter(|(score, _)| *score >= min_score) else {
+    let Some((_, best_cov)) = best.filter(|(score, _)| *score >= min_score) else {
         return Outcome {
             state: "complete",
             text: format!(
@@ -216,11 +374,9 @@ pub fn from_index(
             terms: terms.all(),
         };
     };
-    let _ = top;
     let mut quotes: Vec<String> = Vec::new();
     let mut citations = Vec::new();
-    for (h, cov) in passing.iter().filter(|(_, c)| *c == best_cov).take(3) {
-        let _ = cov;
+    for (h, _) in passing.iter().filter(|(_, c)| *c == best_cov).take(3) {
         let quote = best_sentence(terms, &h.passage.text);
         if quotes.contains(&quote) {
             continue;
@@ -276,7 +432,7 @@ pub fn from_attachments(terms: &Terms, files: &[Attached], share: f32) -> Outcom
             }
         }
     }
-    passing.sort_by(|a, b| (b.2.0, b.2.1, b.3).cmp(&(a.2.0, a.2.1, a.3)));
+    passing.sort_by_key(|p| std::cmp::Reverse((p.2.0, p.2.1, p.3)));
     let Some(best) = passing.first().map(|p| p.2) else {
         return Outcome {
             state: "complete",
@@ -338,6 +494,10 @@ mod tests {
     fn the_gate_wants_every_term_of_a_two_term_question() {
         let t = Terms::follow_up("revenue February", &[]);
         assert!(!passes(&t, coverage(&t, "Revenue rose in March."), 0.6));
-        assert!(passes(&t, coverage(&t, "In February the revenue rose."), 0.6));
+        assert!(passes(
+            &t,
+            coverage(&t, "In February the revenue rose."),
+            0.6
+        ));
     }
 }

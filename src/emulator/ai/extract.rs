@@ -127,9 +127,7 @@ fn markdown(text: &str) -> Vec<Block> {
                 cur.push(' ');
             }
             Event::End(TagEnd::TableCell) => cur.push_str("; "),
-            Event::End(
-                TagEnd::Paragraph | TagEnd::Item | TagEnd::CodeBlock | TagEnd::TableRow,
-            )
+            Event::End(TagEnd::Paragraph | TagEnd::Item | TagEnd::CodeBlock | TagEnd::TableRow)
             | Event::End(TagEnd::TableHead) => flush(&mut cur, &mut section, &mut blocks),
             _ => {}
         }
@@ -151,8 +149,12 @@ fn docx(bytes: &[u8]) -> Result<Vec<Passage>, String> {
     let mut blocks = Vec::new();
     let (mut para, mut in_text) = (String::new(), false);
     // Tables: cells of the current row, the header row of the current table.
-    let (mut table_depth, mut cell, mut row, mut header) =
-        (0usize, String::new(), Vec::<String>::new(), None::<Vec<String>>);
+    let (mut table_depth, mut cell, mut row, mut header) = (
+        0usize,
+        String::new(),
+        Vec::<String>::new(),
+        None::<Vec<String>>,
+    );
     loop {
         match reader.read_event().map_err(|e| e.to_string())? {
             Event::Start(e) => match e.local_name().as_ref() {
@@ -381,7 +383,10 @@ mod tests {
         assert_eq!(ps.len(), 2);
         assert_eq!(ps[0].text, "month: January; revenue: 100; note: flat, calm");
         assert_eq!(ps[1].row, Some(2));
-        assert_eq!(ps[1].text, "month: February; revenue: 250; note: said \"up\"");
+        assert_eq!(
+            ps[1].text,
+            "month: February; revenue: 250; note: said \"up\""
+        );
         Ok(())
     }
 
@@ -403,12 +408,47 @@ mod tests {
     }
 
     #[test]
+    fn docx_paragraphs_and_table_rows_become_passages() -> Result<(), String> {
+        use std::io::Write;
+        let xml = r#"<?xml version="1.0"?><w:document xmlns:w="w"><w:body>
+            <w:p><w:r><w:t>The pump was replaced in June.</w:t></w:r></w:p>
+            <w:tbl><w:tr><w:tc><w:p><w:r><w:t>part</w:t></w:r></w:p></w:tc>
+            <w:tc><w:p><w:r><w:t>price</w:t></w:r></w:p></w:tc></w:tr>
+            <w:tr><w:tc><w:p><w:r><w:t>valve &amp; seal</w:t></w:r></w:p></w:tc>
+            <w:tc><w:p><w:r><w:t>12 euros</w:t></w:r></w:p></w:tc></w:tr></w:tbl>
+            </w:body></w:document>"#;
+        let mut buf = std::io::Cursor::new(Vec::new());
+        {
+            let mut z = zip::ZipWriter::new(&mut buf);
+            let opts = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated);
+            z.start_file("word/document.xml", opts)
+                .map_err(|e| e.to_string())?;
+            z.write_all(xml.as_bytes()).map_err(|e| e.to_string())?;
+            z.finish().map_err(|e| e.to_string())?;
+        }
+        let ps = passages(DocKind::Docx, buf.get_ref())?;
+        let texts: Vec<&str> = ps.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "The pump was replaced in June.",
+                "part: valve & seal; price: 12 euros"
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
     fn html_becomes_text() -> Result<(), String> {
         let ps = passages(
             DocKind::Html,
             b"<html><body><h1>Title</h1><p>The boiler is serviced in May.</p></body></html>",
         )?;
-        assert!(ps.iter().any(|p| p.text.contains("The boiler is serviced in May.")));
+        assert!(
+            ps.iter()
+                .any(|p| p.text.contains("The boiler is serviced in May."))
+        );
         Ok(())
     }
 }

@@ -122,7 +122,7 @@ async fn answer_for(
     chat: &str,
     message: &str,
 ) -> Result<Outcome, ApiError> {
-    let (w, ch, id) = (ws.to_owned(), chat.to_owned(), message.to_owned());
+    let (ch, id) = (chat.to_owned(), message.to_owned());
     let (m, previous) = state
         .store
         .call(move |c| {
@@ -141,7 +141,6 @@ async fn answer_for(
                 .filter_map(|t| serde_json::from_str::<Vec<String>>(t).ok())
                 .find(|t| !t.is_empty())
                 .unwrap_or_default();
-            let _ = &w;
             Ok((m, previous))
         })
         .await?;
