@@ -2,7 +2,7 @@
 //! Fast.io API when a key is configured, otherwise the embedded emulator on its own loopback
 //! port), builds the Fast.io client and the app state, and serves until Ctrl-C or SIGTERM.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::io::IsTerminal as _;
 use std::time::Duration;
 
@@ -204,10 +204,11 @@ pub async fn run(
     let stopped = stop.clone();
     // The process-wide metrics recorder, before the first request is counted.
     telemetry::install();
-    let app = web::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { stopped.cancelled().await })
-        .into_future();
+    let header_timeout = state.config.header_timeout;
+    let app = web::app(state);
+    let server = serve_app(listener, app, header_timeout, async move {
+        stopped.cancelled().await;
+    });
     let mut server = tokio::spawn(server);
     tokio::select! {
         joined = &mut server => return served(joined).map(|()| ShutdownReport { drained: true, cancelled: 0 }),
@@ -238,6 +239,61 @@ pub async fn run(
     };
     tracing::info!(drained, cancelled, "shut down");
     Ok(ShutdownReport { drained, cancelled })
+}
+
+/// Serves `app` on `listener` (HTTP/1.1 and h2c, peers' addresses as `ConnectInfo`) until
+/// `shutdown` resolves, then stops accepting and waits for the open connections to finish.
+/// A connection that takes longer than `header_timeout` to send a request's headers is closed
+/// (slowloris); failed accepts (out of file descriptors) are logged and retried, never fatal.
+pub async fn serve_app(
+    listener: TcpListener,
+    app: axum::Router,
+    header_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use tower::ServiceExt as _;
+
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accepting a connection failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let router = app.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            router.clone().oneshot(req)
+        });
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection closed with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 fn served(joined: Result<std::io::Result<()>, tokio::task::JoinError>) -> Result<(), StartError> {
