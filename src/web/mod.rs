@@ -7,6 +7,7 @@
 
 pub mod actions;
 pub mod api;
+pub mod ask;
 pub mod assets;
 pub mod auth;
 pub mod cursor;
@@ -64,6 +65,7 @@ pub fn routes() -> Routes {
     let r = auth::api::routes(r);
     let r = links::routes(r);
     let r = openapi::routes(r);
+    let r = ask::routes(r);
     assets::routes(r)
 }
 

@@ -1,5 +1,6 @@
 //! The gateway's pages, form actions, JSON listing, downloads and security layers.
 mod actions;
+mod ask;
 mod api;
 mod browse;
 mod download;
