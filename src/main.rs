@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use fastgate::access::{self, Access, Ctx, NewToken, NewUser, Role};
-use fastgate::config::Config;
+use fastgate::config::{Config, LogFormat};
 use fastgate::db::Db;
 use fastgate::emulator::{self, EmulatorArgs};
 use fastgate::server::{self, Upstream};
@@ -88,11 +88,28 @@ struct TokenAdd {
 const CONFIG_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // With JSON logs every line the process writes is JSON, command-line errors included.
+    let log_format = LogFormat::from_env();
+    if log_format == LogFormat::Json {
+        server::init_tracing(LogFormat::Json);
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version are answers a person asked for, not log lines.
+        Err(e) if log_format == LogFormat::Json && e.use_stderr() => {
+            let text = e.render().to_string();
+            tracing::error!(kind = %e.kind(), "invalid command line: {}", text.trim_end());
+            return ExitCode::from(CONFIG_ERROR);
+        }
+        Err(e) => e.exit(),
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("fastgate: cannot start the async runtime: {e}");
+            fatal(
+                log_format,
+                &format!("fastgate: cannot start the async runtime: {e}"),
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -108,9 +125,27 @@ fn main() -> ExitCode {
     })
 }
 
+/// Reports a fatal start-up problem: a JSON log line under JSON logs, else plain text on stderr.
+fn fatal(format: LogFormat, message: &str) {
+    match format {
+        LogFormat::Json => tracing::error!("{message}"),
+        LogFormat::Pretty => eprintln!("{message}"),
+    }
+}
+
 fn load_config() -> Result<Config, ExitCode> {
     Config::from_env().map_err(|e| {
-        eprintln!("fastgate: the configuration has problems:\n{e}");
+        let format = LogFormat::from_env();
+        if format == LogFormat::Json {
+            let problems: Vec<String> = e
+                .problems
+                .iter()
+                .map(|p| format!("{}: {}. Fix: {}", p.variable, p.message, p.fix))
+                .collect();
+            tracing::error!(?problems, "fastgate: the configuration has problems");
+        } else {
+            eprintln!("fastgate: the configuration has problems:\n{e}");
+        }
         ExitCode::from(CONFIG_ERROR)
     })
 }
@@ -125,14 +160,20 @@ async fn serve() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "fastgate stopped");
-            eprintln!("fastgate: {e}");
+            if config_is_pretty() {
+                eprintln!("fastgate: {e}");
+            }
             ExitCode::FAILURE
         }
     }
 }
 
+fn config_is_pretty() -> bool {
+    LogFormat::from_env() == LogFormat::Pretty
+}
+
 async fn run_emulator(args: EmulatorArgs) -> ExitCode {
-    server::init_tracing(fastgate::config::LogFormat::Pretty);
+    server::init_tracing(LogFormat::Pretty);
     let (bind, config) = match args.into_config() {
         Ok(pair) => pair,
         Err(e) => {

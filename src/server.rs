@@ -2,7 +2,7 @@
 //! Fast.io API when a key is configured, otherwise the embedded emulator on its own loopback
 //! port), builds the Fast.io client and the app state, and serves until Ctrl-C or SIGTERM.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::io::IsTerminal as _;
 use std::time::Duration;
 
@@ -16,6 +16,8 @@ use crate::config::{AuthMode, Config, LogFormat};
 use crate::emulator::{self, EmulatorConfig, RunningEmulator};
 use crate::fastio::{self, ClientConfig};
 use crate::telemetry;
+use crate::upload::orphans::{self, OrphanRule};
+use crate::upload::registry::LiveUploads;
 use crate::web::{self, AppState};
 
 /// Why the gateway could not start or stopped with an error.
@@ -110,6 +112,30 @@ async fn housekeeping(access: crate::access::Access) {
     }
 }
 
+/// Cancels orphaned upload sessions ([`crate::upload::orphans`]) now and then every `every`;
+/// every replica may run it (a cancel is idempotent, and the rule never picks a live session).
+async fn sweep_orphans(
+    client: fastio::Client,
+    live: LiveUploads,
+    rule: OrphanRule,
+    every: Duration,
+) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match orphans::sweep(&client, &live, rule).await {
+            Ok(report) => tracing::debug!(
+                listed = report.listed,
+                cancelled = report.cancelled,
+                failed = report.failed,
+                "orphaned upload sessions swept"
+            ),
+            Err(error) => tracing::warn!(%error, "could not list the upload sessions to sweep"),
+        }
+    }
+}
+
 /// Says at start-up how access works: in open mode a warning; in accounts mode with no admin
 /// yet, the one-time setup URL (its token stored hashed, so any replica accepts it).
 async fn announce_access(state: &AppState, public_url: &str) -> Result<(), StartError> {
@@ -168,8 +194,23 @@ pub async fn serve(mut config: Config) -> Result<(), StartError> {
     }
     announce_access(&state, &public_url).await?;
     let housekeeping = tokio::spawn(housekeeping(state.access.clone()));
+    let orphans = state.config.orphan_sweep.map(|every| {
+        let rule = OrphanRule {
+            form_age: state.config.orphan_age,
+            resumable_age: state.config.upload_token_ttl + state.config.orphan_age,
+        };
+        tokio::spawn(sweep_orphans(
+            state.fastio.clone(),
+            state.uploads.clone(),
+            rule,
+            every,
+        ))
+    });
     let result = run(listener, state, shutdown_signal()).await;
     housekeeping.abort();
+    if let Some(orphans) = orphans {
+        orphans.abort();
+    }
     if let Some(emulator) = upstream.embedded {
         emulator.shutdown().await;
     }
@@ -204,10 +245,11 @@ pub async fn run(
     let stopped = stop.clone();
     // The process-wide metrics recorder, before the first request is counted.
     telemetry::install();
-    let app = web::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { stopped.cancelled().await })
-        .into_future();
+    let header_timeout = state.config.header_timeout;
+    let app = web::app(state);
+    let server = serve_app(listener, app, header_timeout, async move {
+        stopped.cancelled().await;
+    });
     let mut server = tokio::spawn(server);
     tokio::select! {
         joined = &mut server => return served(joined).map(|()| ShutdownReport { drained: true, cancelled: 0 }),
@@ -238,6 +280,61 @@ pub async fn run(
     };
     tracing::info!(drained, cancelled, "shut down");
     Ok(ShutdownReport { drained, cancelled })
+}
+
+/// Serves `app` on `listener` (HTTP/1.1 and h2c, peers' addresses as `ConnectInfo`) until
+/// `shutdown` resolves, then stops accepting and waits for the open connections to finish.
+/// A connection that takes longer than `header_timeout` to send a request's headers is closed
+/// (slowloris); failed accepts (out of file descriptors) are logged and retried, never fatal.
+pub async fn serve_app(
+    listener: TcpListener,
+    app: axum::Router,
+    header_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use tower::ServiceExt as _;
+
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accepting a connection failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let router = app.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            router.clone().oneshot(req)
+        });
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection closed with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 fn served(joined: Result<std::io::Result<()>, tokio::task::JoinError>) -> Result<(), StartError> {
@@ -280,7 +377,9 @@ fn generated_key() -> SecretString {
 }
 
 /// Installs the tracing subscriber on stderr: human-readable (coloured on a terminal) or JSON
-/// lines, filtered by `RUST_LOG` (default `info`).
+/// lines, filtered by `RUST_LOG` (default `info`). With JSON, a panic is logged as one JSON line
+/// too (instead of the standard hook's plain text). Only the first call installs anything, so
+/// `main` may install it early (from [`LogFormat::from_env`]) and a command again.
 pub fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -288,8 +387,27 @@ pub fn init_tracing(format: LogFormat) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Pretty => builder.init(),
+    let installed = match format {
+        LogFormat::Json => builder.json().try_init().is_ok(),
+        LogFormat::Pretty => builder.try_init().is_ok(),
+    };
+    if installed && format == LogFormat::Json {
+        std::panic::set_hook(Box::new(|info| {
+            let message = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".to_owned());
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            let thread = std::thread::current()
+                .name()
+                .unwrap_or("unnamed")
+                .to_owned();
+            tracing::error!(target: "panic", %location, %thread, "panicked: {message}");
+        }));
     }
 }

@@ -70,6 +70,18 @@ pub const ENV_EXAMPLE: &str = r#"# fastgate configuration. Every variable is opt
 # FASTGATE_UPLOAD_TOKEN_TTL=24h
 # On shutdown, how long running requests may finish before the process exits.
 # FASTGATE_SHUTDOWN_GRACE=30s
+# How often (and once at start-up) the gateway lists its Fast.io upload sessions and cancels the
+# orphaned ones, left open by a replica killed mid-upload; off disables it. Form uploads use
+# stream sessions, the JS path sized ones: a stream session older than FASTGATE_ORPHAN_AGE, or a
+# sized one older than FASTGATE_UPLOAD_TOKEN_TTL + FASTGATE_ORPHAN_AGE (no browser can resume it
+# any more), is cancelled. Sessions belong to the API key: give the gateway a key of its own.
+# FASTGATE_ORPHAN_SWEEP=10m
+# Age past which such a session cannot belong to a running request on any replica; at least
+# FASTGATE_UPLOAD_TIMEOUT. Default: FASTGATE_UPLOAD_TIMEOUT + 5m.
+# FASTGATE_ORPHAN_AGE=35m
+# Longest time a client may take to send a request's headers; a slower one (slowloris) is
+# disconnected.
+# FASTGATE_HEADER_TIMEOUT=10s
 
 # Who may do what. accounts: users sign in (first run prints a one-time /setup URL), scripts use
 # API tokens. proxy: an authenticating reverse proxy (oauth2-proxy, Authelia…) names the user in
@@ -97,6 +109,9 @@ pub const ENV_EXAMPLE: &str = r#"# fastgate configuration. Every variable is opt
 /// The upstream API used when `FASTIO_BASE_URL` is unset.
 pub const DEFAULT_BASE_URL: &str = "https://api.fast.io/current";
 const MIB: u64 = 1024 * 1024;
+/// The default `FASTGATE_ORPHAN_AGE` is the upload timeout plus this (clock skew, the wait for
+/// `stored`).
+const ORPHAN_MARGIN: Duration = Duration::from_secs(300);
 
 /// The validated configuration; handlers reach it through the app state.
 #[derive(Clone, Debug)]
@@ -137,6 +152,12 @@ pub struct Config {
     pub upload_token_ttl: Duration,
     /// `FASTGATE_SHUTDOWN_GRACE`.
     pub shutdown_grace: Duration,
+    /// `FASTGATE_ORPHAN_SWEEP`: how often orphaned upload sessions are swept; `None` = off.
+    pub orphan_sweep: Option<Duration>,
+    /// `FASTGATE_ORPHAN_AGE`: past it a form session cannot be live on any replica.
+    pub orphan_age: Duration,
+    /// `FASTGATE_HEADER_TIMEOUT`: how long a connection may take to send a request's headers.
+    pub header_timeout: Duration,
     /// The access-control variables (`FASTGATE_AUTH`, `FASTGATE_DATABASE_URL`, …).
     pub access: AccessConfig,
 }
@@ -198,6 +219,19 @@ impl fmt::Display for ConfigError {
             writeln!(f, "  - {}: {}. Fix: {}", p.variable, p.message, p.fix)?;
         }
         Ok(())
+    }
+}
+
+impl LogFormat {
+    /// `FASTGATE_LOG_FORMAT` as the environment (and `.env`) says, before the rest of the
+    /// configuration is read: so that even a configuration or command-line error is logged in
+    /// the format a log collector expects. Unset or invalid: pretty.
+    pub fn from_env() -> Self {
+        let _ = dotenvy::dotenv();
+        std::env::var("FASTGATE_LOG_FORMAT")
+            .ok()
+            .and_then(|v| parse_log_format(v.trim()).ok())
+            .unwrap_or(LogFormat::Pretty)
     }
 }
 
@@ -357,6 +391,55 @@ impl Config {
             "a duration such as 30s",
         );
 
+        let orphan_sweep = r.parse(
+            "FASTGATE_ORPHAN_SWEEP",
+            "10m",
+            |s| {
+                if s.eq_ignore_ascii_case("off") {
+                    Ok(None)
+                } else {
+                    parse_duration(s).map(Some)
+                }
+            },
+            "a duration such as 10m, or off",
+        );
+        let default_age = upload_timeout.map_or(String::from("35m"), |t| {
+            format!("{}ms", (t + ORPHAN_MARGIN).as_millis())
+        });
+        let orphan_age = r.parse(
+            "FASTGATE_ORPHAN_AGE",
+            &default_age,
+            parse_duration,
+            "a duration at least FASTGATE_UPLOAD_TIMEOUT, such as 35m",
+        );
+        if let (Some(age), Some(timeout)) = (orphan_age, upload_timeout) {
+            if age < timeout {
+                r.problem(
+                    "FASTGATE_ORPHAN_AGE",
+                    format!(
+                        "{}s is shorter than FASTGATE_UPLOAD_TIMEOUT ({}s): a running form upload could be cancelled",
+                        age.as_secs_f64(),
+                        timeout.as_secs_f64()
+                    ),
+                    "make it at least FASTGATE_UPLOAD_TIMEOUT, or leave it unset",
+                );
+            }
+        }
+        let header_timeout = r.parse(
+            "FASTGATE_HEADER_TIMEOUT",
+            "10s",
+            |s| {
+                parse_duration(s).and_then(|d| {
+                    if d.is_zero() {
+                        Err("must be more than 0".to_owned())
+                    } else {
+                        Ok(d)
+                    }
+                })
+            },
+            "a duration such as 10s",
+        );
+
         let access = access::read(&mut r, &data_dir);
 
         // Every value was read (and every problem recorded) above; build only if all are good.
@@ -380,6 +463,9 @@ impl Config {
                 request_timeout: request_timeout?,
                 upload_token_ttl: upload_token_ttl?,
                 shutdown_grace: shutdown_grace?,
+                orphan_sweep: orphan_sweep?,
+                orphan_age: orphan_age?,
+                header_timeout: header_timeout?,
                 access: access?,
             })
         })();

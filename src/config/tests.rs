@@ -31,6 +31,37 @@ fn defaults_follow_the_design_table() {
     assert_eq!(c.inflight_budget, 64 << 20);
     assert_eq!(c.upload_timeout, Duration::from_secs(1800));
     assert_eq!(c.shutdown_grace, Duration::from_secs(30));
+    assert_eq!(c.orphan_sweep, Some(Duration::from_secs(600)));
+    assert_eq!(c.orphan_age, Duration::from_secs(35 * 60));
+}
+
+#[test]
+fn the_orphan_sweep_can_be_off_and_its_age_follows_the_upload_timeout() {
+    let c = config(&[
+        ("FASTGATE_ORPHAN_SWEEP", "off"),
+        ("FASTGATE_UPLOAD_TIMEOUT", "2h"),
+    ]);
+    assert_eq!(c.orphan_sweep, None);
+    assert_eq!(c.orphan_age, Duration::from_secs(2 * 3600 + 300));
+    let c = config(&[
+        ("FASTGATE_ORPHAN_SWEEP", "1s"),
+        ("FASTGATE_UPLOAD_TIMEOUT", "3s"),
+        ("FASTGATE_ORPHAN_AGE", "4s"),
+    ]);
+    assert_eq!(c.orphan_sweep, Some(Duration::from_secs(1)));
+    assert_eq!(c.orphan_age, Duration::from_secs(4));
+}
+
+#[test]
+fn an_orphan_age_below_the_upload_timeout_is_refused() {
+    let err = Config::from_vars(vars(&[
+        ("FASTGATE_UPLOAD_TIMEOUT", "30m"),
+        ("FASTGATE_ORPHAN_AGE", "10m"),
+        ("FASTGATE_ORPHAN_SWEEP", "never"),
+    ]))
+    .expect_err("invalid");
+    let named: Vec<&str> = err.problems.iter().map(|p| p.variable).collect();
+    assert_eq!(named, ["FASTGATE_ORPHAN_SWEEP", "FASTGATE_ORPHAN_AGE"]);
 }
 
 #[test]

@@ -145,6 +145,9 @@ pub struct UploadSession {
     /// File name.
     #[serde(default, deserialize_with = "de::de_opt_string")]
     pub name: Option<String>,
+    /// Whether it is a stream session (§7.10); unverified field, `None` when absent.
+    #[serde(default, deserialize_with = "de::de_opt_flag")]
+    pub stream: Option<bool>,
     /// Target workspace (or share) id.
     #[serde(default, deserialize_with = "de::de_opt_id")]
     pub instance_id: Option<String>,

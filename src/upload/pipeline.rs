@@ -175,9 +175,15 @@ impl Pipeline {
                 Read::Finished(Err(e.into()), meter)
             }
             (_, Consumed::Refused(e)) => Read::Finished(Err(e), meter),
-            (Err(e), Consumed::Streamed(guard, _)) => {
+            // The reader stopped because the upstream stream died under it (Fast.io failed or
+            // reset mid-body): that failure is the cause, not the client.
+            (Err(e), Consumed::Streamed(guard, result)) => {
                 guard.cancel().await;
-                Read::Finished(Err(e.into()), meter)
+                let cause = match result {
+                    Err(upstream) => upstream.into(),
+                    Ok(()) => e.into(),
+                };
+                Read::Finished(Err(cause), meter)
             }
             (Err(e), Consumed::Small(_)) => Read::Finished(Err(e.into()), meter),
             (Ok(summary), Consumed::Small(part)) => Read::Buffered(Box::new(Buffered {

@@ -26,6 +26,7 @@ pub mod listing;
 pub mod metrics;
 pub mod names;
 pub mod negotiate;
+pub mod openapi;
 pub mod organize;
 pub mod pages;
 pub mod preview;
@@ -63,6 +64,7 @@ pub fn routes() -> Routes {
     let r = auth::signin::routes(r);
     let r = auth::api::routes(r);
     let r = links::routes(r);
+    let r = openapi::routes(r);
     let r = ask::routes(r);
     assets::routes(r)
 }

@@ -13,7 +13,9 @@
 //! +100 ms upstream latency, against the official CLI's strategy and the best the contract
 //! allows; (7) the big file downloaded through `/download` vs straight from the emulator;
 //! (8) the emulator's chunked ingest alone; (9) the browser's JS path against its form path in
-//! headless Chromium (needs Debian's `chromium` and `chromium-driver`).
+//! headless Chromium (needs Debian's `chromium` and `chromium-driver`); `soak` (only when named
+//! in `--only`): `--soak-secs` (600) of 20 uploads in flight plus listing load, with the
+//! gateway's RSS and open fds at start and end.
 //! `--only 1,8` picks scenarios; 1, 3, 4, 6 and 8 need nothing but this build (7 needs `curl`).
 //!
 //! Every measurement reports, per process (client, gateway, emulator), wall time, user+system
@@ -31,6 +33,7 @@ mod peer;
 mod procs;
 mod scenarios;
 mod smallfiles;
+mod soak;
 mod usage;
 
 use std::process::ExitCode;
@@ -68,6 +71,7 @@ struct Args {
     only: Option<String>,
     bin_dir: Option<std::path::PathBuf>,
     files: usize,
+    soak_secs: u64,
 }
 
 fn args() -> Result<Args, String> {
@@ -77,6 +81,7 @@ fn args() -> Result<Args, String> {
         only: None,
         bin_dir: std::env::var_os("FASTGATE_BENCH_BIN_DIR").map(Into::into),
         files: 2000,
+        soak_secs: 600,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -87,9 +92,12 @@ fn args() -> Result<Args, String> {
             "--only" => parsed.only = Some(value()?),
             "--bin-dir" => parsed.bin_dir = Some(value()?.into()),
             "--files" => parsed.files = value()?.parse().map_err(|_| "--files takes a number")?,
+            "--soak-secs" => {
+                parsed.soak_secs = value()?.parse().map_err(|_| "--soak-secs takes a number")?;
+            }
             "-h" | "--help" => {
                 return Err(
-                    "usage: fastgate-bench [--mib N] [--files N] [--out FILE] [--bin-dir DIR] [--only 1,2,3,4,5,6,7,8,9]".into(),
+                    "usage: fastgate-bench [--mib N] [--files N] [--out FILE] [--bin-dir DIR] [--only 1,2,3,4,5,6,7,8,9,soak] [--soak-secs 600]".into(),
                 );
             }
             other => return Err(format!("unknown argument {other}")),
@@ -137,10 +145,10 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), String> {
     let args = args()?;
-    let wants = |n: &str| {
-        args.only
-            .as_ref()
-            .is_none_or(|o| o.split(',').any(|x| x == n))
+    // The soak runs only when asked for by name: it takes ten minutes.
+    let wants = |n: &str| match &args.only {
+        Some(o) => o.split(',').any(|x| x == n),
+        None => n != "soak",
     };
     let bin = procs::fastgate_binary(args.bin_dir.as_deref())?;
     let dir = WorkDir::create()?;
@@ -227,6 +235,12 @@ async fn run() -> Result<(), String> {
             };
             record("browser_paths", outcome);
         }
+    }
+    if wants("soak") {
+        eprintln!("soak: {} s…", args.soak_secs);
+        let emu = procs::emulator(&ctx.bin, &ctx.dir, 0)?;
+        let gw = procs::gateway(&ctx.bin, &ctx.dir, &emu)?;
+        record("soak", soak::soak(&emu, &gw, args.soak_secs).await);
     }
     if wants("2") {
         eprintln!("2: 100 ms latency…");

@@ -8,10 +8,10 @@ use reqwest::{Method, StatusCode};
 
 use crate::common::spawn_app;
 
-/// The only routes anyone may call (DESIGN §5): health, static files, sign-in, setup and
-/// upload-request links.
+/// The only routes anyone may call (DESIGN §5): health, static files, sign-in, setup,
+/// upload-request links and the published API description.
 const PUBLIC: &[&str] = &[
-    "/healthz", "/readyz", "/static/", "/signin", "/setup", "/r/",
+    "/healthz", "/readyz", "/static/", "/signin", "/setup", "/r/", "/openapi.json",
 ];
 
 fn is_public_path(path: &str) -> bool {

@@ -88,6 +88,27 @@ impl Process {
         assert!(status.success());
     }
 
+    /// Kills the process with SIGKILL (no graceful shutdown: a crash, an OOM kill, a lost node)
+    /// and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The process id (to read `/proc/PID/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A field of `/proc/PID/status` in KiB (e.g. `VmHWM`, the peak resident set), if readable.
+    pub fn status_kib(&self, field: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
     /// Waits for the exit (killing the process after `timeout`).
     pub async fn wait(&mut self, timeout: Duration) -> ExitStatus {
         let child = &mut self.child;
@@ -155,4 +176,42 @@ pub fn serve(env: &[(String, String)], dir: &std::path::Path) -> (Process, Strin
     let process = Process::spawn(env!("CARGO_BIN_EXE_fastgate"), &["serve"], &env, dir);
     let addr = process.wait_for(Duration::from_secs(20), listening_addr);
     (process, format!("http://{addr}"))
+}
+
+/// Starts `fastgate emulator` on `bind` (e.g. `127.0.0.1:0`) with `key`, its data in `data_dir`,
+/// quick asynchronous steps and `flags`; returns it with its API base (`…/current`) and seeded
+/// workspace id once it prints them.
+pub fn emulator(
+    bind: &str,
+    key: &str,
+    data_dir: &std::path::Path,
+    flags: &[&str],
+) -> (Process, String, String) {
+    let data = data_dir.display().to_string();
+    let mut args = vec![
+        "emulator",
+        "--bind",
+        bind,
+        "--data-dir",
+        &data,
+        "--key",
+        key,
+        "--step-delay-ms",
+        "5-20",
+    ];
+    args.extend_from_slice(flags);
+    let process = Process::spawn(
+        env!("CARGO_BIN_EXE_fastgate"),
+        &args,
+        &[("RUST_LOG".to_owned(), "warn".to_owned())],
+        data_dir.parent().unwrap_or(data_dir),
+    );
+    let base = process.wait_for(Duration::from_secs(20), |l| {
+        l.strip_prefix("Fast.io emulator listening at ")
+            .map(str::to_owned)
+    });
+    let workspace = process.wait_for(Duration::from_secs(20), |l| {
+        l.strip_prefix("seeded workspace: ").map(str::to_owned)
+    });
+    (process, base, workspace)
 }

@@ -68,3 +68,52 @@ async fn the_bench_harness_runs_the_upload_and_ingest_scenarios_on_a_tiny_payloa
         "only the scenarios asked for ran: {report}"
     );
 }
+
+#[tokio::test]
+async fn the_soak_scenario_runs_for_a_few_seconds_and_reports_uploads_memory_fds_and_latency() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("soak.json");
+    let ran = tokio::task::spawn_blocking({
+        let (out, scratch) = (out.clone(), dir.path().to_owned());
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_fastgate-bench"))
+                .args(["--mib", "4", "--only", "soak", "--soak-secs", "3", "--out"])
+                .arg(&out)
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("BENCH_DIR", &scratch)
+                .current_dir(&scratch)
+                .output()
+                .expect("fastgate-bench runs")
+        }
+    })
+    .await
+    .expect("join");
+    let stdout = String::from_utf8_lossy(&ran.stdout);
+    let stderr = String::from_utf8_lossy(&ran.stderr);
+    assert!(ran.status.success(), "{stdout}\n{stderr}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("report written"))
+            .expect("report is JSON");
+    let soak = &report["results"]["soak"];
+    assert!(soak.get("error").is_none(), "{soak}");
+    // Every uploader finishes the upload it has started: at least one each.
+    assert!(soak["stored"].as_u64().is_some_and(|n| n >= 20), "{soak}");
+    assert_eq!(soak["failed"], 0, "{soak}");
+    assert!(
+        soak["listing"]["requests"].as_u64().is_some_and(|n| n > 0),
+        "{soak}"
+    );
+    assert!(
+        soak["listing"]["p99_ms"]
+            .as_f64()
+            .is_some_and(|ms| ms > 0.0),
+        "{soak}"
+    );
+    let samples = soak["samples"].as_array().expect("samples");
+    assert!(samples.len() >= 2, "{soak}");
+    for s in samples {
+        assert!(s["rss_mib"].as_f64().is_some_and(|m| m > 1.0), "{s}");
+        assert!(s["fds"].as_u64().is_some_and(|n| n > 2), "{s}");
+    }
+}

@@ -150,3 +150,108 @@ async fn pretty_logs_are_the_default_and_never_show_the_key() {
     assert!(!all.to_ascii_lowercase().contains("bearer "));
     assert!(all.contains("request_id="), "{all}");
 }
+
+/// Every line of `lines` parses as one JSON object; panics naming the first that does not.
+fn all_json(lines: &[String]) -> Vec<serde_json::Value> {
+    assert!(!lines.is_empty(), "no output at all");
+    lines
+        .iter()
+        .map(|l| match serde_json::from_str::<serde_json::Value>(l) {
+            Ok(v) if v.is_object() => v,
+            _ => panic!(
+                "a line that is not a JSON object: {l:?}\nall output:\n{}",
+                lines.join("\n")
+            ),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_json_logs_every_line_on_both_streams_is_json_banner_setup_link_and_errors_included() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emulator = emulator(dir.path()).await;
+    // Accounts mode with no admin yet: the setup link is printed too.
+    let env: Vec<(String, String)> = [
+        ("FASTIO_API_KEY", KEY.to_owned()),
+        ("FASTIO_BASE_URL", emulator.base_url()),
+        ("FASTGATE_LOG_FORMAT", "json".to_owned()),
+        (
+            "FASTGATE_DATA_DIR",
+            dir.path().join("data").display().to_string(),
+        ),
+        ("FASTGATE_SHUTDOWN_GRACE", "2s".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let (mut serving, url) = process::serve(&env, dir.path());
+    let http = reqwest::Client::new();
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/api/workspaces",
+        "/signin",
+        "/nowhere",
+    ] {
+        http.get(format!("{url}{path}"))
+            .send()
+            .await
+            .expect("answered");
+    }
+    serving.terminate();
+    assert_eq!(serving.wait(Duration::from_secs(20)).await.code(), Some(0));
+    let lines = serving.output();
+    let json = all_json(&lines);
+    let messages: Vec<&str> = json
+        .iter()
+        .filter_map(|v| v["fields"]["message"].as_str())
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("fastgate is running at http://")),
+        "{messages:?}"
+    );
+    assert!(
+        json.iter().any(|v| v["fields"]["setup_url"]
+            .as_str()
+            .is_some_and(|u| u.contains("/setup?token="))),
+        "the setup link: {messages:?}"
+    );
+
+    // A configuration error and a command-line error are JSON lines too, with their exit code.
+    let mut bad = env.clone();
+    bad.push(("FASTGATE_MAX_FILES".to_owned(), "none".to_owned()));
+    let (status, out) = process::run(&["serve"], &bad, dir.path());
+    assert_eq!(status.code(), Some(2), "{out}");
+    let lines: Vec<String> = out.lines().map(str::to_owned).collect();
+    let json = all_json(&lines);
+    assert!(
+        json[0]["fields"]["problems"]
+            .as_str()
+            .is_some_and(|p| p.contains("FASTGATE_MAX_FILES")),
+        "{out}"
+    );
+
+    let (status, out) = process::run(&["serve", "--no-such-flag"], &env, dir.path());
+    assert_eq!(status.code(), Some(2), "{out}");
+    let lines: Vec<String> = out.lines().map(str::to_owned).collect();
+    let json = all_json(&lines);
+    assert_eq!(json.len(), 1, "{out}");
+    assert!(
+        json[0]["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("--no-such-flag")),
+        "{out}"
+    );
+
+    // The same binary without JSON logs prints plain text (the check above can fail).
+    let mut plain = env.clone();
+    plain.retain(|(k, _)| k != "FASTGATE_LOG_FORMAT");
+    let (_, out) = process::run(&["serve", "--no-such-flag"], &plain, dir.path());
+    assert!(
+        out.lines()
+            .any(|l| serde_json::from_str::<serde_json::Value>(l).is_err()),
+        "{out}"
+    );
+}
