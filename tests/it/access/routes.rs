@@ -11,7 +11,13 @@ use crate::common::spawn_app;
 /// The only routes anyone may call (DESIGN §5): health, static files, sign-in, setup,
 /// upload-request links and the published API description.
 const PUBLIC: &[&str] = &[
-    "/healthz", "/readyz", "/static/", "/signin", "/setup", "/r/", "/openapi.json",
+    "/healthz",
+    "/readyz",
+    "/static/",
+    "/signin",
+    "/setup",
+    "/r/",
+    "/openapi.json",
 ];
 
 fn is_public_path(path: &str) -> bool {
