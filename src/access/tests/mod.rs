@@ -9,6 +9,7 @@ use secrecy::SecretString;
 use super::*;
 use crate::db::tests::{TestDb, both};
 
+mod ask;
 mod audit;
 mod links;
 mod sessions;

@@ -688,3 +688,27 @@ async fn an_unfinished_answer_page_refreshes_itself_without_javascript() {
     )));
     assert!(html.contains("Answering"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_folder_pages_selection_lands_on_the_ask_page_as_attachments() {
+    let gw = gateway().await;
+    let ws = gw.workspace.clone();
+    let ids = upload(&gw, "root", &[("notes.md", NOTES_MD.as_bytes())]).await;
+    let folder = gw.get(&format!("/w/{ws}/root")).await.text();
+    assert!(
+        folder.contains(&format!("formaction=\"/w/{ws}/ask\"")),
+        "an Ask button on the bulk bar"
+    );
+    assert!(
+        folder.contains(&format!("href=\"/w/{ws}/ask?folder=root\"")),
+        "an Ask link"
+    );
+    let page = gw.get(&format!("/w/{ws}/ask?node={}", ids[0])).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    let html = page.text();
+    assert!(html.contains("notes.md"));
+    assert!(
+        html.contains(&format!("name=\"files\" value=\"{}\"", ids[0])),
+        "{html}"
+    );
+}
