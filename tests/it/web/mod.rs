@@ -1,6 +1,7 @@
 //! The gateway's pages, form actions, JSON listing, downloads and security layers.
 mod actions;
 mod api;
+mod bad_input;
 mod browse;
 mod download;
 mod file_actions;
