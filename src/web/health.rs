@@ -17,8 +17,8 @@ use tokio::sync::Mutex;
 use super::AppState;
 use crate::fastio;
 use crate::telemetry;
-use crate::web::error::ErrorDetail;
 use crate::web::auth::Need;
+use crate::web::error::ErrorDetail;
 use crate::web::routes::Routes;
 use axum::http::Method;
 
@@ -67,7 +67,10 @@ async fn healthz() -> Json<Health> {
         (status = 200, description = "Ready: Fast.io answers and accepts the key", body = Health),
         (status = 503, description = "Not ready: why, in `error` (with Retry-After when rate-limited)", body = Health),
     ))]
-async fn readyz(State(state): State<AppState>, Extension(cache): Extension<Arc<ReadyCache>>) -> Response {
+async fn readyz(
+    State(state): State<AppState>,
+    Extension(cache): Extension<Arc<ReadyCache>>,
+) -> Response {
     cache.probe(&state).await
 }
 

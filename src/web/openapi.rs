@@ -114,7 +114,9 @@ impl Modify for Security {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("fgt_…")
-                    .description(Some("An API token (`fastgate token add`, `POST /api/tokens`)"))
+                    .description(Some(
+                        "An API token (`fastgate token add`, `POST /api/tokens`)",
+                    ))
                     .build(),
             ),
         );
@@ -232,7 +234,11 @@ mod tests {
     #[test]
     fn the_document_is_openapi_3_1_with_the_bearer_scheme_on_protected_routes() {
         let doc = serde_json::to_value(document()).expect("json");
-        assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")));
+        assert!(
+            doc["openapi"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("3.1"))
+        );
         assert_eq!(
             doc["components"]["securitySchemes"]["bearer"]["scheme"],
             "bearer"
@@ -252,7 +258,9 @@ mod tests {
             for (method, op) in item.as_object().expect("item") {
                 let responses = op["responses"].as_object().expect("responses");
                 assert!(
-                    responses.keys().any(|s| s.starts_with('2') || s.starts_with('3')),
+                    responses
+                        .keys()
+                        .any(|s| s.starts_with('2') || s.starts_with('3')),
                     "{method} {path} documents no success"
                 );
                 for (status, response) in responses {
@@ -262,7 +270,9 @@ mod tests {
                             schema.as_str().is_some_and(|s| s.ends_with("/ErrorBody"))
                                 || path == "/readyz"
                                 || op["tags"][0] == "uploads" && path.starts_with("/w/")
-                                || path.starts_with("/r/{token}") && !path.ends_with("/done") && !path.ends_with("/uploads")
+                                || path.starts_with("/r/{token}")
+                                    && !path.ends_with("/done")
+                                    && !path.ends_with("/uploads")
                                 || path == "/upload",
                             "{method} {path} {status} is not the one error shape: {response}"
                         );

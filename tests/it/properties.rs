@@ -25,8 +25,11 @@ fn hostile_name() -> impl Strategy<Value = String> {
         "/", "\\", "\0", "\r", "\n", ".", "..", " ", "\u{202E}", "\u{2066}", "\u{200F}", "\u{7f}",
         "\u{85}", "CON", "%2F", "é", "日本", "🙂",
     ]);
-    prop::collection::vec(prop_oneof![any::<String>(), special.prop_map(str::to_owned)], 0..12)
-        .prop_map(|parts| parts.concat())
+    prop::collection::vec(
+        prop_oneof![any::<String>(), special.prop_map(str::to_owned)],
+        0..12,
+    )
+    .prop_map(|parts| parts.concat())
 }
 
 fn claims() -> impl Strategy<Value = UploadClaims> {

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use super::caller::Caller;
 use super::guard::Need;
 use crate::access::{
-    AuditAction, AuditItem, AuditPage, AuditQuery, Capability, NewToken, NewUser, Principal, Role, TokenInfo, User,
-    UserChange,
+    AuditAction, AuditItem, AuditPage, AuditQuery, Capability, NewToken, NewUser, Principal, Role,
+    TokenInfo, User, UserChange,
 };
 use crate::web::AppState;
 use crate::web::error::{AppError, ErrorBody};
@@ -100,7 +100,10 @@ pub struct TokenList {
         (status = 403, description = "The caller has no account (open mode, proxy, link)", body = ErrorBody),
         (status = 503, description = "The access database is unreachable", body = ErrorBody),
     ))]
-async fn list_tokens(State(app): State<AppState>, caller: Caller) -> Result<Json<TokenList>, AppError> {
+async fn list_tokens(
+    State(app): State<AppState>,
+    caller: Caller,
+) -> Result<Json<TokenList>, AppError> {
     let principal = caller.principal()?;
     let tokens = if principal.is_admin() {
         app.access.all_tokens().await?

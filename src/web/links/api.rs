@@ -203,7 +203,10 @@ pub async fn create(
         (status = 403, description = "The role does not allow this", body = ErrorBody),
         (status = 503, description = "Fast.io or the access database cannot be reached", body = ErrorBody),
     ))]
-pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<LinkList>, AppError> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<LinkList>, AppError> {
     let items = state.access.links(caller.principal()?).await?;
     Ok(Json(LinkList { items }))
 }

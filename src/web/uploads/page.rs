@@ -11,8 +11,8 @@ use crate::fastio::{ListQuery, NodeType, PageSize};
 use crate::web::AppState;
 use crate::web::auth::Caller;
 use crate::web::error::{AppError, ErrorBody};
-use crate::web::view::ActionResult;
 use crate::web::templates::{Choice, Chrome, FileOutcome, Limits, Notice, UploadPage};
+use crate::web::view::ActionResult;
 
 /// `?workspace=` on the upload page.
 #[derive(Debug, Deserialize)]

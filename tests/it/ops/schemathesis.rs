@@ -45,9 +45,13 @@ fn schemathesis() -> String {
 async fn stored_file(gw: &Gateway, name: &str) -> String {
     let body = b"schemathesis";
     let r = gw
-        .send(gw.client.post(format!("{}/api/uploads", gw.url)).json(&json!({
-            "workspace": gw.workspace, "folder": "root", "name": name, "size": body.len(),
-        })))
+        .send(
+            gw.client
+                .post(format!("{}/api/uploads", gw.url))
+                .json(&json!({
+                    "workspace": gw.workspace, "folder": "root", "name": name, "size": body.len(),
+                })),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text());
     let ticket = r.json();
@@ -130,9 +134,13 @@ async fn schemathesis_finds_no_server_error_undocumented_status_or_schema_violat
         .expect("the victim's token");
     let file = stored_file(&gw, "schemathesis.txt").await;
     let r = gw
-        .send(gw.client.post(format!("{}/api/uploads", gw.url)).json(&json!({
-            "workspace": gw.workspace, "folder": "root", "name": "open.bin", "size": 4096,
-        })))
+        .send(
+            gw.client
+                .post(format!("{}/api/uploads", gw.url))
+                .json(&json!({
+                    "workspace": gw.workspace, "folder": "root", "name": "open.bin", "size": 4096,
+                })),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text());
     let upload = r.json();
@@ -146,7 +154,10 @@ async fn schemathesis_finds_no_server_error_undocumented_status_or_schema_violat
         .arg("--config-file")
         .arg(&config_path)
         .args(["run", &schema])
-        .args(["--header", &format!("Authorization: Bearer {}", gw.admin.token)])
+        .args([
+            "--header",
+            &format!("Authorization: Bearer {}", gw.admin.token),
+        ])
         // The form actions answer JSON to scripts that ask for it, and need our Origin.
         .args(["--header", "Accept: application/json"])
         .args(["--header", &format!("Origin: {}", gw.origin())])
@@ -174,7 +185,12 @@ async fn schemathesis_finds_no_server_error_undocumented_status_or_schema_violat
     );
     let generated = report
         .lines()
-        .find_map(|l| l.trim().strip_suffix(" passed")?.split(" generated, ").nth(1))
+        .find_map(|l| {
+            l.trim()
+                .strip_suffix(" passed")?
+                .split(" generated, ")
+                .nth(1)
+        })
         .and_then(|n| n.trim().parse::<u64>().ok())
         .unwrap_or_else(|| panic!("no test-case count in the report:\n{report}"));
     assert!(generated > 1000, "only {generated} cases ran:\n{report}");

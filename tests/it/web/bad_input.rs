@@ -202,16 +202,23 @@ fn status_of(stream: &mut TcpStream) -> Expect {
 /// An upload ticket of `gw` for a `size`-byte file.
 async fn ticket(gw: &Gateway, name: &str, size: u64) -> Value {
     let r = gw
-        .send(gw.client.post(format!("{}/api/uploads", gw.url)).json(&json!({
-            "workspace": gw.workspace, "folder": "root", "name": name, "size": size,
-        })))
+        .send(
+            gw.client
+                .post(format!("{}/api/uploads", gw.url))
+                .json(&json!({
+                    "workspace": gw.workspace, "folder": "root", "name": name, "size": size,
+                })),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text());
     r.json()
 }
 
 fn s(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_else(|| panic!("{key} in {v}")).to_owned()
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} in {v}"))
+        .to_owned()
 }
 
 /// The test's own server: the gateway's app through `serve_app`, on a new port.
@@ -293,7 +300,8 @@ async fn every_bad_input_gets_its_precise_answer_and_leaves_nothing_behind() {
     let gw = spawn_app().await;
     let addr = real_server(&gw).await;
     let url = format!("http://{addr}");
-    let app = TestApp::attach(&url, vec![gw.key.clone()]).with_client(bearer_client(&gw.admin.token));
+    let app =
+        TestApp::attach(&url, vec![gw.key.clone()]).with_client(bearer_client(&gw.admin.token));
     let ws = gw.workspace.clone();
     let origin = gw.origin().to_owned();
 
@@ -324,7 +332,9 @@ async fn every_bad_input_gets_its_precise_answer_and_leaves_nothing_behind() {
     let (oid, otoken) = (s(&other, "id"), s(&other, "token"));
     let key = TokenKey::new(gw.state.config.secret.clone());
     let now = chrono::Utc::now().timestamp();
-    let mut claims = key.verify(&utoken, &uid, now).expect("the ticket's token verifies");
+    let mut claims = key
+        .verify(&utoken, &uid, now)
+        .expect("the ticket's token verifies");
     claims.expires = now - 60;
     let expired = key.sign(&claims);
     let forged = {
@@ -392,10 +402,15 @@ async fn every_bad_input_gets_its_precise_answer_and_leaves_nothing_behind() {
 
     let mut rows = vec![
         // Multipart.
-        http("multipart without a boundary", Method::POST, format!("/w/{ws}/root?/upload"), 400)
-            .header("content-type", "multipart/form-data")
-            .body(multipart("B", &[file_part("a.txt", "a")]))
-            .done(),
+        http(
+            "multipart without a boundary",
+            Method::POST,
+            format!("/w/{ws}/root?/upload"),
+            400,
+        )
+        .header("content-type", "multipart/form-data")
+        .body(multipart("B", &[file_part("a.txt", "a")]))
+        .done(),
         upload("multipart body cut off", &ws, truncated, 400),
         // Part headers are not limited by size (multer reads up to the part's blank line; the
         // post's body limits still hold): the file is stored.
@@ -429,35 +444,87 @@ async fn every_bad_input_gets_its_precise_answer_and_leaves_nothing_behind() {
         upload_named("CON", &ws, "CON"),
         upload_named("with percent-encoded slashes", &ws, "..%2F..%2Fescape.txt"),
         // Renames to names that cannot be.
-        http("rename to a name with NUL", Method::PATCH, format!("/api/files/{ws}/{node}"), 400)
-            .json(json!({"name": "a\u{0}b"}))
-            .done(),
-        http("rename to a name with CR/LF", Method::PATCH, format!("/api/files/{ws}/{node}"), 400)
-            .json(json!({"name": "a\r\nb"}))
-            .done(),
-        http("rename to a name with an RTL override", Method::PATCH, format!("/api/files/{ws}/{node}"), 400)
-            .json(json!({"name": "evil\u{202E}fdp.exe"}))
-            .done(),
-        http("rename to 2,000 characters", Method::PATCH, format!("/api/files/{ws}/{node}"), 400)
-            .json(json!({"name": long_name}))
-            .done(),
-        http("rename to ..", Method::PATCH, format!("/api/files/{ws}/{node}"), 400)
-            .json(json!({"name": ".."}))
-            .done(),
-        http("rename to a path", Method::PATCH, format!("/api/files/{ws}/{node}"), 400)
-            .json(json!({"name": "../../x"}))
-            .done(),
+        http(
+            "rename to a name with NUL",
+            Method::PATCH,
+            format!("/api/files/{ws}/{node}"),
+            400,
+        )
+        .json(json!({"name": "a\u{0}b"}))
+        .done(),
+        http(
+            "rename to a name with CR/LF",
+            Method::PATCH,
+            format!("/api/files/{ws}/{node}"),
+            400,
+        )
+        .json(json!({"name": "a\r\nb"}))
+        .done(),
+        http(
+            "rename to a name with an RTL override",
+            Method::PATCH,
+            format!("/api/files/{ws}/{node}"),
+            400,
+        )
+        .json(json!({"name": "evil\u{202E}fdp.exe"}))
+        .done(),
+        http(
+            "rename to 2,000 characters",
+            Method::PATCH,
+            format!("/api/files/{ws}/{node}"),
+            400,
+        )
+        .json(json!({"name": long_name}))
+        .done(),
+        http(
+            "rename to ..",
+            Method::PATCH,
+            format!("/api/files/{ws}/{node}"),
+            400,
+        )
+        .json(json!({"name": ".."}))
+        .done(),
+        http(
+            "rename to a path",
+            Method::PATCH,
+            format!("/api/files/{ws}/{node}"),
+            400,
+        )
+        .json(json!({"name": "../../x"}))
+        .done(),
         // Invalid UTF-8.
-        http("invalid UTF-8 in a path", Method::GET, format!("/api/files/{ws}/%FF%FE"), 400).done(),
-        http("invalid UTF-8 in a query", Method::GET, format!("/api/files/{ws}/root?cursor=%FF"), 400).done(),
-        http("invalid UTF-8 in a form field", Method::POST, format!("/w/{ws}/root?/mkdir"), 400)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("name=%FF%FE")
-            .done(),
-        http("invalid UTF-8 in a JSON body", Method::POST, "/api/uploads", 400)
-            .header("content-type", "application/json")
-            .body(b"{\"workspace\":\"\xff\"}".to_vec())
-            .done(),
+        http(
+            "invalid UTF-8 in a path",
+            Method::GET,
+            format!("/api/files/{ws}/%FF%FE"),
+            400,
+        )
+        .done(),
+        http(
+            "invalid UTF-8 in a query",
+            Method::GET,
+            format!("/api/files/{ws}/root?cursor=%FF"),
+            400,
+        )
+        .done(),
+        http(
+            "invalid UTF-8 in a form field",
+            Method::POST,
+            format!("/w/{ws}/root?/mkdir"),
+            400,
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=%FF%FE")
+        .done(),
+        http(
+            "invalid UTF-8 in a JSON body",
+            Method::POST,
+            "/api/uploads",
+            400,
+        )
+        .header("content-type", "application/json")
+        .body(b"{\"workspace\":\"\xff\"}".to_vec())
+        .done(),
         // Chunk numbers.
         chunk("0", &utoken, &uid, 404),
         chunk("-1", &utoken, &uid, 400),
@@ -465,40 +532,109 @@ async fn every_bad_input_gets_its_precise_answer_and_leaves_nothing_behind() {
         chunk("4294967295", &utoken, &uid, 404),
         chunk("abc", &utoken, &uid, 400),
         // Upload tokens.
-        http("a forged upload token", Method::GET, format!("/api/uploads/{uid}"), 401)
-            .header("upload-token", forged)
-            .done(),
-        http("an expired upload token", Method::GET, format!("/api/uploads/{uid}"), 401)
-            .header("upload-token", expired)
-            .done(),
-        http("another upload's token", Method::GET, format!("/api/uploads/{uid}"), 401)
-            .header("upload-token", otoken.clone())
-            .done(),
-        http("a token replayed after its upload was stored", Method::PUT, format!("/api/uploads/{fid}/chunks/1"), 400)
-            .header("upload-token", ftoken.clone())
-            .body("fixture")
-            .done(),
-        http("a garbage upload token", Method::GET, format!("/api/uploads/{uid}"), 401)
-            .header("upload-token", "not.a.token")
-            .done(),
+        http(
+            "a forged upload token",
+            Method::GET,
+            format!("/api/uploads/{uid}"),
+            401,
+        )
+        .header("upload-token", forged)
+        .done(),
+        http(
+            "an expired upload token",
+            Method::GET,
+            format!("/api/uploads/{uid}"),
+            401,
+        )
+        .header("upload-token", expired)
+        .done(),
+        http(
+            "another upload's token",
+            Method::GET,
+            format!("/api/uploads/{uid}"),
+            401,
+        )
+        .header("upload-token", otoken.clone())
+        .done(),
+        http(
+            "a token replayed after its upload was stored",
+            Method::PUT,
+            format!("/api/uploads/{fid}/chunks/1"),
+            400,
+        )
+        .header("upload-token", ftoken.clone())
+        .body("fixture")
+        .done(),
+        http(
+            "a garbage upload token",
+            Method::GET,
+            format!("/api/uploads/{uid}"),
+            401,
+        )
+        .header("upload-token", "not.a.token")
+        .done(),
         // Cursors.
-        http("a tampered cursor", Method::GET, format!("/api/files/{ws}/root?cursor={tampered}"), 400).done(),
-        http("a cursor signed with another secret", Method::GET, format!("/api/files/{ws}/root?cursor={foreign_cursor}"), 400).done(),
-        http("a cursor of another folder", Method::GET, format!("/api/files/{ws}/root?cursor={other_folder_cursor}"), 400).done(),
-        http("a cursor that is not one", Method::GET, format!("/api/files/{ws}/root?cursor=%7B%7D"), 400).done(),
+        http(
+            "a tampered cursor",
+            Method::GET,
+            format!("/api/files/{ws}/root?cursor={tampered}"),
+            400,
+        )
+        .done(),
+        http(
+            "a cursor signed with another secret",
+            Method::GET,
+            format!("/api/files/{ws}/root?cursor={foreign_cursor}"),
+            400,
+        )
+        .done(),
+        http(
+            "a cursor of another folder",
+            Method::GET,
+            format!("/api/files/{ws}/root?cursor={other_folder_cursor}"),
+            400,
+        )
+        .done(),
+        http(
+            "a cursor that is not one",
+            Method::GET,
+            format!("/api/files/{ws}/root?cursor=%7B%7D"),
+            400,
+        )
+        .done(),
         // Sizes of the request itself.
         raw(
             "a 1 MiB query string",
-            head(&addr, &[&format!("GET /api/files/{ws}/root?q={} HTTP/1.1", "q".repeat(1024 * 1024))], b""),
+            head(
+                &addr,
+                &[&format!(
+                    "GET /api/files/{ws}/root?q={} HTTP/1.1",
+                    "q".repeat(1024 * 1024)
+                )],
+                b"",
+            ),
             Expect::Status(431),
         ),
-        raw("10,000 headers", head(&addr, &["GET /healthz HTTP/1.1", many_headers.trim_end()], b""), Expect::Status(431)),
+        raw(
+            "10,000 headers",
+            head(
+                &addr,
+                &["GET /healthz HTTP/1.1", many_headers.trim_end()],
+                b"",
+            ),
+            Expect::Status(431),
+        ),
         // Lying lengths and transfer-encoding tricks (raw, as a client cannot send them otherwise).
         raw(
             "Content-Length shorter than the body",
             head(
                 &addr,
-                &["POST /api/uploads HTTP/1.1", &format!("Authorization: Bearer {}", gw.admin.token), "Content-Type: application/json", "Content-Length: 10"],
+                &[
+                    "POST /api/uploads HTTP/1.1",
+                    &format!("Authorization: Bearer {}", gw.admin.token),
+                    "Content-Type: application/json",
+                    "Content-Length: 10",
+                ],
                 create_body.as_bytes(),
             ),
             Expect::Status(400),
@@ -507,7 +643,12 @@ async fn every_bad_input_gets_its_precise_answer_and_leaves_nothing_behind() {
             "Content-Length longer than the body",
             head(
                 &addr,
-                &["POST /api/uploads HTTP/1.1", &format!("Authorization: Bearer {}", gw.admin.token), "Content-Type: application/json", "Content-Length: 100000"],
+                &[
+                    "POST /api/uploads HTTP/1.1",
+                    &format!("Authorization: Bearer {}", gw.admin.token),
+                    "Content-Type: application/json",
+                    "Content-Length: 100000",
+                ],
                 create_body.as_bytes(),
             ),
             Expect::StatusOrClosed(400),
@@ -518,32 +659,70 @@ async fn every_bad_input_gets_its_precise_answer_and_leaves_nothing_behind() {
             "Content-Length and chunked together",
             head(
                 &addr,
-                &["POST /api/tokens HTTP/1.1", &format!("Authorization: Bearer {}", gw.admin.token), "Content-Type: application/json", "Content-Length: 4", "Transfer-Encoding: chunked"],
+                &[
+                    "POST /api/tokens HTTP/1.1",
+                    &format!("Authorization: Bearer {}", gw.admin.token),
+                    "Content-Type: application/json",
+                    "Content-Length: 4",
+                    "Transfer-Encoding: chunked",
+                ],
                 b"4\r\n{}{}\r\n0\r\n\r\n",
             ),
             Expect::Status(422),
         ),
         raw(
             "chunked not the last transfer coding",
-            head(&addr, &["POST /api/tokens HTTP/1.1", "Transfer-Encoding: chunked, gzip"], b"0\r\n\r\n"),
+            head(
+                &addr,
+                &[
+                    "POST /api/tokens HTTP/1.1",
+                    "Transfer-Encoding: chunked, gzip",
+                ],
+                b"0\r\n\r\n",
+            ),
             Expect::Status(400),
         ),
         raw(
             "an unknown transfer coding",
-            head(&addr, &["POST /api/tokens HTTP/1.1", "Transfer-Encoding: xchunked"], b"0\r\n\r\n"),
+            head(
+                &addr,
+                &["POST /api/tokens HTTP/1.1", "Transfer-Encoding: xchunked"],
+                b"0\r\n\r\n",
+            ),
             Expect::Status(400),
         ),
         raw(
             "a chunk size that is not hex",
-            head(&addr, &["POST /api/tokens HTTP/1.1", &format!("Authorization: Bearer {}", gw.admin.token), "Content-Type: application/json", "Transfer-Encoding: chunked"], b"zz\r\n{}\r\n0\r\n\r\n"),
+            head(
+                &addr,
+                &[
+                    "POST /api/tokens HTTP/1.1",
+                    &format!("Authorization: Bearer {}", gw.admin.token),
+                    "Content-Type: application/json",
+                    "Transfer-Encoding: chunked",
+                ],
+                b"zz\r\n{}\r\n0\r\n\r\n",
+            ),
             Expect::Status(400),
         ),
         raw(
             "two Content-Lengths that disagree",
-            head(&addr, &["POST /api/tokens HTTP/1.1", "Content-Length: 2", "Content-Length: 3"], b"{}"),
+            head(
+                &addr,
+                &[
+                    "POST /api/tokens HTTP/1.1",
+                    "Content-Length: 2",
+                    "Content-Length: 3",
+                ],
+                b"{}",
+            ),
             Expect::Status(400),
         ),
-        raw("a request line that is not HTTP", b"HELLO\r\n\r\n".to_vec(), Expect::Status(400)),
+        raw(
+            "a request line that is not HTTP",
+            b"HELLO\r\n\r\n".to_vec(),
+            Expect::Status(400),
+        ),
     ];
     rows.extend(traversal_rows(&ws));
     assert!(rows.len() >= 40, "{} rows", rows.len());
@@ -580,15 +759,31 @@ async fn every_bad_input_gets_its_precise_answer_and_leaves_nothing_behind() {
             }
         };
         if !row.expect.admits(got) {
-            wrong.push(format!("{}: expected {:?}, got {got:?}", row.name, row.expect));
+            wrong.push(format!(
+                "{}: expected {:?}, got {got:?}",
+                row.name, row.expect
+            ));
         }
         let health = app.get("/healthz").await;
-        assert_eq!(health.status, 200, "the server stopped serving after {}", row.name);
+        assert_eq!(
+            health.status, 200,
+            "the server stopped serving after {}",
+            row.name
+        );
     }
-    assert!(wrong.is_empty(), "{} of {} rows answered wrongly:\n{}", wrong.len(), rows.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} of {} rows answered wrongly:\n{}",
+        wrong.len(),
+        rows.len(),
+        wrong.join("\n")
+    );
 
     // Only the files the name rows stored are there, under their sanitised names.
-    let listing = app.get(&format!("/api/files/{ws}/root?limit=500")).await.json();
+    let listing = app
+        .get(&format!("/api/files/{ws}/root?limit=500"))
+        .await
+        .json();
     let mut names: Vec<String> = listing["items"]
         .as_array()
         .expect("items")
@@ -608,7 +803,10 @@ async fn every_bad_input_gets_its_precise_answer_and_leaves_nothing_behind() {
     ];
     expected.sort();
     assert_eq!(names, expected);
-    let long = names.iter().find(|n| n.starts_with("nnn")).expect("the long name");
+    let long = names
+        .iter()
+        .find(|n| n.starts_with("nnn"))
+        .expect("the long name");
     assert!(long.len() <= 255 && long.ends_with(".txt"), "{long}");
 
     // The uploads opened for the rows are cancelled by their client, as a browser would.
@@ -650,7 +848,9 @@ async fn a_client_trickling_its_headers_is_disconnected_after_the_header_timeout
                         .and_then(|t| t.get(..3)?.parse().ok())
                         .map(Expect::Status);
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut => {}
                 Err(_) => return Some(Expect::Closed),
             }
             if started.elapsed() > Duration::from_secs(30) {
