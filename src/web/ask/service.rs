@@ -15,7 +15,9 @@ use futures_util::future::join_all;
 use serde::Serialize;
 
 use crate::access::{self, AskChat, AskMessage, AskMode, AuditAction, Event};
-use crate::fastio::{self, AiRef, AiScope, Citation, MAX_QUESTION_CHARS, MessageState, Node, NodeType};
+use crate::fastio::{
+    self, AiRef, AiScope, Citation, MAX_QUESTION_CHARS, MessageState, Node, NodeType,
+};
 use crate::web::AppState;
 use crate::web::auth::{Caller, audit};
 use crate::web::display;
@@ -42,7 +44,7 @@ pub struct Question {
 }
 
 /// What a question started.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Asked {
     /// The chat id.
     pub chat: String,
@@ -53,7 +55,7 @@ pub struct Asked {
 }
 
 /// An answer as `GET /api/ask/{ws}/{chat}/{message}` shows it.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Answer {
     /// The contract's state (`ready` … `complete`, `errored`, `needs_input`).
     pub state: String,
@@ -77,7 +79,7 @@ impl Answer {
 }
 
 /// A cited file.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Cited {
     /// Its number in the answer's `[n]` markers (Fast.io's order, from 1; kept when another
     /// citation was dropped).
@@ -95,7 +97,7 @@ pub struct Cited {
 }
 
 /// One cited place.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct CitedEntry {
     /// Page (PDF).
     pub page: Option<u64>,
@@ -319,7 +321,11 @@ async fn resolve_citations(state: &AppState, ws: &str, citations: &[Citation]) -
             Ok(node) if node.node_type != NodeType::Folder && !node.is_trashed() => {
                 nodes.insert(id, node);
             }
-            Ok(_) => tracing::warn!(workspace = ws, node = id, "dropped a citation of a folder or trashed file"),
+            Ok(_) => tracing::warn!(
+                workspace = ws,
+                node = id,
+                "dropped a citation of a folder or trashed file"
+            ),
             Err(error) => {
                 tracing::warn!(workspace = ws, node = id, %error, "dropped a citation that does not resolve in this workspace")
             }
