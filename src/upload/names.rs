@@ -30,8 +30,8 @@ pub fn sanitize_filename(raw: &str) -> String {
 }
 
 /// Control characters (C0, DEL, C1) and the Unicode bidi controls that can make `exe.pdf` show
-/// as something else.
-fn is_forbidden(c: char) -> bool {
+/// as something else: never part of a name.
+pub fn is_forbidden(c: char) -> bool {
     c.is_control()
         || matches!(
             c,

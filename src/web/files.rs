@@ -101,8 +101,8 @@ pub fn check_name(name: &str) -> Result<(), AppError> {
     if name.contains('/') || name.contains('\\') {
         return bad("cannot contain a slash");
     }
-    if name.chars().any(char::is_control) {
-        return bad("cannot contain control characters");
+    if name.chars().any(crate::upload::names::is_forbidden) {
+        return bad("cannot contain control or text-direction characters");
     }
     if name != name.trim() {
         return bad("cannot start or end with a space");

@@ -29,6 +29,7 @@ pub async fn read_pairs(
         let body = axum::body::to_bytes(request.into_body(), FORM_LIMIT)
             .await
             .map_err(|_| too_large())?;
+        strict_utf8(&body)?;
         return serde_urlencoded::from_bytes(&body)
             .map_err(|e| AppError::BadRequest(format!("the form could not be read: {e}")));
     }
@@ -67,4 +68,24 @@ pub async fn read_fields(
         fields.entry(name).or_insert(value);
     }
     Ok(fields)
+}
+
+/// Refuses an urlencoded body whose names or values decode to invalid UTF-8, which the
+/// urlencoded reader would otherwise turn into U+FFFD and so store a name nobody typed.
+fn strict_utf8(body: &[u8]) -> Result<(), AppError> {
+    for pair in body.split(|b| *b == b'&') {
+        for part in pair.splitn(2, |b| *b == b'=') {
+            let spaced: Vec<u8> = part
+                .iter()
+                .map(|b| if *b == b'+' { b' ' } else { *b })
+                .collect();
+            let decoded: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
+            if std::str::from_utf8(&decoded).is_err() {
+                return Err(AppError::BadRequest(
+                    "the form could not be read: a field is not UTF-8 text".into(),
+                ));
+            }
+        }
+    }
+    Ok(())
 }

@@ -85,6 +85,9 @@ pub fn is_json_route(method: &Method, path: &str) -> bool {
         super::links::visit::submit,
         super::links::chunked::create,
         super::links::chunked::done,
+        super::ask::api::ask,
+        super::ask::api::answer,
+        super::ask::api::events,
         super::health::healthz,
         super::health::readyz,
         openapi_json,
@@ -96,6 +99,7 @@ pub fn is_json_route(method: &Method, path: &str) -> bool {
         (name = "uploads", description = "The chunked upload API and the form actions"),
         (name = "access", description = "API tokens, users and the audit log"),
         (name = "links", description = "Upload-request links"),
+        (name = "ask", description = "Questions over the files, answered with citations"),
         (name = "health", description = "Probes and this document"),
     ),
 )]

@@ -15,5 +15,6 @@ mod client;
 mod common;
 mod emulator;
 mod ops;
+mod properties;
 mod upload_api;
 mod web;

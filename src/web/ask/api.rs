@@ -20,12 +20,13 @@ use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::service::Asked;
 use super::service::{self, Answer, Question};
 use crate::access::AskMessage;
 use crate::fastio::MessageState;
 use crate::web::AppState;
 use crate::web::auth::Caller;
-use crate::web::error::AppError;
+use crate::web::error::{AppError, ErrorBody};
 
 /// How long one activity long-poll may hold.
 const POLL_WAIT: Duration = Duration::from_secs(20);
@@ -37,7 +38,7 @@ const MAX_WAIT: Duration = Duration::from_secs(300);
 const KEEP_ALIVE: Duration = Duration::from_secs(3);
 
 /// The body of `POST /api/ask/{ws}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AskBody {
     /// The question.
@@ -54,6 +55,19 @@ pub struct AskBody {
 }
 
 /// `POST /api/ask/{workspace}` → 202 `{chat, message, state}`.
+#[utoipa::path(post, path = "/api/ask/{workspace}", tag = "ask", request_body = AskBody,
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id")),
+    responses(
+        (status = 202, description = "Asked; poll the answer or follow its events", body = Asked),
+        (status = 400, description = "A bad body, question, scope or id", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The role does not allow this, or Fast.io forbids it", body = ErrorBody),
+        (status = 404, description = "No such workspace, chat, message or file here", body = ErrorBody),
+        (status = 409, description = "Conflicts with the chat's state", body = ErrorBody),
+        (status = 429, description = "Too many requests (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error", body = ErrorBody),
+        (status = 503, description = "Fast.io cannot be reached", body = ErrorBody),
+    ))]
 pub async fn ask(
     State(state): State<AppState>,
     caller: Caller,
@@ -72,6 +86,19 @@ pub async fn ask(
 }
 
 /// `GET /api/ask/{workspace}/{chat}/{message}` → the answer as it stands.
+#[utoipa::path(get, path = "/api/ask/{workspace}/{chat}/{message}", tag = "ask",
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"), ("chat" = String, Path, min_length = 1, description = "Chat id"), ("message" = String, Path, min_length = 1, description = "Message id")),
+    responses(
+        (status = 200, description = "The answer as it stands", body = Answer),
+        (status = 400, description = "A bad body, question, scope or id", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The role does not allow this, or Fast.io forbids it", body = ErrorBody),
+        (status = 404, description = "No such workspace, chat, message or file here", body = ErrorBody),
+        (status = 409, description = "Conflicts with the chat's state", body = ErrorBody),
+        (status = 429, description = "Too many requests (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error", body = ErrorBody),
+        (status = 503, description = "Fast.io cannot be reached", body = ErrorBody),
+    ))]
 pub async fn answer(
     State(state): State<AppState>,
     caller: Caller,
@@ -82,6 +109,19 @@ pub async fn answer(
 }
 
 /// `GET /api/ask/{workspace}/{chat}/{message}/events` → `text/event-stream`.
+#[utoipa::path(get, path = "/api/ask/{workspace}/{chat}/{message}/events", tag = "ask",
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"), ("chat" = String, Path, min_length = 1, description = "Chat id"), ("message" = String, Path, min_length = 1, description = "Message id")),
+    responses(
+        (status = 200, description = "Server-sent events: the answer as it changes, until final", content_type = "text/event-stream", body = String),
+        (status = 400, description = "A bad body, question, scope or id", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The role does not allow this, or Fast.io forbids it", body = ErrorBody),
+        (status = 404, description = "No such workspace, chat, message or file here", body = ErrorBody),
+        (status = 409, description = "Conflicts with the chat's state", body = ErrorBody),
+        (status = 429, description = "Too many requests (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error", body = ErrorBody),
+        (status = 503, description = "Fast.io cannot be reached", body = ErrorBody),
+    ))]
 pub async fn events(
     State(state): State<AppState>,
     caller: Caller,

@@ -14,7 +14,7 @@ use crate::access::Capability;
 use crate::web::auth::Need;
 use crate::web::routes::Routes;
 
-mod api;
+pub(crate) mod api;
 mod pages;
 pub mod service;
 pub mod text;

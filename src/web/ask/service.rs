@@ -44,7 +44,7 @@ pub struct Question {
 }
 
 /// What a question started.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Asked {
     /// The chat id.
     pub chat: String,
@@ -55,7 +55,7 @@ pub struct Asked {
 }
 
 /// An answer as `GET /api/ask/{ws}/{chat}/{message}` shows it.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Answer {
     /// The contract's state (`ready` … `complete`, `errored`, `needs_input`).
     pub state: String,
@@ -79,7 +79,7 @@ impl Answer {
 }
 
 /// A cited file.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Cited {
     /// Its number in the answer's `[n]` markers (Fast.io's order, from 1; kept when another
     /// citation was dropped).
@@ -97,7 +97,7 @@ pub struct Cited {
 }
 
 /// One cited place.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct CitedEntry {
     /// Page (PDF).
     pub page: Option<u64>,

@@ -61,15 +61,20 @@ pub async fn guard(State(need): State<Need>, req: Request, next: Next) -> Respon
     let Ok(mut caller) = Caller::from_request_parts(&mut parts, &()).await else {
         return AppError::Internal("a route outside the identify layer".into()).into_response();
     };
-    let workspace = RawPathParams::from_request_parts(&mut parts, &())
-        .await
-        .ok()
-        .and_then(|params| {
-            params
-                .iter()
-                .find(|(key, _)| *key == "workspace")
-                .map(|(_, value)| value.to_owned())
-        });
+    let params = match RawPathParams::from_request_parts(&mut parts, &()).await {
+        Ok(params) => Some(params),
+        // A path segment that decodes to invalid UTF-8 names nothing here.
+        Err(axum::extract::rejection::RawPathParamsRejection::InvalidUtf8InPathParam(e)) => {
+            return AppError::BadRequest(e.body_text()).into_response();
+        }
+        Err(_) => None,
+    };
+    let workspace = params.and_then(|params| {
+        params
+            .iter()
+            .find(|(key, _)| *key == "workspace")
+            .map(|(_, value)| value.to_owned())
+    });
     let action = parts
         .uri
         .query()

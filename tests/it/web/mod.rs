@@ -2,6 +2,7 @@
 mod actions;
 mod api;
 mod ask;
+mod bad_input;
 mod browse;
 mod download;
 mod file_actions;
