@@ -2,7 +2,7 @@
 //! Fast.io API when a key is configured, otherwise the embedded emulator on its own loopback
 //! port), builds the Fast.io client and the app state, and serves until Ctrl-C or SIGTERM.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::io::IsTerminal as _;
 use std::time::Duration;
 
@@ -204,11 +204,8 @@ pub async fn run(
     let stopped = stop.clone();
     // The process-wide metrics recorder, before the first request is counted.
     telemetry::install();
-    let app = web::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { stopped.cancelled().await })
-        .into_future();
-    let mut server = tokio::spawn(server);
+    let app = web::app(state);
+    let mut server = tokio::spawn(serve_connections(listener, app, stopped));
     tokio::select! {
         joined = &mut server => return served(joined).map(|()| ShutdownReport { drained: true, cancelled: 0 }),
         () = shutdown => {}
@@ -238,6 +235,63 @@ pub async fn run(
     };
     tracing::info!(drained, cancelled, "shut down");
     Ok(ShutdownReport { drained, cancelled })
+}
+
+/// Most bytes hyper reads ahead from one connection (its default is ~400 KiB). Upload bodies
+/// wait in this buffer, the frame handed on and the multipart reader's buffer while their file
+/// waits for the in-flight budget, so this bounds a connection's memory outside the budget to a
+/// few times 64 KiB: 50 concurrent uploads used to hold ~1 MiB each (`fastgate-bench` 4).
+const READ_BUFFER_MAX: usize = 64 * 1024;
+
+/// Accepts connections until `stop` is cancelled and serves each with HTTP/1.1 (what
+/// `axum::serve` did, plus [`READ_BUFFER_MAX`]); the peer address reaches handlers as
+/// `ConnectInfo<SocketAddr>`. After `stop`, running connections finish their requests and close;
+/// the future ends when the last one has.
+async fn serve_connections(
+    listener: TcpListener,
+    app: axum::Router,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    use axum::extract::ConnectInfo;
+    use hyper_util::rt::TokioIo;
+    use hyper_util::service::TowerToHyperService;
+    use tower::ServiceExt as _;
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1.max_buf_size(READ_BUFFER_MAX);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = stop.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let service = app
+            .clone()
+            .map_request(move |request: axum::http::Request<hyper::body::Incoming>| {
+                let mut request = request.map(axum::body::Body::new);
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            });
+        let connection = http1
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 fn served(joined: Result<std::io::Result<()>, tokio::task::JoinError>) -> Result<(), StartError> {

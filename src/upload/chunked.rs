@@ -9,7 +9,8 @@
 //! never piles up behind slow uploads. [`ChunkedUploads::complete`] ends in the same
 //! [`stored`](super::stored) wait-and-verify as the form path.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::Stream;
@@ -23,7 +24,7 @@ use super::names::sanitize_filename;
 use super::rules::{AllowedTypes, SNIFF_LEN};
 use super::stored::{self, Expected};
 use super::token::{LinkClaims, TokenKey, UploadClaims};
-use crate::fastio::{self, UploadStatus, UploadTarget};
+use crate::fastio::{self, UploadLimits, UploadStatus, UploadTarget};
 
 /// How long a client is told to wait when the in-flight budget is full.
 const BUDGET_RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -43,6 +44,9 @@ pub struct ChunkedRules {
     pub token_ttl: Duration,
 }
 
+/// How long the plan's upload limits are reused before they are asked for again.
+const LIMITS_TTL: Duration = Duration::from_secs(60);
+
 /// The JS path's services; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct ChunkedUploads {
@@ -50,6 +54,10 @@ pub struct ChunkedUploads {
     budget: Budget,
     tokens: TokenKey,
     rules: ChunkedRules,
+    /// The plan's limits and when they were read: asked once a minute, not at every create,
+    /// because `GET /upload/limits/` counts in the same rate-limit bucket as the uploads
+    /// themselves (§3), and 2,000 small files would spend 2,000 of its requests on it.
+    limits: Arc<parking_lot::Mutex<Option<(Instant, UploadLimits)>>>,
 }
 
 /// A file announced by the client.
@@ -211,7 +219,20 @@ impl ChunkedUploads {
             budget,
             tokens,
             rules,
+            limits: Arc::default(),
         }
+    }
+
+    /// The plan's upload limits, read at most once per [`LIMITS_TTL`].
+    async fn upload_limits(&self) -> Result<UploadLimits, fastio::Error> {
+        if let Some((at, limits)) = *self.limits.lock()
+            && at.elapsed() < LIMITS_TTL
+        {
+            return Ok(limits);
+        }
+        let limits = self.upload_limits().await?;
+        *self.limits.lock() = Some((Instant::now(), limits));
+        Ok(limits)
     }
 
     /// Checks the file against the limits, picks the chunk plan, creates its folders and the
@@ -230,7 +251,7 @@ impl ChunkedUploads {
             });
         }
         self.allowed(link.map(|l| &l.claims)).check_name(&name)?;
-        let limits = self.client.upload_limits().await?;
+        let limits = self.upload_limits().await?;
         if req.size > limits.size {
             return Err(FileError::TooLarge { limit: limits.size });
         }
@@ -353,7 +374,10 @@ impl ChunkedUploads {
         let permit = self.budget.try_acquire(expected).ok_or(FileError::Busy {
             retry_after: BUDGET_RETRY_AFTER,
         })?;
-        let chunk = collect_chunk(body, n, expected, claimed).await?;
+        let buffer = self
+            .budget
+            .buffer(usize::try_from(expected).unwrap_or(usize::MAX));
+        let chunk = collect_chunk(body, n, expected, claimed, buffer).await?;
         if n == 1 {
             let head = &chunk.bytes[..chunk.bytes.len().min(SNIFF_LEN)];
             if let Err(rejected) = self.allowed(claims.link.as_ref()).check(&claims.name, head) {
@@ -365,10 +389,12 @@ impl ChunkedUploads {
             }
         }
         let sha256 = chunk.sha256.to_hex();
+        // The permit goes with the bytes: released (and the buffer kept for the next chunk)
+        // when the upstream request has dropped its last reference.
+        let bytes = self.budget.freeze(chunk.bytes, permit);
         self.client
-            .upload_chunk(&claims.session, n, chunk.bytes, &sha256)
+            .upload_chunk(&claims.session, n, bytes, &sha256)
             .await?;
-        drop(permit);
         Ok(ChunkReceipt {
             n,
             size: expected,
@@ -425,7 +451,14 @@ impl ChunkedUploads {
             }
             self.client.complete_upload(id).await?;
         }
-        let node = stored::wait_for_node(&self.client, id, self.rules.store_timeout).await?;
+        // A session already stored names its node: no need to ask again.
+        let known = session
+            .new_file_id
+            .filter(|_| state == UploadState::Stored);
+        let node = match known {
+            Some(node) => node,
+            None => stored::wait_for_node(&self.client, id, self.rules.store_timeout).await?,
+        };
         let expected = Expected {
             size: claims.size,
             sha256: None,
