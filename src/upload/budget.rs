@@ -155,6 +155,15 @@ impl Budget {
             if let Some(i) = spare.iter().position(fits) {
                 return spare.swap_remove(i);
             }
+            // None fits (they are another path's size): free spares until spare and reserved
+            // bytes (this buffer's reservation included) fit in the budget again.
+            let reserved = usize::try_from(self.in_use()).unwrap_or(usize::MAX);
+            let room = usize::try_from(self.capacity()).unwrap_or(usize::MAX);
+            let mut kept: usize = spare.iter().map(Vec::capacity).sum();
+            while kept.saturating_add(reserved) > room {
+                let Some(freed) = spare.pop() else { break };
+                kept -= freed.capacity();
+            }
         }
         Vec::with_capacity(capacity)
     }
@@ -271,6 +280,15 @@ mod tests {
             drop(budget.freeze(vec![0u8; 3 * MIB], permit));
         }
         assert!(budget.spare_bytes() <= 4 * MIB, "{}", budget.spare_bytes());
+        // A buffer of another size frees spares rather than adding to them.
+        let permit = budget.acquire(2 * MIB as u64).await.expect("permit");
+        let other = budget.buffer(MIB * 5 / 4);
+        assert!(
+            budget.spare_bytes() + budget.in_use() as usize <= 4 * MIB,
+            "{} spare",
+            budget.spare_bytes()
+        );
+        drop((other, permit));
     }
 
     #[tokio::test]

@@ -230,7 +230,7 @@ impl ChunkedUploads {
         {
             return Ok(limits);
         }
-        let limits = self.upload_limits().await?;
+        let limits = self.client.upload_limits().await?;
         *self.limits.lock() = Some((Instant::now(), limits));
         Ok(limits)
     }
