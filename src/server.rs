@@ -204,8 +204,12 @@ pub async fn run(
     let stopped = stop.clone();
     // The process-wide metrics recorder, before the first request is counted.
     telemetry::install();
+    let header_timeout = state.config.header_timeout;
     let app = web::app(state);
-    let mut server = tokio::spawn(serve_connections(listener, app, stopped));
+    let server = serve_app(listener, app, header_timeout, async move {
+        stopped.cancelled().await;
+    });
+    let mut server = tokio::spawn(server);
     tokio::select! {
         joined = &mut server => return served(joined).map(|()| ShutdownReport { drained: true, cancelled: 0 }),
         () = shutdown => {}
@@ -237,55 +241,60 @@ pub async fn run(
     Ok(ShutdownReport { drained, cancelled })
 }
 
-/// Most bytes hyper reads ahead from one connection (its default is ~400 KiB). Upload bodies
-/// wait in this buffer, the frame handed on and the multipart reader's buffer while their file
-/// waits for the in-flight budget, so this bounds a connection's memory outside the budget to a
-/// few times 64 KiB: 50 concurrent uploads used to hold ~1 MiB each (`fastgate-bench` 4).
+/// Most bytes hyper reads ahead from one HTTP/1.1 connection (its default is ~400 KiB). Upload
+/// bodies wait in this buffer, the frame handed on and the multipart reader's buffer while their
+/// file waits for the in-flight budget, so this bounds a connection's memory outside the budget to
+/// a few times 64 KiB: 50 concurrent form uploads held ~1 MiB each (`fastgate-bench` 4).
 const READ_BUFFER_MAX: usize = 64 * 1024;
 
-/// Accepts connections until `stop` is cancelled and serves each with HTTP/1.1 (what
-/// `axum::serve` did, plus [`READ_BUFFER_MAX`]); the peer address reaches handlers as
-/// `ConnectInfo<SocketAddr>`. After `stop`, running connections finish their requests and close;
-/// the future ends when the last one has.
-async fn serve_connections(
+/// Serves `app` on `listener` (HTTP/1.1 and h2c, peers' addresses as `ConnectInfo`) until
+/// `shutdown` resolves, then stops accepting and waits for the open connections to finish.
+/// A connection that takes longer than `header_timeout` to send a request's headers is closed
+/// (slowloris); failed accepts (out of file descriptors) are logged and retried, never fatal.
+pub async fn serve_app(
     listener: TcpListener,
     app: axum::Router,
-    stop: CancellationToken,
+    header_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::extract::ConnectInfo;
-    use hyper_util::rt::TokioIo;
-    use hyper_util::service::TowerToHyperService;
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
     use tower::ServiceExt as _;
 
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_buf_size(READ_BUFFER_MAX);
+    builder.http2().timer(TokioTimer::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut http1 = hyper::server::conn::http1::Builder::new();
-    http1.max_buf_size(READ_BUFFER_MAX);
+    let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
-            () = stop.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    // Out of file descriptors and the like: wait instead of spinning.
-                    tracing::warn!(%error, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    tracing::warn!(%error, "accepting a connection failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },
+            () = &mut shutdown => break,
         };
-        let service = app
-            .clone()
-            .map_request(move |request: axum::http::Request<hyper::body::Incoming>| {
-                let mut request = request.map(axum::body::Body::new);
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request
-            });
-        let connection = http1
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let router = app.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            router.clone().oneshot(req)
+        });
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(error) = connection.await {
-                tracing::debug!(%error, "connection ended with an error");
+                tracing::debug!(%error, "connection closed with an error");
             }
         });
     }

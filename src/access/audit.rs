@@ -134,6 +134,19 @@ impl FromStr for AuditAction {
     }
 }
 
+/// In the OpenAPI description: one of the wire words of [`AuditAction::ALL`].
+impl utoipa::PartialSchema for AuditAction {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(Self::ALL.iter().map(|a| a.as_str())))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for AuditAction {}
+
 impl Serialize for AuditAction {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
@@ -197,13 +210,14 @@ impl Event {
 }
 
 /// One row as `GET /api/audit` shows it (DESIGN §3b).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuditItem {
     /// Row id (the cursor's key; not in JSON).
     #[serde(skip)]
     pub id: i64,
     /// When (RFC 3339).
     #[serde(serialize_with = "time::ser")]
+    #[schema(value_type = String, format = DateTime)]
     pub time: i64,
     /// `kind` or `kind:name` (`user:alice`, `token:ci@alice`, `link:7`, `anonymous`).
     pub actor: String,
@@ -252,7 +266,7 @@ impl AuditQuery {
 }
 
 /// A page, newest first.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuditPage {
     /// The rows.
     pub items: Vec<AuditItem>,

@@ -45,7 +45,7 @@ pub struct NewLink {
 }
 
 /// A link as stored (never its token).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Link {
     /// Id (`/api/links/{id}`).
     pub id: i64,
@@ -78,12 +78,15 @@ pub struct Link {
     pub created_by: String,
     /// Created.
     #[serde(serialize_with = "time::ser")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
     /// Expires.
     #[serde(serialize_with = "time::ser")]
+    #[schema(value_type = String, format = DateTime)]
     pub expires_at: i64,
     /// Revoked, if so.
     #[serde(serialize_with = "time::ser_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub revoked_at: Option<i64>,
     #[serde(skip)]
     password_hash: Option<String>,
@@ -103,7 +106,7 @@ pub struct Submission {
 }
 
 /// One file stored through a submission.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct LinkFile {
     /// File name as stored.
     pub name: String,
@@ -116,7 +119,7 @@ pub struct LinkFile {
 }
 
 /// A submission with its files, for the link's page.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SubmissionInfo {
     /// Id.
     pub id: i64,
@@ -126,13 +129,14 @@ pub struct SubmissionInfo {
     pub ip: Option<String>,
     /// When.
     #[serde(serialize_with = "time::ser")]
+    #[schema(value_type = String, format = DateTime)]
     pub started_at: i64,
     /// What.
     pub files: Vec<LinkFile>,
 }
 
 /// A link with its submissions (`GET /api/links/{id}`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct LinkDetails {
     /// The link.
     #[serde(flatten)]

@@ -70,6 +70,9 @@ pub const ENV_EXAMPLE: &str = r#"# fastgate configuration. Every variable is opt
 # FASTGATE_UPLOAD_TOKEN_TTL=24h
 # On shutdown, how long running requests may finish before the process exits.
 # FASTGATE_SHUTDOWN_GRACE=30s
+# Longest time a client may take to send a request's headers; a slower one (slowloris) is
+# disconnected.
+# FASTGATE_HEADER_TIMEOUT=10s
 
 # Who may do what. accounts: users sign in (first run prints a one-time /setup URL), scripts use
 # API tokens. proxy: an authenticating reverse proxy (oauth2-proxy, Authelia…) names the user in
@@ -137,6 +140,8 @@ pub struct Config {
     pub upload_token_ttl: Duration,
     /// `FASTGATE_SHUTDOWN_GRACE`.
     pub shutdown_grace: Duration,
+    /// `FASTGATE_HEADER_TIMEOUT`: how long a connection may take to send a request's headers.
+    pub header_timeout: Duration,
     /// The access-control variables (`FASTGATE_AUTH`, `FASTGATE_DATABASE_URL`, …).
     pub access: AccessConfig,
 }
@@ -357,6 +362,21 @@ impl Config {
             "a duration such as 30s",
         );
 
+        let header_timeout = r.parse(
+            "FASTGATE_HEADER_TIMEOUT",
+            "10s",
+            |s| {
+                parse_duration(s).and_then(|d| {
+                    if d.is_zero() {
+                        Err("must be more than 0".to_owned())
+                    } else {
+                        Ok(d)
+                    }
+                })
+            },
+            "a duration such as 10s",
+        );
+
         let access = access::read(&mut r, &data_dir);
 
         // Every value was read (and every problem recorded) above; build only if all are good.
@@ -380,6 +400,7 @@ impl Config {
                 request_timeout: request_timeout?,
                 upload_token_ttl: upload_token_ttl?,
                 shutdown_grace: shutdown_grace?,
+                header_timeout: header_timeout?,
                 access: access?,
             })
         })();

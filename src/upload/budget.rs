@@ -151,7 +151,8 @@ impl Budget {
     pub fn buffer(&self, capacity: usize) -> Vec<u8> {
         if capacity >= SPARE_MIN {
             let mut spare = self.inner.spare.lock();
-            let fits = |b: &Vec<u8>| (capacity..=capacity.saturating_mul(2)).contains(&b.capacity());
+            let fits =
+                |b: &Vec<u8>| (capacity..=capacity.saturating_mul(2)).contains(&b.capacity());
             if let Some(i) = spare.iter().position(fits) {
                 return spare.swap_remove(i);
             }
@@ -273,7 +274,11 @@ mod tests {
         assert_eq!(budget.in_use(), 0);
         assert_eq!(budget.spare_bytes(), 2 * MIB);
         let again = budget.buffer(2 * MIB);
-        assert_eq!((again.as_ptr(), again.len()), (at, 0), "the same buffer, emptied");
+        assert_eq!(
+            (again.as_ptr(), again.len()),
+            (at, 0),
+            "the same buffer, emptied"
+        );
         // Never more spare than the budget's size.
         for _ in 0..4 {
             let permit = budget.acquire(MIB as u64).await.expect("permit");

@@ -88,7 +88,7 @@ pub struct LinkUpload {
 }
 
 /// What the client needs to send the chunks.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Ticket {
     /// Upload id (the Fast.io session id).
     pub id: String,
@@ -112,7 +112,7 @@ pub struct Ticket {
 
 /// The gateway's own word for where an upload is; Fast.io's internal state names stay in
 /// `fastio`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UploadState {
     /// Chunks are still being received.
@@ -156,7 +156,7 @@ impl UploadState {
 }
 
 /// One chunk accepted and passed on.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ChunkReceipt {
     /// Its number.
     pub n: u32,
@@ -167,7 +167,7 @@ pub struct ChunkReceipt {
 }
 
 /// Where an upload is, and which chunks Fast.io holds.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Progress {
     /// Upload id.
     pub id: String,
@@ -190,7 +190,7 @@ pub struct Progress {
 }
 
 /// A stored, verified upload: the answer to `complete`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct StoredUpload {
     /// The stored node.
     pub node_id: String,
@@ -452,9 +452,7 @@ impl ChunkedUploads {
             self.client.complete_upload(id).await?;
         }
         // A session already stored names its node: no need to ask again.
-        let known = session
-            .new_file_id
-            .filter(|_| state == UploadState::Stored);
+        let known = session.new_file_id.filter(|_| state == UploadState::Stored);
         let node = match known {
             Some(node) => node,
             None => stored::wait_for_node(&self.client, id, self.rules.store_timeout).await?,

@@ -451,8 +451,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn passing_through_cuts_only_the_first_part_and_forwards_the_pieces_after_it_uncopied()
-    {
+    async fn passing_through_cuts_only_the_first_part_and_forwards_the_pieces_after_it_uncopied() {
         let data: Vec<u8> = (0..2600u32).map(|i| (i % 251) as u8).collect();
         let items = pieces(&data, 700);
         let sources: Vec<*const u8> = items

@@ -37,7 +37,7 @@ use crate::access::{AuditAction, Event};
 use crate::fastio::{Expiry, FileShareParams, NodeType};
 use crate::upload::names::{FALLBACK_NAME, sanitize_filename};
 use crate::web::auth::Need;
-use crate::web::error::AppError;
+use crate::web::error::{AppError, ErrorBody};
 use crate::web::negotiate::RouteKind;
 use crate::web::routes::Routes;
 use axum::http::Method;
@@ -74,7 +74,30 @@ enum Done {
     Uploaded(UploadReport),
 }
 
-/// `POST /w/{workspace}/{folder}?/{action}`.
+/// `POST /w/{workspace}/{folder}?/{action}`: a form action. Name it in the query (`?/upload`,
+/// `?/mkdir`, `?/share`, `?/rename`, `?/move`, `?/delete`; `?/restore`, `?/purge` on `trash`);
+/// with `Accept: application/json` the answer is an action result.
+#[utoipa::path(post, path = "/w/{workspace}/{folder}", tag = "uploads",
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"),
+        ("folder" = String, Path, min_length = 1, description = "Folder id, `root`, or `trash`")),
+    request_body(content(
+        (serde_json::Value = "multipart/form-data"),
+        (serde_json::Value = "application/x-www-form-urlencoded"),
+    ), description = "`?/upload`: multipart, `file` repeated; the other actions: their form fields"),
+    responses(
+        (status = 200, description = "`type` success: what the action did", body = ActionResult<serde_json::Value>),
+        (status = 400, description = "A failure to fix (unknown action, bad field, unreadable form): `type` failure", body = ActionResult<serde_json::Value>),
+        (status = 409, description = "A conflict (a name taken): `type` failure", body = ActionResult<serde_json::Value>),
+        (status = 413, description = "Too large or too many files: `type` failure with the per-file outcomes", body = ActionResult<serde_json::Value>),
+        (status = 415, description = "A file type not accepted: `type` failure with the per-file outcomes", body = ActionResult<serde_json::Value>),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The role does not allow this, or a foreign or missing Origin", body = ErrorBody),
+        (status = 404, description = "No such workspace, folder or node here", body = ErrorBody),
+        (status = 408, description = "The upload took longer than FASTGATE_UPLOAD_TIMEOUT", body = ErrorBody),
+        (status = 429, description = "Too many requests (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error or could not store a file", body = ErrorBody),
+        (status = 503, description = "Fast.io cannot be reached, or the gateway is shutting down", body = ErrorBody),
+    ))]
 async fn act(
     State(state): State<AppState>,
     caller: Caller,

@@ -11,7 +11,7 @@ use super::listing::{self, ROOT, WorkspaceInfo};
 use super::view::{ListQuery, Listing};
 use crate::access::Capability;
 use crate::web::auth::{Caller, Need};
-use crate::web::error::AppError;
+use crate::web::error::{AppError, ErrorBody};
 use crate::web::routes::Routes;
 
 /// This module's routes.
@@ -30,12 +30,20 @@ pub fn routes(r: Routes) -> Routes {
 }
 
 /// `{"items": [{"id", "name"}]}`.
-#[derive(Serialize)]
-struct Workspaces {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Workspaces {
     items: Vec<WorkspaceInfo>,
 }
 
 /// `GET /api/workspaces`: the workspaces the gateway exposes.
+#[utoipa::path(get, path = "/api/workspaces", tag = "files",
+    responses(
+        (status = 200, description = "The workspaces the caller may see", body = Workspaces),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 429, description = "Fast.io asks to slow down (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error", body = ErrorBody),
+        (status = 503, description = "Fast.io cannot be reached", body = ErrorBody),
+    ))]
 async fn workspaces(
     State(state): State<AppState>,
     caller: Caller,
@@ -46,6 +54,18 @@ async fn workspaces(
 }
 
 /// `GET /api/files/{workspace}`: the root folder.
+#[utoipa::path(get, path = "/api/files/{workspace}", tag = "files",
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"), ListQuery),
+    responses(
+        (status = 200, description = "One page of the folder's children", body = Listing),
+        (status = 400, description = "A bad limit, sort, order or cursor", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The role does not allow viewing", body = ErrorBody),
+        (status = 404, description = "No such workspace or folder here", body = ErrorBody),
+        (status = 429, description = "Fast.io asks to slow down (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error", body = ErrorBody),
+        (status = 503, description = "Fast.io cannot be reached", body = ErrorBody),
+    ))]
 async fn files_root(
     State(state): State<AppState>,
     Path(workspace): Path<String>,
@@ -58,6 +78,18 @@ async fn files_root(
 }
 
 /// `GET /api/files/{workspace}/{folder}`.
+#[utoipa::path(get, path = "/api/files/{workspace}/{folder}", tag = "files",
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"), ("folder" = String, Path, min_length = 1, description = "Folder id, or `root`"), ListQuery),
+    responses(
+        (status = 200, description = "One page of the folder's children", body = Listing),
+        (status = 400, description = "A bad limit, sort, order or cursor", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The role does not allow viewing", body = ErrorBody),
+        (status = 404, description = "No such workspace or folder here", body = ErrorBody),
+        (status = 429, description = "Fast.io asks to slow down (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error", body = ErrorBody),
+        (status = 503, description = "Fast.io cannot be reached", body = ErrorBody),
+    ))]
 async fn files(
     State(state): State<AppState>,
     Path((workspace, folder)): Path<(String, String)>,

@@ -19,6 +19,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::format::human_size;
@@ -146,7 +147,34 @@ pub struct ErrorReport {
     pub message: String,
 }
 
+/// The one JSON error shape of every route: `{"error": {"code", "message"}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// The inside of [`ErrorBody`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable snake_case code (`not_found`, `invalid_token`, …).
+    #[schema(pattern = "^[a-z_]+$")]
+    pub code: String,
+    /// Text safe to show a person.
+    pub message: String,
+}
+
 impl ErrorReport {
+    /// The JSON error body as its type.
+    pub fn shape(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message.clone(),
+            },
+        }
+    }
+
     /// The JSON error body: `{"error":{"code","message"}}`.
     pub fn body(&self) -> serde_json::Value {
         json!({"error": {"code": self.code, "message": self.message}})
@@ -154,7 +182,7 @@ impl ErrorReport {
 
     /// The JSON error response (status and body; no extension attached).
     pub fn json_response(&self) -> Response {
-        (self.status, Json(self.body())).into_response()
+        (self.status, Json(self.shape())).into_response()
     }
 }
 

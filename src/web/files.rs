@@ -23,7 +23,7 @@ use super::listing::{self, ROOT};
 use super::view::{Entry, EntryKind, FolderRef, ListQuery, Listing};
 use crate::access::{AuditAction, Capability, Event};
 use crate::fastio::{self, Node, NodeType, SearchQuery};
-use crate::web::error::AppError;
+use crate::web::error::{AppError, ErrorBody};
 use crate::web::routes::Routes;
 
 /// The longest name accepted, in characters.
@@ -68,7 +68,7 @@ pub fn routes(r: Routes) -> Routes {
 }
 
 /// A node as the JSON API answers it: a listing entry plus its parent folder.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct NodeJson {
     /// The entry fields of a listing.
     #[serde(flatten)]
@@ -341,7 +341,7 @@ pub async fn restore_version(
 }
 
 /// `PATCH` body: a new name, a new parent folder, or both.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Patch {
     name: Option<String>,
@@ -349,6 +349,19 @@ struct Patch {
 }
 
 /// `PATCH /api/files/{workspace}/{node}` → the node.
+#[utoipa::path(patch, path = "/api/files/{workspace}/{folder}", tag = "files", request_body = Patch,
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"), ("folder" = String, Path, min_length = 1, description = "Node id (file or folder)")),
+    responses(
+        (status = 200, description = "The node renamed and/or moved", body = NodeJson),
+        (status = 400, description = "A bad name, parent, id or query", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The role does not allow this, or Fast.io forbids it", body = ErrorBody),
+        (status = 404, description = "No such workspace, file or folder here", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (a name taken, a move into itself)", body = ErrorBody),
+        (status = 429, description = "Fast.io asks to slow down (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error", body = ErrorBody),
+        (status = 503, description = "Fast.io cannot be reached", body = ErrorBody),
+    ))]
 async fn patch(
     State(state): State<AppState>,
     caller: Caller,
@@ -382,6 +395,18 @@ async fn patch(
 }
 
 /// `DELETE /api/files/{workspace}/{node}` → 204 (to the trash).
+#[utoipa::path(delete, path = "/api/files/{workspace}/{folder}", tag = "files",
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"), ("folder" = String, Path, min_length = 1, description = "Node id (file or folder)")),
+    responses(
+        (status = 204, description = "Moved to the trash"),
+        (status = 400, description = "A bad name, parent, id or query", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The role does not allow this, or Fast.io forbids it", body = ErrorBody),
+        (status = 404, description = "No such workspace, file or folder here", body = ErrorBody),
+        (status = 429, description = "Fast.io asks to slow down (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error", body = ErrorBody),
+        (status = 503, description = "Fast.io cannot be reached", body = ErrorBody),
+    ))]
 async fn remove(
     State(state): State<AppState>,
     caller: Caller,
@@ -392,6 +417,19 @@ async fn remove(
 }
 
 /// `POST /api/files/{workspace}/{node}/restore` → the node.
+#[utoipa::path(post, path = "/api/files/{workspace}/{folder}/restore", tag = "files",
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"), ("folder" = String, Path, min_length = 1, description = "Node id (file or folder)")),
+    responses(
+        (status = 200, description = "The node, back where it was", body = NodeJson),
+        (status = 400, description = "A bad name, parent, id or query", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The role does not allow this, or Fast.io forbids it", body = ErrorBody),
+        (status = 404, description = "No such workspace, file or folder here", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (a name taken, a move into itself)", body = ErrorBody),
+        (status = 429, description = "Fast.io asks to slow down (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error", body = ErrorBody),
+        (status = 503, description = "Fast.io cannot be reached", body = ErrorBody),
+    ))]
 async fn restore_json(
     State(state): State<AppState>,
     caller: Caller,
@@ -402,6 +440,19 @@ async fn restore_json(
 }
 
 /// `DELETE /api/trash/{workspace}/{node}` → 204 (purged).
+#[utoipa::path(delete, path = "/api/trash/{workspace}/{node}", tag = "files",
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"), ("node" = String, Path, min_length = 1, description = "Node id of a trashed file or folder")),
+    responses(
+        (status = 204, description = "Purged for good"),
+        (status = 400, description = "A bad name, parent, id or query", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The role does not allow this, or Fast.io forbids it", body = ErrorBody),
+        (status = 404, description = "No such workspace, file or folder here", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (a name taken, a move into itself)", body = ErrorBody),
+        (status = 429, description = "Fast.io asks to slow down (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error", body = ErrorBody),
+        (status = 503, description = "Fast.io cannot be reached", body = ErrorBody),
+    ))]
 async fn purge_json(
     State(state): State<AppState>,
     caller: Caller,
@@ -412,7 +463,7 @@ async fn purge_json(
 }
 
 /// One version as the JSON API answers it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct VersionJson {
     /// Opaque version id.
     pub id: String,
@@ -428,7 +479,7 @@ pub struct VersionJson {
 }
 
 /// `{"items": [version…]}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Versions {
     items: Vec<VersionJson>,
 }
@@ -462,6 +513,18 @@ pub async fn versions(
 }
 
 /// `GET /api/files/{workspace}/{node}/versions`.
+#[utoipa::path(get, path = "/api/files/{workspace}/{folder}/versions", tag = "files",
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"), ("folder" = String, Path, min_length = 1, description = "File node id")),
+    responses(
+        (status = 200, description = "The file's versions, newest first", body = Versions),
+        (status = 400, description = "A bad name, parent, id or query", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The role does not allow this, or Fast.io forbids it", body = ErrorBody),
+        (status = 404, description = "No such workspace, file or folder here", body = ErrorBody),
+        (status = 429, description = "Fast.io asks to slow down (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error", body = ErrorBody),
+        (status = 503, description = "Fast.io cannot be reached", body = ErrorBody),
+    ))]
 async fn versions_json(
     State(state): State<AppState>,
     Path((ws, node)): Path<(String, String)>,
@@ -472,6 +535,20 @@ async fn versions_json(
 }
 
 /// `POST /api/files/{workspace}/{node}/versions/{version}/restore` → the node.
+#[utoipa::path(post, path = "/api/files/{workspace}/{folder}/versions/{version}/restore", tag = "files",
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"), ("folder" = String, Path, min_length = 1, description = "File node id"),
+        ("version" = String, Path, min_length = 1, description = "Version id")),
+    responses(
+        (status = 200, description = "The file, its content that version's again", body = NodeJson),
+        (status = 400, description = "A bad name, parent, id or query", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The role does not allow this, or Fast.io forbids it", body = ErrorBody),
+        (status = 404, description = "No such workspace, file or folder here", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state (a name taken, a move into itself)", body = ErrorBody),
+        (status = 429, description = "Fast.io asks to slow down (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error", body = ErrorBody),
+        (status = 503, description = "Fast.io cannot be reached", body = ErrorBody),
+    ))]
 async fn restore_version_json(
     State(state): State<AppState>,
     caller: Caller,
@@ -495,6 +572,18 @@ pub async fn trash(state: &AppState, ws: &str, query: ListQuery) -> Result<Listi
 }
 
 /// `GET /api/trash/{workspace}`.
+#[utoipa::path(get, path = "/api/trash/{workspace}", tag = "files",
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"), ListQuery),
+    responses(
+        (status = 200, description = "One page of the trash", body = Listing),
+        (status = 400, description = "A bad name, parent, id or query", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The role does not allow this, or Fast.io forbids it", body = ErrorBody),
+        (status = 404, description = "No such workspace, file or folder here", body = ErrorBody),
+        (status = 429, description = "Fast.io asks to slow down (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error", body = ErrorBody),
+        (status = 503, description = "Fast.io cannot be reached", body = ErrorBody),
+    ))]
 async fn trash_json(
     State(state): State<AppState>,
     Path(ws): Path<String>,
@@ -504,18 +593,20 @@ async fn trash_json(
 }
 
 /// `?q=&limit=&cursor=` of a search.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
-    /// The text to find in names.
+    /// The text to find in names (2–1024 characters).
     pub q: Option<String>,
     /// Hits per page, 1–500 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
     /// Opaque cursor from a previous page.
     pub cursor: Option<String>,
 }
 
 /// One page of search hits.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct SearchResults {
     /// Workspace id.
     pub workspace: String,
@@ -620,6 +711,18 @@ pub async fn search(
 }
 
 /// `GET /api/search/{workspace}?q=&limit=&cursor=`.
+#[utoipa::path(get, path = "/api/search/{workspace}", tag = "files",
+    params(("workspace" = String, Path, min_length = 1, description = "Workspace id"), SearchParams),
+    responses(
+        (status = 200, description = "One page of hits", body = SearchResults),
+        (status = 400, description = "A bad name, parent, id or query", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The role does not allow this, or Fast.io forbids it", body = ErrorBody),
+        (status = 404, description = "No such workspace, file or folder here", body = ErrorBody),
+        (status = 429, description = "Fast.io asks to slow down (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error", body = ErrorBody),
+        (status = 503, description = "Fast.io cannot be reached", body = ErrorBody),
+    ))]
 async fn search_json(
     State(state): State<AppState>,
     Path(ws): Path<String>,

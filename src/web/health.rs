@@ -7,17 +7,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::json;
+use serde::Serialize;
 use tokio::sync::Mutex;
 
 use super::AppState;
 use crate::fastio;
 use crate::telemetry;
 use crate::web::auth::Need;
+use crate::web::error::ErrorDetail;
 use crate::web::routes::Routes;
 use axum::http::Method;
 
@@ -35,13 +36,42 @@ pub fn routes(r: Routes) -> Routes {
             Method::GET,
             "/readyz",
             Need::Public,
-            get(move |State(state): State<AppState>| async move { cache.probe(&state).await }),
+            get(readyz).layer(Extension(cache)),
         )
         .get("/metrics", Need::Operator, metrics)
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+/// What `/healthz` and `/readyz` answer: `{"status"}`, with the reason when not ready.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok` (`/healthz`), `ready` or `not_ready` (`/readyz`).
+    #[schema(value_type = String, pattern = "^(ok|ready|not_ready)$")]
+    status: &'static str,
+    /// Why not ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorDetail>,
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, description = "The process is up", body = Health)))]
+async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        error: None,
+    })
+}
+
+/// `GET /readyz`: Fast.io reachable and the key accepted (cached for [`READY_CACHE`]).
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses(
+        (status = 200, description = "Ready: Fast.io answers and accepts the key", body = Health),
+        (status = 503, description = "Not ready: why, in `error` (with Retry-After when rate-limited)", body = Health),
+    ))]
+async fn readyz(
+    State(state): State<AppState>,
+    Extension(cache): Extension<Arc<ReadyCache>>,
+) -> Response {
+    cache.probe(&state).await
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
@@ -142,13 +172,20 @@ async fn check(client: &fastio::Client) -> Result<(), NotReady> {
 
 fn respond(verdict: Result<(), NotReady>) -> Response {
     match verdict {
-        Ok(()) => Json(json!({"status": "ready"})).into_response(),
+        Ok(()) => Json(Health {
+            status: "ready",
+            error: None,
+        })
+        .into_response(),
         Err(reason) => {
             tracing::warn!(reason = reason.code(), "not ready");
-            let body = json!({
-                "status": "not_ready",
-                "error": {"code": reason.code(), "message": reason.message()},
-            });
+            let body = Health {
+                status: "not_ready",
+                error: Some(ErrorDetail {
+                    code: reason.code().to_owned(),
+                    message: reason.message(),
+                }),
+            };
             let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
             if let NotReady::RateLimited(wait) = reason {
                 response.headers_mut().insert(

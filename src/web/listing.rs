@@ -30,7 +30,7 @@ const MAX_DEPTH: usize = 64;
 const MAX_FETCHES: usize = 8;
 
 /// A workspace the gateway exposes.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct WorkspaceInfo {
     /// Workspace id.
     pub id: String,

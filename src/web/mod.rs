@@ -24,6 +24,7 @@ pub mod listing;
 pub mod metrics;
 pub mod names;
 pub mod negotiate;
+pub mod openapi;
 pub mod pages;
 pub mod preview;
 pub mod routes;
@@ -56,6 +57,7 @@ pub fn routes() -> Routes {
     let r = auth::signin::routes(r);
     let r = auth::api::routes(r);
     let r = links::routes(r);
+    let r = openapi::routes(r);
     assets::routes(r)
 }
 

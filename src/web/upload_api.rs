@@ -18,18 +18,17 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::handler::Handler as _;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::put;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::{Caller, audit};
-use super::error::AppError;
+use super::error::{AppError, ErrorBody};
 use super::links;
 use crate::access::Capability;
 use crate::access::{AuditAction, Event};
 use crate::telemetry::{self, UploadOutcome, UploadPath};
 use crate::upload::chunked::{
-    ChunkReceipt, ChunkedUploads, NewUpload, Progress, StoredUpload, Ticket,
+    ChunkReceipt, ChunkedUploads, NewUpload, Progress, StoredUpload, Ticket, UploadState,
 };
 use crate::upload::token::{TokenError, UploadClaims};
 use crate::web::auth::Need;
@@ -55,7 +54,7 @@ pub fn routes(r: Routes) -> Routes {
 }
 
 /// The body of `POST /api/uploads`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct NewUploadBody {
     workspace: String,
     #[serde(default)]
@@ -67,6 +66,20 @@ struct NewUploadBody {
 }
 
 /// `POST /api/uploads` → 201 with the ticket.
+#[utoipa::path(post, path = "/api/uploads", tag = "uploads", request_body = NewUploadBody,
+    responses(
+        (status = 201, description = "The upload's ticket: id, token and chunk plan", body = Ticket),
+        (status = 400, description = "A bad body or value", body = ErrorBody),
+        (status = 401, description = "Not signed in, or the upload token is missing, forged, expired or another upload's", body = ErrorBody),
+        (status = 403, description = "The role does not allow uploading here", body = ErrorBody),
+        (status = 404, description = "No such workspace, folder or upload here", body = ErrorBody),
+        (status = 413, description = "Larger than the gateway's or the link's limit", body = ErrorBody),
+        (status = 415, description = "A file type the gateway does not accept, or a body that is not JSON", body = ErrorBody),
+        (status = 422, description = "The JSON lacks a field or has one of the wrong type", body = ErrorBody),
+        (status = 429, description = "Too many uploads at once, or Fast.io asks to slow down (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error or could not store the file", body = ErrorBody),
+        (status = 503, description = "Fast.io cannot be reached, or the gateway is shutting down", body = ErrorBody),
+    ))]
 async fn create(
     State(app): State<AppState>,
     caller: Caller,
@@ -93,6 +106,22 @@ async fn create(
 }
 
 /// `PUT /api/uploads/{id}/chunks/{n}`.
+#[utoipa::path(put, path = "/api/uploads/{id}/chunks/{n}", tag = "uploads",
+    params(("id" = String, Path, min_length = 1, description = "Upload id"), ("n" = u32, Path, description = "Chunk number, from 1"), ("upload-token" = String, Header, description = "The `token` of the upload's ticket"),
+        ("content-digest" = Option<String>, Header, description = "RFC 9530 `sha-256=:…:` of the chunk, checked when sent")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The chunk's bytes, exactly its planned size"),
+    responses(
+        (status = 200, description = "The chunk is with Fast.io", body = ChunkReceipt),
+        (status = 400, description = "Wrong size, a bad or mismatched digest, or the body ended early", body = ErrorBody),
+        (status = 401, description = "Not signed in, or the upload token is missing, forged, expired or another upload's", body = ErrorBody),
+        (status = 404, description = "No such chunk number or upload", body = ErrorBody),
+        (status = 409, description = "Conflicts with the upload's state (e.g. completing a cancelled upload)", body = ErrorBody),
+        (status = 410, description = "The upload-request link was revoked or expired", body = ErrorBody),
+        (status = 411, description = "No Content-Length", body = ErrorBody),
+        (status = 429, description = "Too many uploads at once, or Fast.io asks to slow down (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error or could not store the file", body = ErrorBody),
+        (status = 503, description = "Fast.io cannot be reached, or the gateway is shutting down", body = ErrorBody),
+    ))]
 async fn put_chunk(
     State(app): State<AppState>,
     Path((id, n)): Path<(String, u32)>,
@@ -117,6 +146,16 @@ async fn put_chunk(
 }
 
 /// `GET /api/uploads/{id}`: where the upload is, and which chunks Fast.io holds.
+#[utoipa::path(get, path = "/api/uploads/{id}", tag = "uploads",
+    params(("id" = String, Path, min_length = 1, description = "Upload id"), ("upload-token" = String, Header, description = "The `token` of the upload's ticket")),
+    responses(
+        (status = 200, description = "Where the upload is and which chunks Fast.io holds", body = Progress),
+        (status = 401, description = "Not signed in, or the upload token is missing, forged, expired or another upload's", body = ErrorBody),
+        (status = 404, description = "No such workspace, folder or upload here", body = ErrorBody),
+        (status = 429, description = "Too many uploads at once, or Fast.io asks to slow down (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error or could not store the file", body = ErrorBody),
+        (status = 503, description = "Fast.io cannot be reached, or the gateway is shutting down", body = ErrorBody),
+    ))]
 async fn progress(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -128,6 +167,21 @@ async fn progress(
 }
 
 /// `POST /api/uploads/{id}/complete` → the receipt once stored and verified.
+#[utoipa::path(post, path = "/api/uploads/{id}/complete", tag = "uploads",
+    params(("id" = String, Path, min_length = 1, description = "Upload id"), ("upload-token" = String, Header, description = "The `token` of the upload's ticket")),
+    responses(
+        (status = 200, description = "Stored and verified", body = StoredUpload),
+        (status = 400, description = "A bad body or value", body = ErrorBody),
+        (status = 401, description = "Not signed in, or the upload token is missing, forged, expired or another upload's", body = ErrorBody),
+        (status = 404, description = "No such workspace, folder or upload here", body = ErrorBody),
+        (status = 409, description = "Chunks are missing, or the upload was cancelled or failed", body = ErrorBody),
+        (status = 410, description = "The upload-request link was revoked or expired", body = ErrorBody),
+        (status = 413, description = "Larger than the gateway's or the link's limit", body = ErrorBody),
+        (status = 415, description = "A file type the gateway does not accept, or a body that is not JSON", body = ErrorBody),
+        (status = 429, description = "Too many uploads at once, or Fast.io asks to slow down (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error or could not store the file", body = ErrorBody),
+        (status = 503, description = "Fast.io cannot be reached, or the gateway is shutting down", body = ErrorBody),
+    ))]
 async fn complete(
     State(app): State<AppState>,
     caller: Caller,
@@ -160,17 +214,37 @@ async fn complete(
     Ok(Json(result?))
 }
 
+/// The answer to `DELETE /api/uploads/{id}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Cancelled {
+    /// Upload id.
+    id: String,
+    /// `cancelled` (or `failed` when Fast.io had already given up).
+    state: UploadState,
+}
+
 /// `DELETE /api/uploads/{id}`: cancelled. Safe to repeat.
+#[utoipa::path(delete, path = "/api/uploads/{id}", tag = "uploads",
+    params(("id" = String, Path, min_length = 1, description = "Upload id"), ("upload-token" = String, Header, description = "The `token` of the upload's ticket")),
+    responses(
+        (status = 200, description = "Cancelled", body = Cancelled),
+        (status = 401, description = "Not signed in, or the upload token is missing, forged, expired or another upload's", body = ErrorBody),
+        (status = 404, description = "No such workspace, folder or upload here", body = ErrorBody),
+        (status = 409, description = "Already stored", body = ErrorBody),
+        (status = 429, description = "Too many uploads at once, or Fast.io asks to slow down (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error or could not store the file", body = ErrorBody),
+        (status = 503, description = "Fast.io cannot be reached, or the gateway is shutting down", body = ErrorBody),
+    ))]
 async fn cancel(
     State(app): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Cancelled>, AppError> {
     let uploads = &app.chunked;
     let claims = verify(uploads, &headers, &id)?;
     let state = uploads.cancel(&claims).await?;
     links::chunked::release(&app, &claims).await;
-    Ok(Json(json!({"id": id, "state": state})))
+    Ok(Json(Cancelled { id, state }))
 }
 
 /// The claims of the request's `Upload-Token`, checked for upload `id`.

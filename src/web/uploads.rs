@@ -11,7 +11,7 @@
 //! [`upload::pipeline`]: crate::upload::pipeline
 
 mod outcome;
-mod page;
+pub(crate) mod page;
 
 use axum::extract::{DefaultBodyLimit, Multipart};
 use axum::handler::Handler;

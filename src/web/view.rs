@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::web::error::AppError;
 
 /// One folder's page of children, as `GET /api/files/{workspace}/{folder}` answers it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Listing {
     /// Workspace id.
     pub workspace: String,
@@ -26,7 +26,7 @@ pub struct Listing {
 }
 
 /// A folder's id and name (`root` and the workspace's name for the root).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FolderRef {
     /// Folder id, or `root`.
     pub id: String,
@@ -35,7 +35,7 @@ pub struct FolderRef {
 }
 
 /// One child of a folder.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Entry {
     /// Node id.
     pub id: String,
@@ -55,7 +55,7 @@ pub struct Entry {
 }
 
 /// What a listed node is (Fast.io notes and links are shown as files).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EntryKind {
     /// A file.
@@ -153,13 +153,17 @@ impl SortOrder {
 
 /// The raw listing query; every field a string so that bad input becomes our JSON 400, not a
 /// framework rejection.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// 1–500, default 100.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
     /// `name|modified|created|type`.
+    #[param(value_type = Option<String>, pattern = "^(name|modified|created|type)$")]
     pub sort: Option<String>,
-    /// `asc|desc`.
+    /// `asc|desc` (default: newest first for times, else ascending).
+    #[param(value_type = Option<String>, pattern = "^(asc|desc)$")]
     pub order: Option<String>,
     /// Opaque cursor from a previous page.
     pub cursor: Option<String>,
@@ -224,7 +228,7 @@ impl ListQuery {
 
 /// The JSON answer of a form action called with `Accept: application/json` (SvelteKit's
 /// convention): `{"type": "success"|"failure", "status": 200|4xx|5xx, "data": {...}}`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ActionResult<T> {
     /// `success` or `failure`.
     #[serde(rename = "type")]

@@ -147,7 +147,13 @@ pub async fn throughput(
         rounds[cpu[cpu.len() / 2].1][k].clone()
     };
     let (u_stream, u_form, u_chunk, u_api) = (typical(0), typical(1), typical(2), typical(3));
-    let peak = |k: usize| rounds.iter().map(|u| u[k].peak("gateway")).max().unwrap_or(0);
+    let peak = |k: usize| {
+        rounds
+            .iter()
+            .map(|u| u[k].peak("gateway"))
+            .max()
+            .unwrap_or(0)
+    };
     let (form_rss, api_rss) = (peak(1), peak(3));
     let walls = |k: usize| -> Vec<f64> { rounds.iter().map(|u| u[k].wall.as_secs_f64()).collect() };
     let (d_stream, form, d_chunk, api) = (

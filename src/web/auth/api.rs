@@ -13,16 +13,15 @@ use axum::response::{IntoResponse, Redirect, Response};
 use futures_util::StreamExt as _;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use super::caller::Caller;
 use super::guard::Need;
 use crate::access::{
-    AuditAction, AuditQuery, Capability, NewToken, NewUser, Principal, Role, TokenInfo, User,
-    UserChange,
+    AuditAction, AuditItem, AuditPage, AuditQuery, Capability, NewToken, NewUser, Principal, Role,
+    TokenInfo, User, UserChange,
 };
 use crate::web::AppState;
-use crate::web::error::AppError;
+use crate::web::error::{AppError, ErrorBody};
 use crate::web::routes::Routes;
 use crate::web::templates::{AccountPage, AuditLogPage, AuditRow, Chrome, Notice, TokenRow};
 
@@ -58,7 +57,7 @@ fn owner(principal: &Principal) -> Result<String, AppError> {
 }
 
 /// A token as the API lists it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TokenJson {
     id: i64,
     name: String,
@@ -87,8 +86,24 @@ impl From<TokenInfo> for TokenJson {
     }
 }
 
+/// `{"items": [token…]}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenList {
+    items: Vec<TokenJson>,
+}
+
 /// `GET /api/tokens`: one's own tokens; an admin sees every token.
-async fn list_tokens(State(app): State<AppState>, caller: Caller) -> Result<Json<Value>, AppError> {
+#[utoipa::path(get, path = "/api/tokens", tag = "access",
+    responses(
+        (status = 200, description = "The caller's tokens (every token for an admin)", body = TokenList),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The caller has no account (open mode, proxy, link)", body = ErrorBody),
+        (status = 503, description = "The access database is unreachable", body = ErrorBody),
+    ))]
+async fn list_tokens(
+    State(app): State<AppState>,
+    caller: Caller,
+) -> Result<Json<TokenList>, AppError> {
     let principal = caller.principal()?;
     let tokens = if principal.is_admin() {
         app.access.all_tokens().await?
@@ -96,11 +111,11 @@ async fn list_tokens(State(app): State<AppState>, caller: Caller) -> Result<Json
         app.access.tokens_of(&owner(principal)?).await?
     };
     let items: Vec<TokenJson> = tokens.into_iter().map(TokenJson::from).collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(TokenList { items }))
 }
 
 /// The body of `POST /api/tokens`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct NewTokenBody {
     name: String,
     role: Role,
@@ -111,12 +126,36 @@ struct NewTokenBody {
     expires_in: Option<u64>,
 }
 
+/// A token just made: the only time its secret is shown.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CreatedToken {
+    id: i64,
+    /// `fgt_…`, shown this once.
+    token: String,
+    name: String,
+    role: Role,
+    workspace: Option<String>,
+    #[schema(format = DateTime)]
+    expires_at: Option<String>,
+}
+
 /// `POST /api/tokens` → 201 with the token, shown this once.
+#[utoipa::path(post, path = "/api/tokens", tag = "access", request_body = NewTokenBody,
+    responses(
+        (status = 201, description = "The token, shown this once", body = CreatedToken),
+        (status = 400, description = "A bad name, role, workspace or lifetime", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "A role above the caller's, or a caller without an account", body = ErrorBody),
+        (status = 409, description = "The caller has a token by that name", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "The JSON lacks a field or has one of the wrong type", body = ErrorBody),
+        (status = 503, description = "The access database is unreachable", body = ErrorBody),
+    ))]
 async fn create_token(
     State(app): State<AppState>,
     caller: Caller,
     Json(body): Json<NewTokenBody>,
-) -> Result<(StatusCode, Json<Value>), AppError> {
+) -> Result<(StatusCode, Json<CreatedToken>), AppError> {
     let principal = caller.principal()?;
     let created = app
         .access
@@ -134,18 +173,28 @@ async fn create_token(
     let info = created.info;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "id": info.id,
-            "token": created.token.expose_secret(),
-            "name": info.name,
-            "role": info.role,
-            "workspace": info.workspace,
-            "expires_at": info.expires_at.map(rfc3339),
-        })),
+        Json(CreatedToken {
+            id: info.id,
+            token: created.token.expose_secret().to_owned(),
+            name: info.name,
+            role: info.role,
+            workspace: info.workspace,
+            expires_at: info.expires_at.map(rfc3339),
+        }),
     ))
 }
 
 /// `DELETE /api/tokens/{id}` → 204: its owner or an admin; anyone else 404.
+#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "access",
+    params(("id" = i64, Path, description = "Token id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 400, description = "The id is not a number", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Refused", body = ErrorBody),
+        (status = 404, description = "No such token of the caller's", body = ErrorBody),
+        (status = 503, description = "The access database is unreachable", body = ErrorBody),
+    ))]
 async fn revoke_token(
     State(app): State<AppState>,
     caller: Caller,
@@ -159,7 +208,7 @@ async fn revoke_token(
 }
 
 /// A user as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct UserJson {
     username: String,
     disabled: bool,
@@ -178,8 +227,21 @@ impl From<User> for UserJson {
     }
 }
 
+/// `{"items": [user…]}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UserList {
+    items: Vec<UserJson>,
+}
+
 /// `GET /api/users`.
-async fn list_users(State(app): State<AppState>) -> Result<Json<Value>, AppError> {
+#[utoipa::path(get, path = "/api/users", tag = "access",
+    responses(
+        (status = 200, description = "Every user", body = UserList),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 503, description = "The access database is unreachable", body = ErrorBody),
+    ))]
+async fn list_users(State(app): State<AppState>) -> Result<Json<UserList>, AppError> {
     let users: Vec<UserJson> = app
         .access
         .users()
@@ -187,11 +249,11 @@ async fn list_users(State(app): State<AppState>) -> Result<Json<Value>, AppError
         .into_iter()
         .map(Into::into)
         .collect();
-    Ok(Json(json!({ "items": users })))
+    Ok(Json(UserList { items: users }))
 }
 
 /// The body of `POST /api/users`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct NewUserBody {
     username: String,
     password: String,
@@ -201,6 +263,17 @@ struct NewUserBody {
 }
 
 /// `POST /api/users` → 201.
+#[utoipa::path(post, path = "/api/users", tag = "access", request_body = NewUserBody,
+    responses(
+        (status = 201, description = "The user made", body = UserJson),
+        (status = 400, description = "A bad username, password, role or workspace", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 409, description = "That username is taken", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "The JSON lacks a field or has one of the wrong type", body = ErrorBody),
+        (status = 503, description = "The access database is unreachable", body = ErrorBody),
+    ))]
 async fn create_user(
     State(app): State<AppState>,
     caller: Caller,
@@ -222,7 +295,7 @@ async fn create_user(
 }
 
 /// The body of `PATCH /api/users/{username}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct UserChangeBody {
     #[serde(default)]
     role: Option<Role>,
@@ -233,6 +306,19 @@ struct UserChangeBody {
 }
 
 /// `PATCH /api/users/{username}`: role, disabled, password (the last two end their sessions).
+#[utoipa::path(patch, path = "/api/users/{username}", tag = "access", request_body = UserChangeBody,
+    params(("username" = String, Path, min_length = 1, description = "Username")),
+    responses(
+        (status = 200, description = "The user as changed", body = UserJson),
+        (status = 400, description = "A bad role or password, or the last admin demoted or disabled", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "The change conflicts with the current state", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "The JSON has a field of the wrong type", body = ErrorBody),
+        (status = 503, description = "The access database is unreachable", body = ErrorBody),
+    ))]
 async fn change_user(
     State(app): State<AppState>,
     caller: Caller,
@@ -252,7 +338,8 @@ async fn change_user(
 }
 
 /// The query of `GET /api/audit`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AuditParams {
     #[serde(default)]
     since: Option<String>,
@@ -296,6 +383,15 @@ impl AuditParams {
 }
 
 /// `GET /api/audit` → a page of entries, newest first; `?format=jsonl` streams every entry.
+#[utoipa::path(get, path = "/api/audit", tag = "access", params(AuditParams),
+    responses(
+        (status = 200, description = "A page of entries, newest first; with `format=jsonl` every entry, one JSON object a line",
+            content((AuditPage = "application/json"), (AuditItem = "application/jsonl"))),
+        (status = 400, description = "A bad since, action, limit, cursor or format", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 503, description = "The access database is unreachable", body = ErrorBody),
+    ))]
 async fn audit(
     State(app): State<AppState>,
     Query(params): Query<AuditParams>,
@@ -304,7 +400,7 @@ async fn audit(
     match params.format.as_deref() {
         None | Some("json") => {
             let page = app.access.audit_query(&query).await?;
-            Ok(Json(json!({"items": page.items, "next_cursor": page.next_cursor})).into_response())
+            Ok(Json(page).into_response())
         }
         Some("jsonl") => {
             let lines = app

@@ -8,22 +8,21 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use secrecy::{ExposeSecret as _, SecretString};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 use super::link_url;
-use crate::access::{Link, NewLink};
+use crate::access::{Link, LinkDetails, NewLink};
 use crate::upload::rules::AllowedTypes;
 use crate::web::AppState;
 use crate::web::auth::Caller;
-use crate::web::error::AppError;
+use crate::web::error::{AppError, ErrorBody};
 use crate::web::listing::{self, ROOT};
 
 /// The longest a link may live (a year and a day).
 pub const MAX_LINK_SECS: u64 = 366 * 86_400;
 
 /// The body of `POST /api/links` (and, as text fields, of the create form).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct LinkRequest {
     /// Workspace id.
     pub workspace: String,
@@ -156,37 +155,90 @@ pub async fn create_link(
     Ok((link, url))
 }
 
+/// A link just made, with its URL (shown this once: only its hash is stored).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedLink {
+    /// The link.
+    #[serde(flatten)]
+    pub link: Link,
+    /// `<FASTGATE_PUBLIC_URL>/r/<token>`.
+    pub url: String,
+}
+
+/// `{"items": [link…]}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LinkList {
+    /// The links, newest first.
+    pub items: Vec<Link>,
+}
+
 /// `POST /api/links` → 201 with the link and its `url`.
+#[utoipa::path(post, path = "/api/links", tag = "links", request_body = LinkRequest,
+    responses(
+        (status = 201, description = "The link and its URL, shown this once", body = CreatedLink),
+        (status = 400, description = "A bad body or value", body = ErrorBody),
+        (status = 401, description = "Not signed in, or a wrong or missing link password", body = ErrorBody),
+        (status = 403, description = "The role does not allow this", body = ErrorBody),
+        (status = 404, description = "No such workspace, folder, link or upload here", body = ErrorBody),
+        (status = 415, description = "A file type not accepted, or a body that is not JSON", body = ErrorBody),
+        (status = 422, description = "The JSON lacks a field or has one of the wrong type", body = ErrorBody),
+        (status = 429, description = "Too many requests (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error", body = ErrorBody),
+        (status = 503, description = "Fast.io or the access database cannot be reached", body = ErrorBody),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Json(req): Json<LinkRequest>,
-) -> Result<(StatusCode, Json<Value>), AppError> {
+) -> Result<(StatusCode, Json<CreatedLink>), AppError> {
     let (link, url) = create_link(&state, &caller, req).await?;
-    let mut body = serde_json::to_value(&link).map_err(|e| AppError::Internal(e.to_string()))?;
-    body["url"] = Value::String(url);
-    Ok((StatusCode::CREATED, Json(body)))
+    Ok((StatusCode::CREATED, Json(CreatedLink { link, url })))
 }
 
 /// `GET /api/links`: the links the caller manages, newest first.
-pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, AppError> {
-    let links = state.access.links(caller.principal()?).await?;
-    Ok(Json(json!({ "items": links })))
+#[utoipa::path(get, path = "/api/links", tag = "links",
+    responses(
+        (status = 200, description = "The links the caller manages", body = LinkList),
+        (status = 401, description = "Not signed in, or a wrong or missing link password", body = ErrorBody),
+        (status = 403, description = "The role does not allow this", body = ErrorBody),
+        (status = 503, description = "Fast.io or the access database cannot be reached", body = ErrorBody),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<LinkList>, AppError> {
+    let items = state.access.links(caller.principal()?).await?;
+    Ok(Json(LinkList { items }))
 }
 
 /// `GET /api/links/{id}`: one link with its submissions (404 unless the caller manages it).
+#[utoipa::path(get, path = "/api/links/{id}", tag = "links", params(("id" = i64, Path, description = "Link id")),
+    responses(
+        (status = 200, description = "The link with its submissions", body = LinkDetails),
+        (status = 400, description = "The id is not a number", body = ErrorBody),
+        (status = 401, description = "Not signed in, or a wrong or missing link password", body = ErrorBody),
+        (status = 403, description = "The role does not allow this", body = ErrorBody),
+        (status = 404, description = "No such workspace, folder, link or upload here", body = ErrorBody),
+        (status = 503, description = "Fast.io or the access database cannot be reached", body = ErrorBody),
+    ))]
 pub async fn details(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, AppError> {
-    let details = state.access.link(caller.principal()?, id).await?;
-    Ok(Json(
-        serde_json::to_value(&details).map_err(|e| AppError::Internal(e.to_string()))?,
-    ))
+) -> Result<Json<LinkDetails>, AppError> {
+    Ok(Json(state.access.link(caller.principal()?, id).await?))
 }
 
 /// `DELETE /api/links/{id}` → 204: revoked at once, on every replica.
+#[utoipa::path(delete, path = "/api/links/{id}", tag = "links", params(("id" = i64, Path, description = "Link id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 400, description = "The id is not a number", body = ErrorBody),
+        (status = 401, description = "Not signed in, or a wrong or missing link password", body = ErrorBody),
+        (status = 403, description = "The role does not allow this", body = ErrorBody),
+        (status = 404, description = "No such workspace, folder, link or upload here", body = ErrorBody),
+        (status = 503, description = "Fast.io or the access database cannot be reached", body = ErrorBody),
+    ))]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,

@@ -28,7 +28,7 @@ use crate::upload::error::FileError;
 use crate::upload::token::{LinkClaims, TokenError, UploadClaims};
 use crate::web::AppState;
 use crate::web::auth::Caller;
-use crate::web::error::AppError;
+use crate::web::error::{AppError, ErrorBody};
 
 /// A JS submission, as the page holds it between requests: signed with the gateway secret
 /// like an upload token, so any replica accepts it.
@@ -49,7 +49,7 @@ pub struct SubmissionClaims {
 }
 
 /// The body of `POST /r/{token}/uploads`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct LinkUploadBody {
     /// The file's name.
     pub name: String,
@@ -67,7 +67,7 @@ pub struct LinkUploadBody {
 }
 
 /// The answer to `POST /r/{token}/uploads`: the usual ticket and the submission token.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LinkTicket {
     /// Upload id, token, chunk plan…
     #[serde(flatten)]
@@ -123,6 +123,20 @@ async fn submission_of(
 }
 
 /// `POST /r/{token}/uploads` → 201 with the ticket (see the module docs).
+#[utoipa::path(post, path = "/r/{token}/uploads", tag = "links", request_body = LinkUploadBody, params(("token" = String, Path, min_length = 1, description = "The link's token (the last part of its URL)")),
+    responses(
+        (status = 201, description = "The ticket of one file of the submission", body = LinkTicket),
+        (status = 400, description = "A bad body or value", body = ErrorBody),
+        (status = 401, description = "A wrong or missing link password, or a forged or expired submission token", body = ErrorBody),
+        (status = 404, description = "No such link here", body = ErrorBody),
+        (status = 410, description = "The link was revoked, expired or used up", body = ErrorBody),
+        (status = 413, description = "Larger than the gateway's or the link's limit", body = ErrorBody),
+        (status = 415, description = "A file type not accepted, or a body that is not JSON", body = ErrorBody),
+        (status = 422, description = "The JSON lacks a field or has one of the wrong type", body = ErrorBody),
+        (status = 429, description = "Too many requests (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error", body = ErrorBody),
+        (status = 503, description = "Fast.io or the access database cannot be reached", body = ErrorBody),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -173,14 +187,14 @@ pub async fn create(
 }
 
 /// The body of `POST /r/{token}/done`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct DoneBody {
     /// The visit's submission token.
     pub submission: String,
 }
 
 /// What `done` answers: the submission's stored files.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DoneAnswer {
     /// The submission's id.
     pub submission: i64,
@@ -189,6 +203,17 @@ pub struct DoneAnswer {
 }
 
 /// `POST /r/{token}/done`: the visit's submission is over; its webhook goes out.
+#[utoipa::path(post, path = "/r/{token}/done", tag = "links", request_body = DoneBody, params(("token" = String, Path, min_length = 1, description = "The link's token (the last part of its URL)")),
+    responses(
+        (status = 200, description = "The submission's stored files", body = DoneAnswer),
+        (status = 400, description = "A bad body or value", body = ErrorBody),
+        (status = 401, description = "A wrong or missing link password, or a forged or expired submission token", body = ErrorBody),
+        (status = 404, description = "No such link here", body = ErrorBody),
+        (status = 410, description = "The link was revoked, expired or used up", body = ErrorBody),
+        (status = 415, description = "A file type not accepted, or a body that is not JSON", body = ErrorBody),
+        (status = 422, description = "The JSON lacks a field or has one of the wrong type", body = ErrorBody),
+        (status = 503, description = "Fast.io or the access database cannot be reached", body = ErrorBody),
+    ))]
 pub async fn done(
     State(state): State<AppState>,
     Json(body): Json<DoneBody>,

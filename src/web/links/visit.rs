@@ -25,7 +25,7 @@ use crate::fastio::UploadTarget;
 use crate::upload::rules::AllowedTypes;
 use crate::web::AppState;
 use crate::web::auth::Caller;
-use crate::web::error::AppError;
+use crate::web::error::{AppError, ErrorBody};
 use crate::web::format;
 use crate::web::templates::{Chrome, FileOutcome, Limits, Notice};
 use crate::web::uploads::{Intake, Opened, PostRules, UploadReport, receive_into};
@@ -212,6 +212,23 @@ struct VisitData {
 }
 
 /// `POST /r/{token}`: one submission.
+#[utoipa::path(post, path = "/r/{token}", tag = "links",
+    params(("token" = String, Path, min_length = 1, description = "The link's token")),
+    request_body(content = serde_json::Value, content_type = "multipart/form-data",
+        description = "Optional `password` and `uploader` fields, then `file` repeated"),
+    responses(
+        (status = 200, description = "`type` success: every file stored", body = ActionResult<serde_json::Value>),
+        (status = 400, description = "An unreadable form", body = ErrorBody),
+        (status = 401, description = "A wrong or missing link password", body = ErrorBody),
+        (status = 403, description = "A foreign or missing Origin", body = ErrorBody),
+        (status = 404, description = "No such link", body = ErrorBody),
+        (status = 410, description = "The link was revoked, expired or used up", body = ErrorBody),
+        (status = 413, description = "`type` failure: too large or too many files", body = ActionResult<serde_json::Value>),
+        (status = 415, description = "`type` failure: a file type not accepted", body = ActionResult<serde_json::Value>),
+        (status = 429, description = "Too many requests (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error", body = ErrorBody),
+        (status = 503, description = "Fast.io cannot be reached", body = ErrorBody),
+    ))]
 pub async fn submit(
     State(state): State<AppState>,
     caller: Caller,

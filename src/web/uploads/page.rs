@@ -10,8 +10,9 @@ use super::{Destination, receive};
 use crate::fastio::{ListQuery, NodeType, PageSize};
 use crate::web::AppState;
 use crate::web::auth::Caller;
-use crate::web::error::AppError;
+use crate::web::error::{AppError, ErrorBody};
 use crate::web::templates::{Choice, Chrome, FileOutcome, Limits, Notice, UploadPage};
+use crate::web::view::ActionResult;
 
 /// `?workspace=` on the upload page.
 #[derive(Debug, Deserialize)]
@@ -30,7 +31,23 @@ pub(super) async fn show_page(
 }
 
 /// `POST /upload`: the page with the results, or the JSON action result.
-pub(super) async fn post_upload(
+#[utoipa::path(post, path = "/upload", tag = "uploads",
+    request_body(content = serde_json::Value, content_type = "multipart/form-data",
+        description = "`workspace` and `folder` fields, then `file` repeated"),
+    responses(
+        (status = 200, description = "`type` success: every file stored", body = ActionResult<serde_json::Value>),
+        (status = 400, description = "No workspace, a bad field or an unreadable form", body = ErrorBody),
+        (status = 413, description = "`type` failure: a file too large or too many files", body = ActionResult<serde_json::Value>),
+        (status = 415, description = "`type` failure: a file type not accepted", body = ActionResult<serde_json::Value>),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The role does not allow this, or a foreign or missing Origin", body = ErrorBody),
+        (status = 404, description = "No such workspace, folder or node here", body = ErrorBody),
+        (status = 408, description = "The upload took longer than FASTGATE_UPLOAD_TIMEOUT", body = ErrorBody),
+        (status = 429, description = "Too many requests (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "Fast.io answered with an error or could not store a file", body = ErrorBody),
+        (status = 503, description = "Fast.io cannot be reached, or the gateway is shutting down", body = ErrorBody),
+    ))]
+pub(crate) async fn post_upload(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,

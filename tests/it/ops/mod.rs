@@ -5,4 +5,5 @@ mod check;
 mod container;
 mod health;
 mod logs;
+mod schemathesis;
 mod shutdown;
