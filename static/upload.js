@@ -58,6 +58,10 @@ class Uploader {
     this.list.before(this.summary);
     this.list.after(this.live);
     this.input.required = false;
+    // One picker: the drop zone's label opens the native input, which stays focusable (and
+    // announced) but no longer shows its own "Choose Files / No file chosen" control.
+    this.input.classList.add("visually-hidden");
+    form.classList.add("is-enhanced");
     for (const button of form.querySelectorAll("button[type=submit]")) button.hidden = true;
     if (!this.link) this.addFolderPicker();
     this.input.addEventListener("change", () => this.takeInput(this.input));

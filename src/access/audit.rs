@@ -59,11 +59,13 @@ pub enum AuditAction {
     NodePurged,
     /// An older version of a file was made current.
     VersionRestored,
+    /// A question was asked of the workspace's files (AI chat).
+    QuestionAsked,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 22] = [
+    pub const ALL: [AuditAction; 23] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -86,6 +88,7 @@ impl AuditAction {
         Self::NodeRestored,
         Self::NodePurged,
         Self::VersionRestored,
+        Self::QuestionAsked,
     ];
 
     /// The snake_case word stored and shown (`sign_in_failed`).
@@ -113,6 +116,7 @@ impl AuditAction {
             Self::NodeRestored => "node_restored",
             Self::NodePurged => "node_purged",
             Self::VersionRestored => "version_restored",
+            Self::QuestionAsked => "question_asked",
         }
     }
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::db::Db;
 
+mod ask;
 mod audit;
 mod error;
 mod link_files;
@@ -29,6 +30,7 @@ mod time;
 mod tokens;
 mod users;
 
+pub use ask::{AskChat, AskMessage, AskMode, chat_owner};
 pub use audit::{AuditAction, AuditItem, AuditPage, AuditQuery, Event};
 pub use error::Error;
 pub use links::{Link, LinkDetails, LinkFile, NewLink, Submission, SubmissionInfo};

@@ -22,12 +22,20 @@ pub struct Migration {
 }
 
 /// Every migration of this binary, in order. Append; never edit one that shipped.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "access",
-    sqlite: include_str!("migrations/sqlite/0001_access.sql"),
-    postgres: include_str!("migrations/postgres/0001_access.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "access",
+        sqlite: include_str!("migrations/sqlite/0001_access.sql"),
+        postgres: include_str!("migrations/postgres/0001_access.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "ask",
+        sqlite: include_str!("migrations/sqlite/0002_ask.sql"),
+        postgres: include_str!("migrations/postgres/0002_ask.sql"),
+    },
+];
 
 impl Migration {
     /// SHA-256 (hex) of both dialects' text: a change to either is drift.

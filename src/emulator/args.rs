@@ -99,6 +99,21 @@ pub struct EmulatorArgs {
     /// Leave `pagination` out of search answers.
     #[arg(long)]
     pub search_without_pagination: bool,
+    /// How long a stored file stays AI `pending` before indexing starts, in milliseconds.
+    #[arg(long, default_value_t = 200)]
+    pub ai_index_delay_ms: u64,
+    /// Pause before each AI message step, in milliseconds.
+    #[arg(long, default_value_t = 150)]
+    pub ai_answer_delay_ms: u64,
+    /// Most messages in one AI chat (a follow-up beyond it answers 409/168116).
+    #[arg(long, default_value_t = 100)]
+    pub ai_max_messages: usize,
+    /// AI chat answers 402/1688 (credits exhausted).
+    #[arg(long)]
+    pub ai_credits_exhausted: bool,
+    /// Workspace ids whose intelligence is off (scoped chat answers 400/1605); repeatable.
+    #[arg(long = "intelligence-off")]
+    pub intelligence_off: Vec<String>,
 }
 
 fn bad(msg: impl Into<String>) -> EmulatorError {
@@ -129,6 +144,14 @@ impl EmulatorArgs {
         c.faults.fail_after_store = self.fail_after_store;
         c.faults.reset_body_after = self.reset_body_after;
         c.faults.slow_first_byte_ms = self.slow_first_byte_ms;
+        c.faults.ai_credits_exhausted = self.ai_credits_exhausted;
+        c.faults.intelligence_off_workspaces = self.intelligence_off;
+        c.ai.index_delay = Duration::from_millis(self.ai_index_delay_ms);
+        c.ai.answer_delay = Duration::from_millis(self.ai_answer_delay_ms);
+        if self.ai_max_messages == 0 {
+            return Err(bad("--ai-max-messages must be at least 1"));
+        }
+        c.ai.max_messages = self.ai_max_messages;
         if !(0.0..=1.0).contains(&self.defer_new_file_id_rate) {
             return Err(bad("--defer-new-file-id-rate must be between 0 and 1"));
         }

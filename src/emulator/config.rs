@@ -85,6 +85,53 @@ pub struct EmulatorConfig {
     pub bare_storage_answers: bool,
     /// Search answer switches (§11 "Search").
     pub search: SearchStyle,
+    /// The offline answer engine's knobs (§8, `ai/`).
+    pub ai: AiConfig,
+}
+
+/// Timings and limits of AI indexing and chat (§8; every one is an emulator choice).
+#[derive(Debug, Clone)]
+pub struct AiConfig {
+    /// How long a stored file stays `pending` before indexing starts.
+    pub index_delay: Duration,
+    /// Pause before each message step (`ready → in_progress → post_processing → done`).
+    pub answer_delay: Duration,
+    /// Files larger than this are not read: `ai.state` `failed`.
+    pub max_file_bytes: u64,
+    /// Longest one extraction may take before the file is marked `failed`.
+    pub extract_timeout: Duration,
+    /// Lowest BM25 score of the best passage for an answer (the first half of the honesty
+    /// gate; the second is the share of the question's content terms the passage covers).
+    pub min_score: f32,
+    /// Share (0–1) of a question's content terms a passage must contain (at least one, and all
+    /// of them for one- or two-term questions).
+    pub min_coverage: f32,
+    /// Most messages in one chat; a follow-up beyond it answers 409/168116.
+    pub max_messages: usize,
+    /// Most bytes of attachments one question may carry, a stand-in for "the conversation is
+    /// too large": beyond it, 409 (153795 on a new chat, 168116 on a follow-up).
+    pub max_conversation_bytes: u64,
+    /// Most files attached to one question (§8: 20).
+    pub max_attachments: usize,
+    /// Most bytes attached to one question (§8: 200 MB).
+    pub max_attachment_bytes: u64,
+}
+
+impl Default for AiConfig {
+    fn default() -> Self {
+        Self {
+            index_delay: Duration::from_millis(200),
+            answer_delay: Duration::from_millis(150),
+            max_file_bytes: 64 * 1024 * 1024,
+            extract_timeout: Duration::from_secs(30),
+            min_score: 0.05,
+            min_coverage: 0.6,
+            max_messages: 100,
+            max_conversation_bytes: 100 * 1000 * 1000,
+            max_attachments: 20,
+            max_attachment_bytes: 200 * 1000 * 1000,
+        }
+    }
 }
 
 /// Which search response shape answers (§6.6 shapes A and B).
@@ -126,6 +173,7 @@ impl EmulatorConfig {
             preview_delay: Duration::from_millis(50),
             bare_storage_answers: false,
             search: SearchStyle::default(),
+            ai: AiConfig::default(),
         }
     }
 }

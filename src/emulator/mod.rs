@@ -15,6 +15,7 @@
 //! Nothing here imports the gateway (`fastio`, `upload`, `web`): tests between the client and the
 //! emulator prove something only because both are written from the contract alone.
 
+mod ai;
 mod args;
 mod config;
 mod routes;
@@ -29,7 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use args::EmulatorArgs;
-pub use config::{EmulatorConfig, Limits, SearchShape, SearchStyle};
+pub use config::{AiConfig, EmulatorConfig, Limits, SearchShape, SearchStyle};
 pub use routes::router;
 pub use state::EmulatorState;
 pub use transport::envelope::EnvelopeStyle;
@@ -57,6 +58,7 @@ pub async fn open_state(
         public_base,
     ));
     upload::driver::resume_unfinished(&state).await?;
+    ai::start(&state).await?;
     Ok(state)
 }
 
@@ -130,6 +132,7 @@ impl RunningEmulator {
         let mut this = self;
         let _ = this.stop.send(true);
         this.state.notifier.close_all();
+        this.state.activity.wake_all();
         if let Some(mut server) = this.server.take() {
             if tokio::time::timeout(Duration::from_secs(2), &mut server)
                 .await

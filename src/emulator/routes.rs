@@ -1,4 +1,4 @@
-//! Every emulator route in one place (§4–§7), all under `/current/` with the trailing slash
+//! Every emulator route in one place (§4–§8), all under `/current/` with the trailing slash
 //! Fast.io requires (§1) — except the preview read, whose path ends in the file name as the
 //! `preauthorize/` answer gives it (§6.10) — plus the share link page `/f/{id}/` (§6.8). Unknown paths answer
 //! 404/9992 and wrong methods 405 (§11 "Routing and auth").
@@ -13,6 +13,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{delete, get, post};
 
+use super::ai::{activity, agent};
 use super::state::EmulatorState;
 use super::storage::{
     arrange, downloads, previews, search, shares, transform, trash, tree, versions, workspaces,
@@ -90,6 +91,25 @@ pub fn router(state: Arc<EmulatorState>) -> Router {
         .route("/current/upload/{id}/complete/", post(lifecycle::complete))
         .route("/current/upload/{id}/details/", get(lifecycle::details))
         .route("/current/upload/{id}/stream/", post(transfer::stream))
+        .route(&format!("{ws}/ai/agent/"), post(agent::create))
+        .route(&format!("{ws}/ai/agent/list/"), get(agent::list))
+        .route(&format!("{ws}/ai/agent/list/deleted"), get(agent::list_deleted))
+        .route(&format!("{ws}/ai/agent/list/deleted/"), get(agent::list_deleted))
+        .route(&format!("{ws}/ai/agent/{{chat}}/"), delete(agent::delete))
+        .route(&format!("{ws}/ai/agent/{{chat}}/details/"), get(agent::details))
+        .route(&format!("{ws}/ai/agent/{{chat}}/update/"), post(agent::update))
+        .route(&format!("{ws}/ai/agent/{{chat}}/publish/"), post(agent::publish))
+        .route(&format!("{ws}/ai/agent/{{chat}}/cancel/"), post(agent::cancel))
+        .route(&format!("{ws}/ai/agent/{{chat}}/message/"), post(agent::follow_up))
+        .route(
+            &format!("{ws}/ai/agent/{{chat}}/messages/list/"),
+            get(agent::messages),
+        )
+        .route(
+            &format!("{ws}/ai/agent/{{chat}}/message/{{message}}/details/"),
+            get(agent::message_details),
+        )
+        .route("/current/activity/poll/{entity}/", get(activity::poll))
         .route("/f/{id}/", get(shares::web))
         .route("/f/{id}", get(shares::web))
         .fallback(|| async { ApiError::UnknownRoute })

@@ -44,6 +44,13 @@ CREATE TABLE IF NOT EXISTS fileshares(id TEXT PRIMARY KEY, workspace_id TEXT NOT
 CREATE TABLE IF NOT EXISTS preview_blobs(node_id TEXT NOT NULL, kind TEXT NOT NULL,
     version TEXT NOT NULL, blob TEXT NOT NULL, mimetype TEXT NOT NULL,
     PRIMARY KEY(node_id, kind));
+CREATE TABLE IF NOT EXISTS ai_chats(id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL,
+    name TEXT NOT NULL, privacy TEXT NOT NULL, kind TEXT NOT NULL, created TEXT NOT NULL,
+    updated TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS ai_messages(id TEXT PRIMARY KEY, chat_id TEXT NOT NULL,
+    seq INTEGER NOT NULL, question TEXT NOT NULL, scope TEXT NOT NULL, state TEXT NOT NULL,
+    answer TEXT, terms TEXT, created TEXT NOT NULL, updated TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ai_messages_chat ON ai_messages(chat_id, seq);
 ";
 
 /// Columns added after the first release, as (table, column, declaration). Added when missing,
@@ -55,6 +62,10 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("versions", "name", "TEXT"),
     ("versions", "mimetype", "TEXT"),
     ("versions", "creator", "TEXT"),
+    // AI indexing (§6.2 `ai`): state, the version it belongs to, the extractive summary.
+    ("nodes", "ai_state", "TEXT"),
+    ("nodes", "ai_version", "TEXT"),
+    ("nodes", "ai_summary", "TEXT"),
 ];
 
 /// Data fixes that are safe to run on every start. Older emulators left a trashed node under

@@ -78,6 +78,7 @@ fn error_from(
     };
     match effective {
         401 => Error::Unauthorized { code, message },
+        402 => Error::PaymentRequired { code, message },
         403 => Error::Forbidden { code, message },
         404 => Error::NotFound { code, message },
         413 => Error::TooLarge { code, message },

@@ -47,6 +47,24 @@ pub enum Error {
         /// Fast.io's text, or `HTTP 413`.
         message: String,
     },
+    /// HTTP 402 (codes 1688, 1695, 1696): no active plan, or the credits are used up.
+    #[error("Fast.io wants payment{}: {message}", CodeSuffix(*code))]
+    PaymentRequired {
+        /// Fast.io's application error code.
+        code: Option<i64>,
+        /// Fast.io's text, or `HTTP 402`.
+        message: String,
+    },
+    /// An AI question Fast.io refused for a reason the caller can act on (`fastio-api.md` §8).
+    #[error("Fast.io refused the question ({reason}){}: {message}", CodeSuffix(*code))]
+    AiRefused {
+        /// Which refusal.
+        reason: AiRefusal,
+        /// Fast.io's application error code.
+        code: Option<i64>,
+        /// Fast.io's text.
+        message: String,
+    },
     /// HTTP 429 (codes 10368, 1671): rate limited, and waiting was not allowed or not enough.
     /// `retry_after` comes from the rate-limit headers (60 s when they are unreadable).
     #[error("rate limited by Fast.io{}; retry in {}s", CodeSuffix(*code), retry_after.as_secs())]
@@ -108,6 +126,8 @@ impl Error {
             Error::Forbidden { .. } => Some(403),
             Error::NotFound { .. } => Some(404),
             Error::TooLarge { .. } => Some(413),
+            Error::PaymentRequired { .. } => Some(402),
+            Error::AiRefused { reason, .. } => Some(reason.http_status()),
             Error::RateLimited { .. } => Some(429),
             Error::Upstream { status, .. } => Some(*status),
             _ => None,
@@ -121,6 +141,8 @@ impl Error {
             | Error::Forbidden { code, .. }
             | Error::NotFound { code, .. }
             | Error::TooLarge { code, .. }
+            | Error::PaymentRequired { code, .. }
+            | Error::AiRefused { code, .. }
             | Error::RateLimited { code, .. }
             | Error::Upstream { code, .. } => *code,
             _ => None,
@@ -174,6 +196,38 @@ impl Error {
             Error::InvalidResponse(_) => true,
             _ => false,
         }
+    }
+}
+
+/// Why Fast.io would not take an AI question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AiRefusal {
+    /// 406: a folder was given as an attachment (only files can be attached).
+    FolderAttachment,
+    /// 409 (168116, 153795, 148135, 144657): the conversation is too large; start a new chat.
+    ConversationTooLarge,
+    /// 400/1605: intelligence is off for the workspace (or not on its plan).
+    IntelligenceOff,
+}
+
+impl AiRefusal {
+    /// The HTTP status Fast.io answered with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            AiRefusal::FolderAttachment => 406,
+            AiRefusal::ConversationTooLarge => 409,
+            AiRefusal::IntelligenceOff => 400,
+        }
+    }
+}
+
+impl fmt::Display for AiRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AiRefusal::FolderAttachment => "a folder cannot be attached",
+            AiRefusal::ConversationTooLarge => "the conversation is too large",
+            AiRefusal::IntelligenceOff => "intelligence is off",
+        })
     }
 }
 

@@ -11,10 +11,13 @@
 //! What it owns: the API key (held in a `SecretString`, sent only as a sensitive header, never
 //! to a redirect target, never logged), the retry and no-replay rules, the upload session
 //! protocol (single call, chunked, stream, long-poll), file management (`files.rs` rename, move,
-//! copy, trash; `versions.rs`; `search.rs`; `preview.rs` previews and image transforms), and
+//! copy, trash; `versions.rs`; `search.rs`; `preview.rs` previews and image transforms), AI chat
+//! (`ai.rs`) and the activity long-poll that waits for it (`activity.rs`), and
 //! the tracing span of every call
 //! (`endpoint`, `attempt`, `status`; never ids with tokens, never the key).
 
+mod activity;
+mod ai;
 mod client;
 mod de;
 mod envelope;
@@ -33,11 +36,15 @@ mod versions;
 mod workspace;
 
 pub use client::{Client, ClientConfig, DEFAULT_BASE_URL};
-pub use error::Error;
+pub use activity::MAX_ACTIVITY_WAIT;
+pub use ai::CONVERSATION_TOO_LARGE_CODES;
+pub use error::{AiRefusal, Error};
 pub use ratelimit::DEFAULT_RATE_LIMIT_WAIT;
 pub use retry::RetryPolicy;
 pub use session::{UploadSession, UploadStatus};
 pub use types::{
+    Activity, AiChat, AiIndexState, AiMessage, AiRef, AiScope, AskReceipt, CancelOutcome, Citation,
+    CitationEntry, MAX_QUESTION_CHARS, MessageState, NodeAi,
     ByteStream, Crop, Download, Expiry, FileShare, FileShareParams, FolderPage, ListQuery, Node,
     NodeType, OutputFormat, PageSize, PreviewState, PreviewType, Previews, SearchHit, SearchPage,
     SearchQuery, ShareAccess, SharedFile, SingleUpload, SizePreset, SortBy, SortDir, TokenUrl,

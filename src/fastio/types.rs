@@ -15,7 +15,12 @@ use serde::Deserialize;
 use super::de;
 use super::error::Error;
 
+mod ai;
 mod files;
+pub use ai::{
+    Activity, AiChat, AiIndexState, AiMessage, AiRef, AiScope, AskReceipt, CancelOutcome, Citation,
+    CitationEntry, MAX_QUESTION_CHARS, MessageState, NodeAi,
+};
 pub use files::{
     Crop, OutputFormat, PreviewState, PreviewType, Previews, SearchHit, SearchPage, SearchQuery,
     SizePreset, TokenUrl, TransformParams, Version,
@@ -120,6 +125,9 @@ pub struct Node {
     /// Preview states per type (§6.10).
     #[serde(default)]
     pub previews: Previews,
+    /// AI indexing state and attachability (`ai`, `standard` output and up).
+    #[serde(default)]
+    pub ai: NodeAi,
 }
 
 impl Node {

@@ -20,7 +20,7 @@ struct Asset {
     bytes: &'static [u8],
 }
 
-const FILES: [Asset; 5] = [
+const FILES: [Asset; 7] = [
     Asset {
         name: "app.css",
         content_type: "text/css; charset=utf-8",
@@ -40,6 +40,16 @@ const FILES: [Asset; 5] = [
         name: "upload-row.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../static/upload-row.js"),
+    },
+    Asset {
+        name: "ask.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../static/ask.js"),
+    },
+    Asset {
+        name: "files.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../static/files.js"),
     },
     Asset {
         name: "favicon.svg",

@@ -28,6 +28,21 @@ pub fn download_href(workspace: &str, node: &str) -> String {
     format!("/download/{}/{}", segment(workspace), segment(node))
 }
 
+/// `/w/{workspace}/f/{node}`: a file's page (details, versions, preview).
+pub fn file_href(workspace: &str, node: &str) -> String {
+    format!("/w/{}/f/{}", segment(workspace), segment(node))
+}
+
+/// `/preview/{workspace}/{node}`: a file's bytes for looking at (see [`super::preview`]).
+pub fn preview_href(workspace: &str, node: &str) -> String {
+    format!("/preview/{}/{}", segment(workspace), segment(node))
+}
+
+/// `/thumb/{workspace}/{node}`: an image's thumbnail.
+pub fn thumb_href(workspace: &str, node: &str) -> String {
+    format!("/thumb/{}/{}", segment(workspace), segment(node))
+}
+
 /// One step of the breadcrumb trail.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Crumb {

@@ -11,7 +11,8 @@
 //! NotFound → 404; TooLarge → `UpstreamTooLarge` (413); RateLimited → 429 + Retry-After;
 //! Upstream 409 → `Conflict`, 416 → `RangeNotSatisfiable`, other 4xx → `UpstreamRefused` (400:
 //! Fast.io refused what this request asked for), 5xx and unreadable answers → `Upstream` (502);
-//! Transport and UploadTimedOut → `Unavailable` (503); UploadFailed (assembly or storage failed)
+//! PaymentRequired → 402; AiRefused → `AiRefused` (a folder attached: 400, conversation too
+//! large: 409, intelligence off: 403); Transport and UploadTimedOut → `Unavailable` (503); UploadFailed (assembly or storage failed)
 //! → `UploadFailed` (502); InvalidArgument → `BadRequest`.
 
 use std::time::Duration;
@@ -115,6 +116,14 @@ pub enum AppError {
     /// message is shown.
     #[error("Fast.io refused this: {0}")]
     UpstreamRefused(String),
+    /// 402: Fast.io wants payment (no active plan, or the AI credits are used up): the
+    /// operator has to act.
+    #[error("Fast.io wants payment for this (no active plan, or the credits are used up); please tell the operator")]
+    PaymentRequired,
+    /// Fast.io would not take the question: a folder as an attachment (400), a conversation
+    /// too large to continue (409), intelligence off for the workspace (403).
+    #[error("{}", ai_refusal_text(*.0))]
+    AiRefused(fastio::AiRefusal),
     /// 502: Fast.io could not assemble or store an upload; its reason is shown.
     #[error("Fast.io could not store the file: {0}")]
     UploadFailed(String),
@@ -196,6 +205,10 @@ impl AppError {
             }
             Self::Denied => StatusCode::FORBIDDEN,
             Self::Gone(_) => StatusCode::GONE,
+            Self::PaymentRequired => StatusCode::PAYMENT_REQUIRED,
+            Self::AiRefused(fastio::AiRefusal::FolderAttachment) => StatusCode::BAD_REQUEST,
+            Self::AiRefused(fastio::AiRefusal::ConversationTooLarge) => StatusCode::CONFLICT,
+            Self::AiRefused(fastio::AiRefusal::IntelligenceOff) => StatusCode::FORBIDDEN,
             Self::CrossOrigin | Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::TimedOut { .. } => StatusCode::REQUEST_TIMEOUT,
@@ -227,6 +240,10 @@ impl AppError {
             Self::BadCredentials(_) => "invalid_credentials",
             Self::Denied => "forbidden",
             Self::Gone(_) => "gone",
+            Self::PaymentRequired => "payment_required",
+            Self::AiRefused(fastio::AiRefusal::FolderAttachment) => "folder_not_attachable",
+            Self::AiRefused(fastio::AiRefusal::ConversationTooLarge) => "conversation_too_large",
+            Self::AiRefused(fastio::AiRefusal::IntelligenceOff) => "intelligence_off",
             Self::Token(TokenError::Expired) => "token_expired",
             Self::Token(_) => "invalid_token",
             Self::CrossOrigin => "cross_origin",
@@ -385,6 +402,8 @@ impl From<fastio::Error> for AppError {
             }
             F::NotFound { message, .. } => Self::NotFound(format!("not found: {message}")),
             F::TooLarge { message, .. } => Self::UpstreamTooLarge(message),
+            F::PaymentRequired { .. } => Self::PaymentRequired,
+            F::AiRefused { reason, .. } => Self::AiRefused(reason),
             F::RateLimited { retry_after, .. } => Self::RateLimited {
                 retry_after: Some(retry_after),
             },
@@ -403,6 +422,21 @@ impl From<fastio::Error> for AppError {
             F::Transport(_) | F::UploadTimedOut { .. } => Self::Unavailable(e.to_string()),
             F::UploadFailed { message, .. } => Self::UploadFailed(message),
             F::InvalidArgument(why) => Self::BadRequest(why),
+        }
+    }
+}
+
+/// What the user is told about an AI refusal.
+fn ai_refusal_text(reason: fastio::AiRefusal) -> &'static str {
+    match reason {
+        fastio::AiRefusal::FolderAttachment => {
+            "only files can be attached to a question, not folders; to ask about a folder, choose it as the scope"
+        }
+        fastio::AiRefusal::ConversationTooLarge => {
+            "this conversation is too long to continue; please start a new question"
+        }
+        fastio::AiRefusal::IntelligenceOff => {
+            "AI answers are off for this workspace (its Fast.io intelligence setting); a workspace admin can turn them on"
         }
     }
 }
@@ -475,6 +509,37 @@ mod tests {
             ),
             (fastio::Error::InvalidResponse("x".into()), 502),
             (fastio::Error::InvalidArgument("empty id".into()), 400),
+            (
+                fastio::Error::PaymentRequired {
+                    code: Some(1696),
+                    message: "credit limit".into(),
+                },
+                402,
+            ),
+            (
+                fastio::Error::AiRefused {
+                    reason: fastio::AiRefusal::FolderAttachment,
+                    code: None,
+                    message: "folder".into(),
+                },
+                400,
+            ),
+            (
+                fastio::Error::AiRefused {
+                    reason: fastio::AiRefusal::ConversationTooLarge,
+                    code: Some(168116),
+                    message: "too large".into(),
+                },
+                409,
+            ),
+            (
+                fastio::Error::AiRefused {
+                    reason: fastio::AiRefusal::IntelligenceOff,
+                    code: Some(1605),
+                    message: "intelligence off".into(),
+                },
+                403,
+            ),
         ];
         for (e, status) in cases {
             assert_eq!(AppError::from(e).status().as_u16(), status);

@@ -1,7 +1,7 @@
 //! The file-management form actions of a folder page (DESIGN §3c), in the style of
 //! [`super::actions`]: `POST /w/{workspace}/{folder}?/rename` (`node`, `name`), `?/move` (`node`
 //! repeated, `parent`), `?/delete` (`node` repeated), and `?/restore`, `?/purge` (`node`
-//! repeated) posted to `/w/{workspace}/trash`. A success answers 303 back to the page (a reload
+//! repeated) and `?/empty` (everything) posted to `/w/{workspace}/trash`. A success answers 303 back to the page (a reload
 //! never re-posts); with `Accept: application/json` an [`ActionResult`] with the nodes acted on.
 //! A failure the user can fix (400, 409) is an action failure in JSON; without JS it is the
 //! error page with its status. Every node of a bulk action is checked before the first is sent.
@@ -19,7 +19,7 @@ use super::view::ActionResult;
 use crate::web::error::AppError;
 
 /// The actions this module answers (`?/name` without the `?/`).
-pub const ACTIONS: [&str; 5] = ["rename", "move", "delete", "restore", "purge"];
+pub const ACTIONS: [&str; 6] = ["rename", "move", "delete", "restore", "purge", "empty"];
 
 /// The most nodes one bulk action takes.
 pub const MAX_NODES: usize = 500;
@@ -71,6 +71,14 @@ async fn run(
 ) -> Result<Vec<crate::fastio::Node>, AppError> {
     super::listing::ensure_exposed(state, ws)?;
     let fields = read_pairs(state, request).await?;
+    if action == "empty" {
+        if folder != TRASH {
+            return Err(AppError::BadRequest(
+                "Only the trash can be emptied.".into(),
+            ));
+        }
+        return files::empty_trash(state, caller, ws).await;
+    }
     let one = |key: &str| {
         fields
             .iter()

@@ -316,6 +316,29 @@ pub async fn purge(
     Ok(before)
 }
 
+/// Empties the trash of `ws` for good; answers the nodes that were in it (the first page of
+/// them), which the audit entry counts.
+pub async fn empty_trash(
+    state: &AppState,
+    caller: &Caller,
+    ws: &str,
+) -> Result<Vec<Node>, AppError> {
+    listing::ensure_exposed(state, ws)?;
+    let params = ListQuery::default().validate()?;
+    let (nodes, more) = listing::page(state, ws, TRASH, &params).await?;
+    state.fastio.empty_trash(ws).await.map_err(not_found)?;
+    let count = if more.is_some() {
+        format!("emptied the trash (more than {} items)", nodes.len())
+    } else {
+        format!("emptied the trash ({} items)", nodes.len())
+    };
+    let event = Event::new(AuditAction::NodePurged)
+        .target(TRASH)
+        .detail(&count);
+    record(state, caller, ws, event).await;
+    Ok(nodes)
+}
+
 /// Makes `version` of file `node` current.
 pub async fn restore_version(
     state: &AppState,

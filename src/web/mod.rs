@@ -7,6 +7,7 @@
 
 pub mod actions;
 pub mod api;
+pub mod ask;
 pub mod assets;
 pub mod auth;
 pub mod cursor;
@@ -15,6 +16,7 @@ pub mod download;
 pub mod error;
 pub mod error_page;
 pub mod file_actions;
+pub mod file_page;
 pub mod files;
 pub mod form;
 pub mod format;
@@ -25,12 +27,15 @@ pub mod metrics;
 pub mod names;
 pub mod negotiate;
 pub mod openapi;
+pub mod organize;
 pub mod pages;
 pub mod preview;
 pub mod routes;
+pub mod search_page;
 pub mod security;
 pub mod state;
 pub mod templates;
+pub mod trash_page;
 pub mod upload_api;
 pub mod uploads;
 pub mod view;
@@ -53,11 +58,14 @@ pub fn routes() -> Routes {
     let r = upload_api::routes(r);
     let r = download::routes(r);
     let r = preview::routes(r);
+    let r = file_page::routes(r);
+    let r = organize::routes(r);
     let r = health::routes(r);
     let r = auth::signin::routes(r);
     let r = auth::api::routes(r);
     let r = links::routes(r);
     let r = openapi::routes(r);
+    let r = ask::routes(r);
     assets::routes(r)
 }
 

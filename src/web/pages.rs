@@ -1,21 +1,30 @@
 //! The browse pages: `GET /` (the exposed workspaces; with exactly one, a redirect to its root
 //! folder) and `GET /w/{workspace}` / `GET /w/{workspace}/{folder}` (`root` is the root folder).
 //! A page is a [`Listing`](super::view::Listing) plus breadcrumbs, rendered by `browse.html`;
-//! [`browse_page`] is also what the form actions re-render after an action.
+//! [`browse_page`] is also what the form actions re-render after an action. Two folder ids name
+//! workspace pages instead (Fast.io's ids are never these words): `trash`
+//! ([`super::trash_page`]) and `search` ([`super::search_page`]), so each page shares its path
+//! with the form actions posted to it.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::AppState;
 use super::auth::Caller;
 use super::auth::Need;
 use super::display::{self, SortState};
+use super::files::{SearchParams, TRASH};
+use super::search_page::search_page;
+use super::trash_page::trash_page;
 use super::listing::{self, ROOT};
 use super::routes::Routes;
 use super::templates::{BrowsePage, Chrome, Limits, WorkspaceLink, WorkspacesPage};
 use super::view::{ListParams, ListQuery};
 use crate::access::Capability;
 use crate::web::error::AppError;
+
+/// The folder id that names the search page.
+pub const SEARCH: &str = "search";
 
 /// This module's routes.
 pub fn routes(r: Routes) -> Routes {
@@ -57,15 +66,38 @@ async fn browse_root(
     browse_page(&state, &caller, &workspace, ROOT, &params).await
 }
 
-/// `GET /w/{workspace}/{folder}`: a folder's page.
+/// `GET /w/{workspace}/{folder}`: a folder's page (or the trash or search page).
 async fn browse(
     State(state): State<AppState>,
     caller: Caller,
     Path((workspace, folder)): Path<(String, String)>,
-    Query(query): Query<ListQuery>,
-) -> Result<BrowsePage, AppError> {
-    let params = query.validate()?;
-    browse_page(&state, &caller, &workspace, &folder, &params).await
+    RawQuery(raw): RawQuery,
+) -> Result<Response, AppError> {
+    let raw = raw.unwrap_or_default();
+    let bad = |e: serde_urlencoded::de::Error| {
+        AppError::BadRequest(format!("the query could not be read: {e}"))
+    };
+    match folder.as_str() {
+        TRASH => {
+            let query: ListQuery = serde_urlencoded::from_str(&raw).map_err(bad)?;
+            Ok(trash_page(&state, &caller, &workspace, query)
+                .await?
+                .into_response())
+        }
+        SEARCH => {
+            let params: SearchParams = serde_urlencoded::from_str(&raw).map_err(bad)?;
+            Ok(search_page(&state, &caller, &workspace, params)
+                .await?
+                .into_response())
+        }
+        _ => {
+            let query: ListQuery = serde_urlencoded::from_str(&raw).map_err(bad)?;
+            let params = query.validate()?;
+            Ok(browse_page(&state, &caller, &workspace, &folder, &params)
+                .await?
+                .into_response())
+        }
+    }
 }
 
 /// The browse page of `folder` in `workspace`: one page of its listing, breadcrumbs, forms.

@@ -22,8 +22,10 @@ use crate::web::auth::Need;
 use crate::web::error::AppError;
 use crate::web::routes::Routes;
 
-/// The policy of every preview answer.
-pub const PREVIEW_CSP: &str = "sandbox; default-src 'none'; img-src 'self'; media-src 'self'";
+/// The policy of every preview answer: a unique origin with no script and nothing loaded,
+/// framed only by fastgate's own pages (the file page shows a PDF in an `<iframe>`).
+pub const PREVIEW_CSP: &str =
+    "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; frame-ancestors 'self'";
 
 /// This module's routes.
 pub fn routes(r: Routes) -> Routes {
@@ -41,6 +43,11 @@ pub fn routes(r: Routes) -> Routes {
 
 /// Image types that have thumbnails (made by Fast.io at upload time).
 const THUMBNAILED: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/// Whether a file of type `mime` gets a thumbnail (the listing then shows it).
+pub fn has_thumbnail(mime: Option<&str>) -> bool {
+    mime.is_some_and(|m| THUMBNAILED.iter().any(|t| m.eq_ignore_ascii_case(t)))
+}
 
 /// `GET /thumb/{workspace}/{node}`: Fast.io's thumbnail of an image (at most 256 px on its
 /// longest side); 404 for anything else or while the thumbnail is not ready (the page then shows
@@ -198,6 +205,7 @@ async fn preview(
         .header(header::CONTENT_DISPOSITION, disposition)
         .header(header::CONTENT_SECURITY_POLICY, PREVIEW_CSP)
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        .header(header::X_FRAME_OPTIONS, "SAMEORIGIN")
         .header(header::ACCEPT_RANGES, "bytes")
         .header(header::CACHE_CONTROL, "private, no-cache");
     if let Some(len) = file.content_length {

@@ -32,6 +32,8 @@ pub struct AppState {
     pub chunked: ChunkedUploads,
     /// Users, sessions, tokens, links and the audit log, on the access database.
     pub access: Access,
+    /// Upstream waits held by answer streams (see [`crate::web::ask::Waits`]).
+    pub ask_waits: crate::web::ask::Waits,
 }
 
 impl AppState {
@@ -71,6 +73,7 @@ impl AppState {
             names: NameCache::new(),
             chunked,
             access,
+            ask_waits: crate::web::ask::Waits::default(),
         }
     }
 

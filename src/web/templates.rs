@@ -162,6 +162,10 @@ pub struct Row {
     pub is_folder: bool,
     /// Link target.
     pub href: String,
+    /// Where the name links: a folder's page, or a file's page (details and preview).
+    pub page_href: String,
+    /// An image's thumbnail (`/thumb/…`); `None` shows the file icon.
+    pub thumb: Option<String>,
     /// `1.5 MiB`, or `—`.
     pub size_text: String,
     /// `PDF`, `PNG image`, `Folder`…
@@ -201,6 +205,10 @@ pub struct BrowsePage {
     pub folder: FolderRef,
     /// `/w/{ws}/{folder}`: forms post to `{page_path}?/upload` etc.
     pub page_path: String,
+    /// The workspace's search page.
+    pub search_href: String,
+    /// The workspace's trash page.
+    pub trash_href: String,
     /// Root-to-here trail.
     pub crumbs: Vec<Crumb>,
     /// Name, Type, Modified headers (Size cannot be sorted upstream).
@@ -247,6 +255,8 @@ impl BrowsePage {
             workspace_name: workspace_name.to_owned(),
             folder: listing.folder.clone(),
             page_path: display::folder_href(ws, &listing.folder.id),
+            search_href: display::folder_href(ws, "search"),
+            trash_href: display::folder_href(ws, "trash"),
             crumbs: display::breadcrumbs(ws, workspace_name, path),
             name_header: header("Name", SortKey::Name),
             type_header: header("Type", SortKey::Type),
@@ -278,6 +288,13 @@ fn row(ws: &str, e: &super::view::Entry, now: DateTime<Utc>) -> Row {
         } else {
             display::download_href(ws, &e.id)
         },
+        page_href: if is_folder {
+            display::folder_href(ws, &e.id)
+        } else {
+            display::file_href(ws, &e.id)
+        },
+        thumb: (!is_folder && super::preview::has_thumbnail(e.mime.as_deref()))
+            .then(|| display::thumb_href(ws, &e.id)),
         size_text: e.size.map_or_else(|| "—".to_owned(), format::human_size),
         type_text: if is_folder {
             "Folder".to_owned()
@@ -294,7 +311,7 @@ fn row(ws: &str, e: &super::view::Entry, now: DateTime<Utc>) -> Row {
 }
 
 /// `report.pdf` → `PDF`; `photo.png` (image/png) → `PNG image`; no extension → the MIME subtype.
-fn type_label(name: &str, mime: Option<&str>) -> String {
+pub fn type_label(name: &str, mime: Option<&str>) -> String {
     let ext = name
         .rsplit_once('.')
         .map(|(_, ext)| ext)

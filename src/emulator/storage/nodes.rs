@@ -30,10 +30,113 @@ pub struct NodeRow {
     pub upload_session: Option<String>,
     /// Preview states as a JSON object (`previews.rs`); `None` for rows older than previews.
     pub previews: Option<String>,
+    /// What AI indexing recorded (`ai/indexing.rs`); written only by the indexer.
+    pub ai: AiMark,
 }
 
+/// The AI indexing record of a node (§6.2 `ai`): the state and summary of the version it was
+/// made for. A record of another version (or none) reads as `pending` for a file AI can read:
+/// new content is pending until the indexer takes it.
+#[derive(Debug, Clone, Default)]
+pub struct AiMark {
+    /// `pending`, `in_progress`, `ready`, `failed` or `disabled`.
+    pub state: Option<String>,
+    /// The node version the state belongs to.
+    pub version: Option<String>,
+    /// An extractive summary (the document's opening words), once `ready`.
+    pub summary: Option<String>,
+}
+
+/// What AI indexing reads a file as (`ai/extract.rs`); `None` (media, images, archives,
+/// binaries) means `ai.state` `disabled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocKind {
+    /// Text per page (`pdf-extract`).
+    Pdf,
+    /// Word paragraphs and tables (`word/document.xml`).
+    Docx,
+    /// CommonMark.
+    Markdown,
+    /// HTML, as text.
+    Html,
+    /// One passage per row, `column: value; …`.
+    Csv,
+    /// Plain text and source code.
+    Text,
+}
+
+const TEXT_EXTENSIONS: [&str; 40] = [
+    "txt", "text", "log", "rs", "py", "js", "mjs", "ts", "tsx", "jsx", "go", "java", "kt", "c",
+    "h", "cc", "cpp", "hpp", "cs", "rb", "php", "sh", "bash", "toml", "yaml", "yml", "json", "xml",
+    "ini", "cfg", "conf", "sql", "css", "scss", "swift", "scala", "lua", "pl", "r", "tex",
+];
+
+/// The document kind of a file named `name` with MIME type `mime`: the extension first, then
+/// the MIME type.
+pub fn doc_kind(name: &str, mime: &str) -> Option<DocKind> {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "pdf" => return Some(DocKind::Pdf),
+        "docx" => return Some(DocKind::Docx),
+        "md" | "markdown" => return Some(DocKind::Markdown),
+        "html" | "htm" | "xhtml" => return Some(DocKind::Html),
+        "csv" => return Some(DocKind::Csv),
+        e if TEXT_EXTENSIONS.contains(&e) => return Some(DocKind::Text),
+        _ => {}
+    }
+    match mime {
+        "application/pdf" => Some(DocKind::Pdf),
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => {
+            Some(DocKind::Docx)
+        }
+        "text/markdown" => Some(DocKind::Markdown),
+        "text/html" => Some(DocKind::Html),
+        "text/csv" => Some(DocKind::Csv),
+        "application/json" | "application/xml" => Some(DocKind::Text),
+        m if m.starts_with("text/") => Some(DocKind::Text),
+        _ => None,
+    }
+}
+
+/// The node's AI state as answered: the indexer's record for the current version, else
+/// `pending` for a file AI can read and `disabled` for anything else (folders included).
+pub fn ai_state(n: &NodeRow) -> &str {
+    if n.kind != "file" {
+        return "disabled";
+    }
+    match (&n.ai.state, &n.ai.version) {
+        (Some(s), Some(v)) if *v == n.version => s,
+        _ if doc_kind(&n.name, n.mimetype.as_deref().unwrap_or_default()).is_some() => "pending",
+        _ => "disabled",
+    }
+}
+
+/// The `ai` object (§6.2): `{state}` at standard, `{state, attach, summary}` at full. `attach`
+/// (usable as a chat attachment) is true for every file AI can read; `summary` is set once
+/// `ready`.
+fn ai_json(n: &NodeRow, out: Output) -> Value {
+    let state = ai_state(n);
+    if out != Output::Full {
+        return json!({"state": state});
+    }
+    let attach = n.kind == "file"
+        && doc_kind(&n.name, n.mimetype.as_deref().unwrap_or_default()).is_some();
+    let summary = match (state, &n.ai.version) {
+        ("ready", Some(v)) if *v == n.version => n.ai.summary.clone(),
+        _ => None,
+    };
+    json!({"state": state, "attach": attach, "summary": summary})
+}
+
+const INSERT_COLS: &str = "id, workspace_id, parent, type, name, size, mimetype, hash, blob, \
+    version, created, updated, deleted, deleted_from, origin_type, upload_session, previews";
+
 const COLS: &str = "id, workspace_id, parent, type, name, size, mimetype, hash, blob, version, \
-    created, updated, deleted, deleted_from, origin_type, upload_session, previews";
+    created, updated, deleted, deleted_from, origin_type, upload_session, previews, ai_state, \
+    ai_version, ai_summary";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<NodeRow> {
     Ok(NodeRow {
@@ -54,6 +157,11 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<NodeRow> {
         origin_type: r.get(14)?,
         upload_session: r.get(15)?,
         previews: r.get(16)?,
+        ai: AiMark {
+            state: r.get(17)?,
+            version: r.get(18)?,
+            summary: r.get(19)?,
+        },
     })
 }
 
@@ -114,7 +222,7 @@ pub fn node_json(n: &NodeRow, out: Output, web_base: &str) -> Value {
     v["deleted"] = json!(n.deleted);
     v["deleted_from"] = json!(n.deleted_from);
     v["origin"] = json!({"type": n.origin_type.clone().unwrap_or_else(|| "upload".into())});
-    v["ai"] = json!({"state": "disabled"});
+    v["ai"] = ai_json(n, out);
     if out == Output::Full {
         if n.kind == "file" {
             v["hash"] = json!(n.hash);
@@ -235,7 +343,7 @@ pub fn free_name(c: &Connection, ws: &str, parent: &str, name: &str) -> Result<S
 /// Inserts a new node row.
 pub fn insert(c: &Connection, n: &NodeRow) -> Result<(), ApiError> {
     c.execute(
-        &format!("INSERT INTO nodes({COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"),
+        &format!("INSERT INTO nodes({INSERT_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"),
         rusqlite::params![
             n.id, n.workspace_id, n.parent, n.kind, n.name, n.size as i64, n.mimetype, n.hash,
             n.blob, n.version, n.created, n.updated, n.deleted as i64, n.deleted_from,
@@ -266,6 +374,7 @@ pub fn new_folder(ws: &str, parent: &str, name: &str) -> NodeRow {
         origin_type: None,
         upload_session: None,
         previews: None,
+        ai: AiMark::default(),
     }
 }
 
@@ -342,7 +451,7 @@ pub fn list(
         page_size + 1
     ));
     let mut stmt = c.prepare(&sql)?;
-    let map = |r: &Row<'_>| Ok((from_row(r)?, r.get::<_, String>(17)?));
+    let map = |r: &Row<'_>| Ok((from_row(r)?, r.get::<_, String>(20)?));
     let rows: Vec<(NodeRow, String)> = match &after {
         Some((key, id)) => stmt
             .query_map((ws, parent, key, id), map)?

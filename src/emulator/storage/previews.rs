@@ -63,8 +63,12 @@ fn write_states(c: &Connection, id: &str, m: &Map<String, Value>) -> Result<(), 
 }
 
 /// Generates the previews of `node` in the background (after `stored`, a copy, or a version
-/// restore). Does nothing when none is `not generated`.
+/// restore). Does nothing when none is `not generated`. Every caller is a "new content stored"
+/// moment, so this is also where `storage:{node}` is posted to the activity feed (§8.1) and the
+/// node is queued for AI indexing (`ai/indexing.rs`).
 pub fn schedule(state: &Arc<EmulatorState>, ws: String, node: String) {
+    state.activity.post(&ws, format!("storage:{node}"));
+    state.index_queue.push(&ws, &node);
     let st = state.clone();
     state.tasks.spawn(async move {
         if let Err(e) = generate(&st, ws, node.clone()).await {
@@ -99,6 +103,9 @@ async fn generate(state: &Arc<EmulatorState>, ws: String, node: String) -> Resul
             Ok(Some(n))
         })
         .await?;
+    if claim.is_some() {
+        state.activity.post(&ws, format!("preview:{node}"));
+    }
     let Some(n) = claim else {
         return Ok(());
     };
@@ -109,6 +116,7 @@ async fn generate(state: &Arc<EmulatorState>, ws: String, node: String) -> Resul
         _ => None,
     };
     let blobs = state.blobs.clone();
+    let node_ws = ws.clone();
     state
         .store
         .call(move |c| {
@@ -150,7 +158,9 @@ async fn generate(state: &Arc<EmulatorState>, ws: String, node: String) -> Resul
             }
             write_states(c, &cur.id, &m)
         })
-        .await
+        .await?;
+    state.activity.post(&node_ws, format!("preview:{node}"));
+    Ok(())
 }
 
 /// Decodes and shrinks the blob on the blocking pool (one at a time) and writes the thumbnail

@@ -73,11 +73,13 @@ pub struct Paging {
     offset: Option<String>,
 }
 
-fn workspace_json(row: &(String, String, String, String)) -> Value {
+/// The workspace object (§5). `intelligence` is on unless a fault switch turned it off for this
+/// workspace (an emulator choice, so scoped chat works out of the box).
+fn workspace_json(row: &(String, String, String, String), intelligence: bool) -> Value {
     json!({
         "id": row.0, "name": row.1, "folder_name": row.2, "created": row.3,
-        "description": "", "intelligence": false, "perm_join": "member",
-        "perm_member_manage": "admin", "ai_capabilities": {"chat": false},
+        "description": "", "intelligence": intelligence, "perm_join": "member",
+        "perm_member_manage": "admin", "ai_capabilities": {"chat": intelligence},
     })
 }
 
@@ -125,7 +127,7 @@ pub async fn list(
         .filter(|r| !state.faults.is_not_member(&r.0))
         .skip(offset as usize)
         .take(limit as usize)
-        .map(workspace_json)
+        .map(|r| workspace_json(r, state.faults.intelligence_on(&r.0)))
         .collect();
     Ok(Envelope(json!({
         "workspaces": page,
@@ -146,5 +148,6 @@ pub async fn details(
         .iter()
         .find(|r| r.0 == id)
         .ok_or_else(|| ApiError::not_found("workspace not found"))?;
-    Ok(Envelope(json!({"workspace": workspace_json(row)})))
+    let on = state.faults.intelligence_on(&row.0);
+    Ok(Envelope(json!({"workspace": workspace_json(row, on)})))
 }

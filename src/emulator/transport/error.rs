@@ -69,6 +69,25 @@ pub enum ApiError {
     /// applicable), or an image transform of a file that is not an image (§6.10).
     #[error("{0}")]
     PreviewUnavailable(String),
+    /// 406 / 1605: a folder passed as an AI chat attachment (§2.1, §8 "Preconditions").
+    #[error("{0}")]
+    NotAcceptable(String),
+    /// 402 / 1688: no credits left for AI chat (§2.1; a fault switch, §8 "Chats cost credits").
+    #[error("AI credits are exhausted for this account")]
+    CreditsExhausted,
+    /// 400 / 1605: workspace intelligence is off, so scoped (RAG) chat is not available (§2.2
+    /// 1605 "intelligence not allowed", §8 "Preconditions").
+    #[error("workspace intelligence is disabled; enable it to ask questions about its files")]
+    IntelligenceOff,
+    /// 409 with one of the "conversation too large" codes (§2.2: 168116 workspace follow-up,
+    /// 153795 workspace new chat): start a new chat.
+    #[error("{text}")]
+    ConversationTooLarge {
+        /// 168116 or 153795.
+        code: u32,
+        /// What exceeded the limit.
+        text: String,
+    },
     /// 500 / 500: the emulator failed (I/O, SQLite). Details go to the log only.
     #[error("internal error")]
     Internal(String),
@@ -93,6 +112,10 @@ impl ApiError {
             Self::QuickShareClosed => (StatusCode::FORBIDDEN, 10756),
             Self::PlanLimit(_) => (StatusCode::FORBIDDEN, 1685),
             Self::PreviewUnavailable(_) => (StatusCode::NOT_FOUND, 143705),
+            Self::NotAcceptable(_) => (StatusCode::NOT_ACCEPTABLE, 1605),
+            Self::CreditsExhausted => (StatusCode::PAYMENT_REQUIRED, 1688),
+            Self::IntelligenceOff => (StatusCode::BAD_REQUEST, 1605),
+            Self::ConversationTooLarge { code, .. } => (StatusCode::CONFLICT, *code),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, 500),
         }
     }

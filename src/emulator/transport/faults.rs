@@ -78,6 +78,11 @@ pub struct Faults {
     /// Delay after a request was handled and before its response headers go out (§11 "slow
     /// first bytes"): the work is done, the client waits. `latency_ms` delays before the work.
     pub slow_first_byte_ms: u64,
+    /// AI chat create and follow-up answer 402/1688 (credits exhausted, §8).
+    pub ai_credits_exhausted: bool,
+    /// Workspaces whose `intelligence` is off: details say `false` and scoped chat answers
+    /// 400/1605 (§5, §8 "Preconditions"). Every other workspace has it on.
+    pub intelligence_off_workspaces: Vec<String>,
 }
 
 /// A shared, runtime-changeable handle on [`Faults`].
@@ -158,6 +163,36 @@ impl FaultControls {
     /// Sets the delay before response headers.
     pub fn set_slow_first_byte_ms(&self, ms: u64) {
         self.update(|f| f.slow_first_byte_ms = ms);
+    }
+
+    /// Sets whether AI chat answers 402 (credits exhausted).
+    pub fn set_ai_credits_exhausted(&self, on: bool) {
+        self.update(|f| f.ai_credits_exhausted = on);
+    }
+
+    /// Turns workspace intelligence on or off for `workspace`.
+    pub fn set_intelligence(&self, workspace: &str, on: bool) {
+        self.update(|f| {
+            f.intelligence_off_workspaces.retain(|w| w != workspace);
+            if !on {
+                f.intelligence_off_workspaces.push(workspace.to_owned());
+            }
+        });
+    }
+
+    /// Whether `workspace` has intelligence on (the default).
+    pub fn intelligence_on(&self, workspace: &str) -> bool {
+        !self
+            .inner
+            .read()
+            .intelligence_off_workspaces
+            .iter()
+            .any(|w| w == workspace)
+    }
+
+    /// Whether AI chat answers 402.
+    pub fn ai_credits_exhausted(&self) -> bool {
+        self.inner.read().ai_credits_exhausted
     }
 
     /// Whether calls on `workspace` answer "not a member".

@@ -154,6 +154,7 @@ pub fn place(
                 upload_session: Some(s.id.clone()),
                 previews: Some(previews::initial(&mime)),
                 mimetype: Some(mime),
+                ai: Default::default(),
             };
             nodes::insert(&tx, &node)?;
             node.id

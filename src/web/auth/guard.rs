@@ -41,14 +41,16 @@ pub enum Need {
 }
 
 /// The capability of form action `name` (`upload`, `mkdir`, `share`; `edit` for `rename`,
-/// `move`, `delete`, `restore` and `purge`); unknown actions need
+/// `move`, `delete`, `restore`, `purge`, `empty` and `restore_version`); unknown actions need
 /// `view` and are then refused by the handler.
 pub fn action_capability(name: &str) -> Capability {
     match name {
         "upload" => Capability::Upload,
         "mkdir" => Capability::Mkdir,
         "share" => Capability::Share,
-        "rename" | "move" | "delete" | "restore" | "purge" => Capability::Edit,
+        "rename" | "move" | "delete" | "restore" | "purge" | "empty" | "restore_version" => {
+            Capability::Edit
+        }
         _ => Capability::View,
     }
 }
@@ -135,12 +137,16 @@ fn check(
 }
 
 /// The answer to an anonymous request on a protected route: a page redirects to `/signin`
-/// (coming back afterwards); the JSON API, downloads, the upload API and `/metrics` (a
+/// (coming back afterwards); the JSON API, the bytes routes (downloads, previews, thumbnails —
+/// what `<img>`, `<video>` and scripts fetch), the upload API and `/metrics` (a
 /// scraper, not a person) answer 401.
 fn anonymous(req: &Request, need: Need) -> Response {
     let path = req.uri().path();
+    let bytes = ["/download/", "/preview/", "/thumb/"]
+        .iter()
+        .any(|p| path.starts_with(p));
     let wants_page = RouteKind::of(req) == RouteKind::Page
-        && !path.starts_with("/download/")
+        && !bytes
         && need != Need::Operator;
     if !wants_page {
         // Always the JSON body, even on a download link or `/metrics` (whose other errors are

@@ -3,6 +3,7 @@
 //! [`spawn_app`] starts the real gateway in front of the real emulator.
 
 pub mod browser;
+pub mod documents;
 pub mod emulator;
 mod fixtures;
 pub mod forms;

@@ -198,15 +198,28 @@ async fn the_actions_need_an_editor() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_editors_folder_page_offers_rename_and_trash_per_row_and_a_viewers_does_not() {
+async fn an_editors_folder_page_offers_rename_move_and_trash_per_row_and_a_viewers_does_not() {
     let gw = spawn_app().await;
     let ws = gw.workspace.clone();
     let node = gw.put_file("root", "draft.txt", b"words").await;
     let page = gw.get(&format!("/w/{ws}/root")).await.text();
     let rename = format!(r#"action="/w/{ws}/root?/rename""#);
-    let trash = format!(r#"action="/w/{ws}/root?/delete""#);
-    assert!(page.contains(&rename) && page.contains(&trash), "{page}");
+    let to_move = format!(r#"href="/w/{ws}/root/move?node={node}""#);
+    let trash = format!(r#"href="/w/{ws}/root/delete?node={node}""#);
+    assert!(
+        page.contains(&rename) && page.contains(&to_move) && page.contains(&trash),
+        "{page}"
+    );
     assert!(page.contains(&format!(r#"name="node" value="{node}""#)));
+    // The menu's "Move to trash…" asks first, on a page whose form posts ?/delete.
+    let confirm = gw
+        .get(&format!("/w/{ws}/root/delete?node={node}"))
+        .await
+        .text();
+    assert!(
+        confirm.contains(&format!(r#"action="/w/{ws}/root?/delete""#)),
+        "{confirm}"
+    );
     // The page's own rename form, posted as a browser without JS would.
     let r = form(
         &gw,
@@ -222,7 +235,8 @@ async fn an_editors_folder_page_offers_rename_and_trash_per_row_and_a_viewers_do
     let (_, viewer) = gw.user("vic", "viewer", Some(&ws)).await;
     let theirs = viewer.get(&format!("/w/{ws}/root")).await.text();
     assert!(
-        !theirs.contains("?/rename") && !theirs.contains("?/delete"),
+        !theirs.contains("?/rename") && !theirs.contains("/delete?") && !theirs.contains("/move?"),
         "{theirs}"
     );
+    assert!(!theirs.contains(r#"form="bulk""#), "no checkboxes for a viewer");
 }

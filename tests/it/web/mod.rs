@@ -1,9 +1,11 @@
 //! The gateway's pages, form actions, JSON listing, downloads and security layers.
 mod actions;
+mod ask;
 mod api;
 mod browse;
 mod download;
 mod file_actions;
+mod file_pages;
 mod files;
 mod links;
 mod preview;

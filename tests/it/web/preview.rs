@@ -81,8 +81,20 @@ async fn images_and_pdf_are_inline_other_types_download_and_folders_have_none() 
         gw.get(&format!("/preview/{ws}/nosuchnode")).await.status,
         404
     );
-    // Opened by someone signed out: to the sign-in page, like any page.
-    let r = gw.anonymous().get(&format!("/preview/{ws}/{png}")).await;
+    // Fetched by someone signed out: 401 like a download (bytes, not a page, are asked for:
+    // an <img> or <video> cannot follow a sign-in redirect), thumbnails alike.
+    let anonymous = gw.anonymous();
+    for path in [
+        format!("/preview/{ws}/{png}"),
+        format!("/thumb/{ws}/{png}"),
+        format!("/download/{ws}/{png}"),
+    ] {
+        let r = anonymous.get(&path).await;
+        assert_eq!(r.status, 401, "{path}");
+        assert_eq!(r.json()["error"]["code"], "unauthenticated", "{path}");
+    }
+    // The pages around them still send a person to the sign-in page.
+    let r = anonymous.get(&format!("/w/{ws}/f/{png}")).await;
     assert_eq!(r.status, 303);
     assert!(
         r.header("location")
