@@ -167,7 +167,12 @@ impl Access {
     }
 
     /// `owner`'s most recent chats in `workspace`, newest first.
-    pub async fn ask_chats(&self, workspace: &str, owner: &str, limit: i64) -> Result<Vec<AskChat>> {
+    pub async fn ask_chats(
+        &self,
+        workspace: &str,
+        owner: &str,
+        limit: i64,
+    ) -> Result<Vec<AskChat>> {
         let rows = self
             .db
             .query(

@@ -93,14 +93,35 @@ pub fn router(state: Arc<EmulatorState>) -> Router {
         .route("/current/upload/{id}/stream/", post(transfer::stream))
         .route(&format!("{ws}/ai/agent/"), post(agent::create))
         .route(&format!("{ws}/ai/agent/list/"), get(agent::list))
-        .route(&format!("{ws}/ai/agent/list/deleted"), get(agent::list_deleted))
-        .route(&format!("{ws}/ai/agent/list/deleted/"), get(agent::list_deleted))
+        .route(
+            &format!("{ws}/ai/agent/list/deleted"),
+            get(agent::list_deleted),
+        )
+        .route(
+            &format!("{ws}/ai/agent/list/deleted/"),
+            get(agent::list_deleted),
+        )
         .route(&format!("{ws}/ai/agent/{{chat}}/"), delete(agent::delete))
-        .route(&format!("{ws}/ai/agent/{{chat}}/details/"), get(agent::details))
-        .route(&format!("{ws}/ai/agent/{{chat}}/update/"), post(agent::update))
-        .route(&format!("{ws}/ai/agent/{{chat}}/publish/"), post(agent::publish))
-        .route(&format!("{ws}/ai/agent/{{chat}}/cancel/"), post(agent::cancel))
-        .route(&format!("{ws}/ai/agent/{{chat}}/message/"), post(agent::follow_up))
+        .route(
+            &format!("{ws}/ai/agent/{{chat}}/details/"),
+            get(agent::details),
+        )
+        .route(
+            &format!("{ws}/ai/agent/{{chat}}/update/"),
+            post(agent::update),
+        )
+        .route(
+            &format!("{ws}/ai/agent/{{chat}}/publish/"),
+            post(agent::publish),
+        )
+        .route(
+            &format!("{ws}/ai/agent/{{chat}}/cancel/"),
+            post(agent::cancel),
+        )
+        .route(
+            &format!("{ws}/ai/agent/{{chat}}/message/"),
+            post(agent::follow_up),
+        )
         .route(
             &format!("{ws}/ai/agent/{{chat}}/messages/list/"),
             get(agent::messages),

@@ -42,9 +42,7 @@ impl Client {
             query.push(("updated", "1".to_owned()));
         }
         let mut op = self.op("GET /activity/poll/{entity}/", Replay::Idempotent);
-        op.timeout = op
-            .timeout
-            .max(Duration::from_secs(wait_secs) + WAIT_MARGIN);
+        op.timeout = op.timeout.max(Duration::from_secs(wait_secs) + WAIT_MARGIN);
         let payload = self
             .call(op, |http| http.get(self.url(&path)).query(&query))
             .await?;

@@ -44,7 +44,12 @@ impl Client {
     /// `POST /workspace/{ws}/ai/agent/`: a new chat with its first `question` over `scope`.
     /// Sent once (a replay would open a second chat). An empty or over-long question is refused
     /// before sending.
-    pub async fn ask(&self, ws: &str, question: &str, scope: &AiScope) -> Result<AskReceipt, Error> {
+    pub async fn ask(
+        &self,
+        ws: &str,
+        question: &str,
+        scope: &AiScope,
+    ) -> Result<AskReceipt, Error> {
         let form = question_form(question, scope)?;
         let path = self.agent_path(ws, "")?;
         let op = self.op("POST /workspace/{ws}/ai/agent/", Replay::Once);
@@ -66,7 +71,10 @@ impl Client {
     ) -> Result<AskReceipt, Error> {
         let form = question_form(question, scope)?;
         let path = self.agent_path(ws, &format!("{}/message/", segment(chat, "chat id")?))?;
-        let op = self.op("POST /workspace/{ws}/ai/agent/{chat}/message/", Replay::Once);
+        let op = self.op(
+            "POST /workspace/{ws}/ai/agent/{chat}/message/",
+            Replay::Once,
+        );
         let payload = self
             .call(op, |http| http.post(self.url(&path)).form(&form))
             .await
@@ -75,7 +83,12 @@ impl Client {
     }
 
     /// `GET …/ai/agent/{chat}/message/{message}/details/`: the answer as it stands.
-    pub async fn ai_message(&self, ws: &str, chat: &str, message: &str) -> Result<AiMessage, Error> {
+    pub async fn ai_message(
+        &self,
+        ws: &str,
+        chat: &str,
+        message: &str,
+    ) -> Result<AiMessage, Error> {
         let path = self.agent_path(
             ws,
             &format!(
@@ -142,7 +155,10 @@ impl Client {
     /// `GET …/ai/agent/{chat}/details/`.
     pub async fn ai_chat(&self, ws: &str, chat: &str) -> Result<AiChat, Error> {
         let path = self.agent_path(ws, &format!("{}/details/", segment(chat, "chat id")?))?;
-        let op = self.op("GET /workspace/{ws}/ai/agent/{chat}/details/", Replay::Idempotent);
+        let op = self.op(
+            "GET /workspace/{ws}/ai/agent/{chat}/details/",
+            Replay::Idempotent,
+        );
         let payload = self.call(op, |http| http.get(self.url(&path))).await?;
         let record = payload.record(&["chat", "thread"]);
         let mut found = chat_from(&record).unwrap_or(AiChat {
@@ -158,7 +174,10 @@ impl Client {
     /// `DELETE …/ai/agent/{chat}/`: a soft delete (the chat moves to the deleted list).
     pub async fn delete_ai_chat(&self, ws: &str, chat: &str) -> Result<(), Error> {
         let path = self.agent_path(ws, &format!("{}/", segment(chat, "chat id")?))?;
-        let op = self.op("DELETE /workspace/{ws}/ai/agent/{chat}/", Replay::Idempotent);
+        let op = self.op(
+            "DELETE /workspace/{ws}/ai/agent/{chat}/",
+            Replay::Idempotent,
+        );
         self.call(op, |http| http.delete(self.url(&path))).await?;
         Ok(())
     }
@@ -168,7 +187,10 @@ impl Client {
     /// an error is 406 with the flat `error_message`. Idempotent.
     pub async fn cancel_ai(&self, ws: &str, chat: &str) -> Result<CancelOutcome, Error> {
         let path = self.agent_path(ws, &format!("{}/cancel/", segment(chat, "chat id")?))?;
-        let op = self.op("POST /workspace/{ws}/ai/agent/{chat}/cancel/", Replay::Idempotent);
+        let op = self.op(
+            "POST /workspace/{ws}/ai/agent/{chat}/cancel/",
+            Replay::Idempotent,
+        );
         let payload = self.call(op, |http| http.post(self.url(&path))).await?;
         Ok(cancel_from(&payload))
     }
@@ -224,13 +246,10 @@ pub(crate) fn ref_json(item: &AiRef) -> Value {
 /// `turn_id`, `thread_id`) answer, read either way; a follow-up may omit the chat id.
 pub(crate) fn receipt_from(payload: &Payload, chat: Option<&str>) -> Result<AskReceipt, Error> {
     let nested = |outer: &str, keys: &[&str]| {
-        payload
-            .0
-            .get(outer)
-            .and_then(|o| match o {
-                Value::Object(m) => keys.iter().find_map(|k| m.get(*k).and_then(de::id)),
-                other => de::id(other),
-            })
+        payload.0.get(outer).and_then(|o| match o {
+            Value::Object(m) => keys.iter().find_map(|k| m.get(*k).and_then(de::id)),
+            other => de::id(other),
+        })
     };
     let chat_id = nested("thread", &["thread_id", "id"])
         .or_else(|| nested("chat", &["chat_id", "id"]))
@@ -256,7 +275,11 @@ pub(crate) fn message_from(payload: &Payload) -> AiMessage {
         .unwrap_or(top);
     let state = [msg, top]
         .iter()
-        .find_map(|m| m.get("state").or_else(|| m.get("status")).and_then(Value::as_str))
+        .find_map(|m| {
+            m.get("state")
+                .or_else(|| m.get("status"))
+                .and_then(Value::as_str)
+        })
         .map(MessageState::parse)
         .unwrap_or_else(|| MessageState::Other(String::new()));
     let response = |m: &Map<String, Value>| m.get("response").and_then(Value::as_object).cloned();
@@ -310,9 +333,8 @@ fn clarification_from(top: &Map<String, Value>, msg: &Map<String, Value>) -> Opt
         }
         .filter(|q| !q.trim().is_empty())
     };
-    let under = |m: &Map<String, Value>, key: &str| {
-        m.get(key).and_then(Value::as_object).and_then(within)
-    };
+    let under =
+        |m: &Map<String, Value>, key: &str| m.get(key).and_then(Value::as_object).and_then(within);
     within(top)
         .or_else(|| within(msg))
         .or_else(|| under(top, "result"))
@@ -466,7 +488,10 @@ mod tests {
         assert_eq!(form[1].0, "references");
         let form = question_form("why?", &AiScope::Attachments(refs[..1].to_vec())).expect("f");
         assert_eq!(form[1].0, "subjects");
-        assert_eq!(question_form("why?", &AiScope::Workspace).expect("f").len(), 1);
+        assert_eq!(
+            question_form("why?", &AiScope::Workspace).expect("f").len(),
+            1
+        );
     }
 
     #[test]
@@ -523,8 +548,10 @@ mod tests {
 
     #[test]
     fn a_bare_text_and_citations_outside_response_are_found_too() {
-        let p = payload(json!({"text": "top answer", "message": {"state": "complete",
-            "citations": [{"node_id": 5, "entries": [{"page": "3", "snippet": "x", "row": 4}]}]}}));
+        let p = payload(
+            json!({"text": "top answer", "message": {"state": "complete",
+            "citations": [{"node_id": 5, "entries": [{"page": "3", "snippet": "x", "row": 4}]}]}}),
+        );
         let m = message_from(&p);
         assert_eq!(m.answer.as_deref(), Some("top answer"));
         assert_eq!(m.citations[0].node, "5");
@@ -539,8 +566,10 @@ mod tests {
 
     #[test]
     fn needs_input_gives_the_clarifying_question_not_the_echoed_question() {
-        let p = payload(json!({"message": {"state": "needs_input", "text": "tell me about these",
-            "clarification": {"type": "scope", "question": "Which files do you mean?"}}}));
+        let p = payload(
+            json!({"message": {"state": "needs_input", "text": "tell me about these",
+            "clarification": {"type": "scope", "question": "Which files do you mean?"}}}),
+        );
         let m = message_from(&p);
         assert_eq!(m.state, MessageState::NeedsInput);
         assert_eq!(m.answer, None);
@@ -591,7 +620,10 @@ mod tests {
             Some(AiRefusal::IntelligenceOff)
         );
         assert_eq!(reason(refine(up(409, Some(1), "busy"))), None);
-        assert_eq!(reason(refine(up(400, Some(1605), "question too long"))), None);
+        assert_eq!(
+            reason(refine(up(400, Some(1605), "question too long"))),
+            None
+        );
     }
 
     #[test]

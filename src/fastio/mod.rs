@@ -35,20 +35,20 @@ mod upload;
 mod versions;
 mod workspace;
 
-pub use client::{Client, ClientConfig, DEFAULT_BASE_URL};
 pub use activity::MAX_ACTIVITY_WAIT;
 pub use ai::CONVERSATION_TOO_LARGE_CODES;
+pub use client::{Client, ClientConfig, DEFAULT_BASE_URL};
 pub use error::{AiRefusal, Error};
 pub use ratelimit::DEFAULT_RATE_LIMIT_WAIT;
 pub use retry::RetryPolicy;
 pub use session::{UploadSession, UploadStatus};
 pub use types::{
-    Activity, AiChat, AiIndexState, AiMessage, AiRef, AiScope, AskReceipt, CancelOutcome, Citation,
-    CitationEntry, MAX_QUESTION_CHARS, MessageState, NodeAi,
-    ByteStream, Crop, Download, Expiry, FileShare, FileShareParams, FolderPage, ListQuery, Node,
-    NodeType, OutputFormat, PageSize, PreviewState, PreviewType, Previews, SearchHit, SearchPage,
-    SearchQuery, ShareAccess, SharedFile, SingleUpload, SizePreset, SortBy, SortDir, TokenUrl,
-    TransformParams, UploadLimits, UploadTarget, Version, Workspace,
+    Activity, AiChat, AiIndexState, AiMessage, AiRef, AiScope, AskReceipt, ByteStream,
+    CancelOutcome, Citation, CitationEntry, Crop, Download, Expiry, FileShare, FileShareParams,
+    FolderPage, ListQuery, MAX_QUESTION_CHARS, MessageState, Node, NodeAi, NodeType, OutputFormat,
+    PageSize, PreviewState, PreviewType, Previews, SearchHit, SearchPage, SearchQuery, ShareAccess,
+    SharedFile, SingleUpload, SizePreset, SortBy, SortDir, TokenUrl, TransformParams, UploadLimits,
+    UploadTarget, Version, Workspace,
 };
 pub use upload::{
     BATCH_MAX_BYTES, BATCH_MAX_FILES, BatchFile, BatchOutcome, MAX_LONG_POLL, SINGLE_CALL_MAX_BYTES,

@@ -9,8 +9,7 @@
 //! never piles up behind slow uploads. [`ChunkedUploads::complete`] ends in the same
 //! [`stored`](super::stored) wait-and-verify as the form path.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::Stream;
@@ -24,7 +23,7 @@ use super::names::sanitize_filename;
 use super::rules::{AllowedTypes, SNIFF_LEN};
 use super::stored::{self, Expected};
 use super::token::{LinkClaims, TokenKey, UploadClaims};
-use crate::fastio::{self, UploadLimits, UploadStatus, UploadTarget};
+use crate::fastio::{self, UploadStatus, UploadTarget};
 
 /// How long a client is told to wait when the in-flight budget is full.
 const BUDGET_RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -44,9 +43,6 @@ pub struct ChunkedRules {
     pub token_ttl: Duration,
 }
 
-/// How long the plan's upload limits are reused before they are asked for again.
-const LIMITS_TTL: Duration = Duration::from_secs(60);
-
 /// The JS path's services; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct ChunkedUploads {
@@ -54,10 +50,6 @@ pub struct ChunkedUploads {
     budget: Budget,
     tokens: TokenKey,
     rules: ChunkedRules,
-    /// The plan's limits and when they were read: asked once a minute, not at every create,
-    /// because `GET /upload/limits/` counts in the same rate-limit bucket as the uploads
-    /// themselves (§3), and 2,000 small files would spend 2,000 of its requests on it.
-    limits: Arc<parking_lot::Mutex<Option<(Instant, UploadLimits)>>>,
 }
 
 /// A file announced by the client.
@@ -219,20 +211,7 @@ impl ChunkedUploads {
             budget,
             tokens,
             rules,
-            limits: Arc::default(),
         }
-    }
-
-    /// The plan's upload limits, read at most once per [`LIMITS_TTL`].
-    async fn upload_limits(&self) -> Result<UploadLimits, fastio::Error> {
-        if let Some((at, limits)) = *self.limits.lock()
-            && at.elapsed() < LIMITS_TTL
-        {
-            return Ok(limits);
-        }
-        let limits = self.client.upload_limits().await?;
-        *self.limits.lock() = Some((Instant::now(), limits));
-        Ok(limits)
     }
 
     /// Checks the file against the limits, picks the chunk plan, creates its folders and the
@@ -251,7 +230,7 @@ impl ChunkedUploads {
             });
         }
         self.allowed(link.map(|l| &l.claims)).check_name(&name)?;
-        let limits = self.upload_limits().await?;
+        let limits = self.client.upload_limits().await?;
         if req.size > limits.size {
             return Err(FileError::TooLarge { limit: limits.size });
         }

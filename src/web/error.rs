@@ -118,7 +118,9 @@ pub enum AppError {
     UpstreamRefused(String),
     /// 402: Fast.io wants payment (no active plan, or the AI credits are used up): the
     /// operator has to act.
-    #[error("Fast.io wants payment for this (no active plan, or the credits are used up); please tell the operator")]
+    #[error(
+        "Fast.io wants payment for this (no active plan, or the credits are used up); please tell the operator"
+    )]
     PaymentRequired,
     /// Fast.io would not take the question: a folder as an attachment (400), a conversation
     /// too large to continue (409), intelligence off for the workspace (403).

@@ -132,15 +132,13 @@ async fn file_page(
     Path((ws, node)): Path<(String, String)>,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, AppError> {
-    let pdf_page = match query.page.as_deref().filter(|p| !p.is_empty()) {
-        None => None,
-        Some(p) => Some(
-            p.parse::<u32>()
-                .ok()
-                .filter(|n| *n >= 1)
-                .ok_or_else(|| AppError::BadRequest("page must be a whole number from 1".into()))?,
-        ),
-    };
+    let pdf_page =
+        match query.page.as_deref().filter(|p| !p.is_empty()) {
+            None => None,
+            Some(p) => Some(p.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                AppError::BadRequest("page must be a whole number from 1".into())
+            })?),
+        };
     let file = files::lookup(&state, &ws, &node).await?;
     if file.node_type == NodeType::Folder {
         return Ok(Redirect::to(&display::folder_href(&ws, &file.id)).into_response());
@@ -150,9 +148,10 @@ async fn file_page(
         crumbs(&state, &ws, &file),
         preview_of(&state, &ws, &file, pdf_page),
     )?;
-    let sha = file.hash_algo.as_deref().is_none_or(|a| {
-        a.eq_ignore_ascii_case("sha256") || a.eq_ignore_ascii_case("sha-256")
-    });
+    let sha = file
+        .hash_algo
+        .as_deref()
+        .is_none_or(|a| a.eq_ignore_ascii_case("sha256") || a.eq_ignore_ascii_case("sha-256"));
     let now = chrono::Utc::now();
     let folder = file.parent.clone().unwrap_or_else(|| ROOT.to_owned());
     Ok(FilePage {
@@ -175,7 +174,10 @@ async fn file_page(
             .filter(|h| sha && h.len() == 64)
             .unwrap_or_default(),
         download_href: display::download_href(&ws, &file.id),
-        versions: versions.iter().map(|v| version_row(&ws, &file.id, v)).collect(),
+        versions: versions
+            .iter()
+            .map(|v| version_row(&ws, &file.id, v))
+            .collect(),
         folder_href: display::folder_href(&ws, &folder),
         crumbs,
         preview,
@@ -263,7 +265,10 @@ async fn text_head(state: &AppState, ws: &str, file: &Node) -> Result<(String, b
         .read(ws, &file.id, &token, Some(&range))
         .await?;
     let limit = TEXT_PREVIEW_BYTES as usize;
-    let mut head = Vec::with_capacity(file.size.map_or(limit, |s| s.min(TEXT_PREVIEW_BYTES) as usize));
+    let mut head = Vec::with_capacity(
+        file.size
+            .map_or(limit, |s| s.min(TEXT_PREVIEW_BYTES) as usize),
+    );
     let mut body = download.body;
     let mut more = false;
     while let Some(chunk) = body.next().await {

@@ -23,8 +23,11 @@ use crate::web::error::AppError;
 /// This module's routes.
 pub fn routes(r: Routes) -> Routes {
     let edit = Need::On(Capability::Edit);
-    r.get("/w/{workspace}/{folder}/move", edit, move_page)
-        .get("/w/{workspace}/{folder}/delete", edit, delete_page)
+    r.get("/w/{workspace}/{folder}/move", edit, move_page).get(
+        "/w/{workspace}/{folder}/delete",
+        edit,
+        delete_page,
+    )
 }
 
 /// An item chosen on the folder page.

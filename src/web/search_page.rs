@@ -107,7 +107,10 @@ pub async fn search_page(
     }
     page.next_href = found.next_cursor.as_deref().map(|c| {
         let pairs = [("q", found.query.as_str()), ("cursor", c)];
-        format!("?{}", serde_urlencoded::to_string(pairs).unwrap_or_default())
+        format!(
+            "?{}",
+            serde_urlencoded::to_string(pairs).unwrap_or_default()
+        )
     });
     page.query = found.query;
     page.searched = true;

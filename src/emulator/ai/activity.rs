@@ -66,7 +66,11 @@ pub async fn poll(
             .ok_or_else(|| ApiError::invalid("wait must be a number of seconds"))?,
     };
     let wait = Duration::from_secs_f64(wait.min(WAIT_MAX as f64));
-    let last = match q.get("lastactivity").map(|l| l.trim()).filter(|l| !l.is_empty()) {
+    let last = match q
+        .get("lastactivity")
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+    {
         None => {
             return Ok(Envelope(json!({
                 "activity": [], "lastactivity": marker(state.activity.latest()),
@@ -81,10 +85,17 @@ pub async fn poll(
     loop {
         let (keys, newest) = state.activity.since(&entity, last);
         if !keys.is_empty() || state.notifier.is_closing() {
-            return Ok(Envelope(json!({"activity": keys, "lastactivity": marker(newest)})));
+            return Ok(Envelope(
+                json!({"activity": keys, "lastactivity": marker(newest)}),
+            ));
         }
-        if tokio::time::timeout_at(deadline, tick.changed()).await.is_err() {
-            return Ok(Envelope(json!({"activity": [], "lastactivity": marker(last)})));
+        if tokio::time::timeout_at(deadline, tick.changed())
+            .await
+            .is_err()
+        {
+            return Ok(Envelope(
+                json!({"activity": [], "lastactivity": marker(last)}),
+            ));
         }
     }
 }
@@ -95,7 +106,10 @@ mod tests {
 
     #[test]
     fn markers_read_back() {
-        assert_eq!(parse_marker(&marker(1_767_225_600_000_123)), Some(1_767_225_600_000_123));
+        assert_eq!(
+            parse_marker(&marker(1_767_225_600_000_123)),
+            Some(1_767_225_600_000_123)
+        );
         assert_eq!(parse_marker("17"), Some(17_000_000));
         assert_eq!(parse_marker("x"), None);
     }

@@ -341,7 +341,11 @@ pub async fn list_deleted(
     list_chats(&state, &ws, &q, true).await
 }
 
-async fn chat_answer(state: &EmulatorState, ws: String, chat: String) -> Result<Envelope, ApiError> {
+async fn chat_answer(
+    state: &EmulatorState,
+    ws: String,
+    chat: String,
+) -> Result<Envelope, ApiError> {
     let v = state
         .store
         .call(move |c| {

@@ -127,9 +127,7 @@ fn markdown(text: &str) -> Vec<Block> {
                 cur.push(' ');
             }
             Event::End(TagEnd::TableCell) => cur.push_str("; "),
-            Event::End(
-                TagEnd::Paragraph | TagEnd::Item | TagEnd::CodeBlock | TagEnd::TableRow,
-            )
+            Event::End(TagEnd::Paragraph | TagEnd::Item | TagEnd::CodeBlock | TagEnd::TableRow)
             | Event::End(TagEnd::TableHead) => flush(&mut cur, &mut section, &mut blocks),
             _ => {}
         }
@@ -151,8 +149,12 @@ fn docx(bytes: &[u8]) -> Result<Vec<Passage>, String> {
     let mut blocks = Vec::new();
     let (mut para, mut in_text) = (String::new(), false);
     // Tables: cells of the current row, the header row of the current table.
-    let (mut table_depth, mut cell, mut row, mut header) =
-        (0usize, String::new(), Vec::<String>::new(), None::<Vec<String>>);
+    let (mut table_depth, mut cell, mut row, mut header) = (
+        0usize,
+        String::new(),
+        Vec::<String>::new(),
+        None::<Vec<String>>,
+    );
     loop {
         match reader.read_event().map_err(|e| e.to_string())? {
             Event::Start(e) => match e.local_name().as_ref() {
@@ -381,7 +383,10 @@ mod tests {
         assert_eq!(ps.len(), 2);
         assert_eq!(ps[0].text, "month: January; revenue: 100; note: flat, calm");
         assert_eq!(ps[1].row, Some(2));
-        assert_eq!(ps[1].text, "month: February; revenue: 250; note: said \"up\"");
+        assert_eq!(
+            ps[1].text,
+            "month: February; revenue: 250; note: said \"up\""
+        );
         Ok(())
     }
 
@@ -408,7 +413,10 @@ mod tests {
             DocKind::Html,
             b"<html><body><h1>Title</h1><p>The boiler is serviced in May.</p></body></html>",
         )?;
-        assert!(ps.iter().any(|p| p.text.contains("The boiler is serviced in May.")));
+        assert!(
+            ps.iter()
+                .any(|p| p.text.contains("The boiler is serviced in May."))
+        );
         Ok(())
     }
 }

@@ -174,7 +174,6 @@ impl Library {
             w.commit().map_err(|e| e.to_string())?;
         }
         i.reader.reload().map_err(|e| e.to_string())
-
     }
 
     /// Drops every passage of `node` (a failed re-read). Blocking.
@@ -209,7 +208,10 @@ impl Library {
         // The scope is a filter: boosted to 0 so only the words score.
         let scope = TermSetQuery::new(nodes.iter().map(|n| Term::from_field_text(f.node, n)));
         let query = BooleanQuery::new(vec![
-            (Occur::Must, Box::new(BooleanQuery::new(words)) as Box<dyn Query>),
+            (
+                Occur::Must,
+                Box::new(BooleanQuery::new(words)) as Box<dyn Query>,
+            ),
             (Occur::Must, Box::new(BoostQuery::new(Box::new(scope), 0.0))),
         ]);
         let searcher = i.reader.searcher();
@@ -271,7 +273,11 @@ mod tests {
         assert!(hits[0].score > 0.0);
         lib.replace("w", "a", "v2", &[p("Nothing about payments.")])?;
         assert!(lib.search("w", &terms, &["a".into()], 10)?.is_empty());
-        assert_eq!(lib.search("w", &terms, &["a".into(), "b".into()], 10)?.len(), 1);
+        assert_eq!(
+            lib.search("w", &terms, &["a".into(), "b".into()], 10)?
+                .len(),
+            1
+        );
         Ok(())
     }
 }

@@ -172,7 +172,10 @@ pub async fn read_passages(
 ) -> Result<Vec<super::index::Passage>, String> {
     let cap = state.config.ai.max_file_bytes;
     if n.size > cap {
-        return Err(format!("{} bytes is over the {cap}-byte reading limit", n.size));
+        return Err(format!(
+            "{} bytes is over the {cap}-byte reading limit",
+            n.size
+        ));
     }
     let Some(blob) = &n.blob else {
         return Err("the file has no content".into());
@@ -210,7 +213,11 @@ pub async fn rebuild(state: &Arc<EmulatorState>) -> Result<(), ApiError> {
             )?;
             let rows = stmt
                 .query_map([], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<bool>>(2)?.unwrap_or(false)))
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get::<_, Option<bool>>(2)?.unwrap_or(false),
+                    ))
                 })?
                 .collect::<Result<_, _>>()?;
             Ok(rows)

@@ -212,7 +212,8 @@ pub fn files_in(c: &Connection, ws: &str, scope: &Scope) -> Result<Vec<NodeRow>,
         }
     }
     for folder in &scope.folders {
-        let folder_live = folder == "root" || nodes::get(c, ws, folder)?.is_some_and(|f| !f.deleted);
+        let folder_live =
+            folder == "root" || nodes::get(c, ws, folder)?.is_some_and(|f| !f.deleted);
         if !folder_live {
             continue;
         }

@@ -122,8 +122,8 @@ fn ai_json(n: &NodeRow, out: Output) -> Value {
     if out != Output::Full {
         return json!({"state": state});
     }
-    let attach = n.kind == "file"
-        && doc_kind(&n.name, n.mimetype.as_deref().unwrap_or_default()).is_some();
+    let attach =
+        n.kind == "file" && doc_kind(&n.name, n.mimetype.as_deref().unwrap_or_default()).is_some();
     let summary = match (state, &n.ai.version) {
         ("ready", Some(v)) if *v == n.version => n.ai.summary.clone(),
         _ => None,

@@ -73,7 +73,12 @@ pub enum MessageState {
 impl MessageState {
     /// Reads a wire state (`inprogress` and `in progress` too).
     pub fn parse(text: &str) -> Self {
-        match text.trim().to_ascii_lowercase().replace([' ', '-'], "_").as_str() {
+        match text
+            .trim()
+            .to_ascii_lowercase()
+            .replace([' ', '-'], "_")
+            .as_str()
+        {
             "ready" | "pending" | "queued" => MessageState::Ready,
             "in_progress" | "inprogress" => MessageState::InProgress,
             "post_processing" | "postprocessing" => MessageState::PostProcessing,
@@ -211,7 +216,12 @@ pub enum AiIndexState {
 impl AiIndexState {
     /// Reads a wire state (`inprogress` and `in_progress` alike).
     pub fn parse(text: &str) -> Self {
-        match text.trim().to_ascii_lowercase().replace([' ', '-'], "_").as_str() {
+        match text
+            .trim()
+            .to_ascii_lowercase()
+            .replace([' ', '-'], "_")
+            .as_str()
+        {
             "" => AiIndexState::Unknown,
             "disabled" => AiIndexState::Disabled,
             "pending" => AiIndexState::Pending,

@@ -28,7 +28,11 @@ pub fn routes(r: Routes) -> Routes {
         .post("/w/{workspace}/ask/{chat}", view, pages::follow_up_post)
         .post("/api/ask/{workspace}", view, api::ask)
         .get("/api/ask/{workspace}/{chat}/{message}", view, api::answer)
-        .get("/api/ask/{workspace}/{chat}/{message}/events", view, api::events)
+        .get(
+            "/api/ask/{workspace}/{chat}/{message}/events",
+            view,
+            api::events,
+        )
 }
 
 /// How many activity long-polls the answer streams hold upstream right now: a client that

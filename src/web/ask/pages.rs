@@ -342,7 +342,12 @@ fn chat_href(ws: &str, chat: &str) -> String {
     format!("/w/{}/ask/{}", display::segment(ws), display::segment(chat))
 }
 
-fn message_view(ws: &str, chat: &str, asked: &crate::access::AskMessage, a: &Answer) -> MessageView {
+fn message_view(
+    ws: &str,
+    chat: &str,
+    asked: &crate::access::AskMessage,
+    a: &Answer,
+) -> MessageView {
     let words = text::question_words(&asked.question);
     let anchor = |n: usize| format!("c-{}-{n}", asked.message);
     let citations: Vec<CitationView> = a

@@ -15,7 +15,9 @@ use futures_util::future::join_all;
 use serde::Serialize;
 
 use crate::access::{self, AskChat, AskMessage, AskMode, AuditAction, Event};
-use crate::fastio::{self, AiRef, AiScope, Citation, MAX_QUESTION_CHARS, MessageState, Node, NodeType};
+use crate::fastio::{
+    self, AiRef, AiScope, Citation, MAX_QUESTION_CHARS, MessageState, Node, NodeType,
+};
 use crate::web::AppState;
 use crate::web::auth::{Caller, audit};
 use crate::web::display;
@@ -319,7 +321,11 @@ async fn resolve_citations(state: &AppState, ws: &str, citations: &[Citation]) -
             Ok(node) if node.node_type != NodeType::Folder && !node.is_trashed() => {
                 nodes.insert(id, node);
             }
-            Ok(_) => tracing::warn!(workspace = ws, node = id, "dropped a citation of a folder or trashed file"),
+            Ok(_) => tracing::warn!(
+                workspace = ws,
+                node = id,
+                "dropped a citation of a folder or trashed file"
+            ),
             Err(error) => {
                 tracing::warn!(workspace = ws, node = id, %error, "dropped a citation that does not resolve in this workspace")
             }

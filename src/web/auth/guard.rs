@@ -145,9 +145,7 @@ fn anonymous(req: &Request, need: Need) -> Response {
     let bytes = ["/download/", "/preview/", "/thumb/"]
         .iter()
         .any(|p| path.starts_with(p));
-    let wants_page = RouteKind::of(req) == RouteKind::Page
-        && !bytes
-        && need != Need::Operator;
+    let wants_page = RouteKind::of(req) == RouteKind::Page && !bytes && need != Need::Operator;
     if !wants_page {
         // Always the JSON body, even on a download link or `/metrics` (whose other errors are
         // pages): no report is attached, so error rendering leaves it as it is.

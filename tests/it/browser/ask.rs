@@ -30,7 +30,9 @@ async fn a_question_asked_on_the_page_streams_in_and_its_citation_opens_the_cite
     ]
     .into_iter()
     .fold(
-        Form::new().text("workspace", ws.clone()).text("folder", "root"),
+        Form::new()
+            .text("workspace", ws.clone())
+            .text("folder", "root"),
         |form, (name, data)| form.part("file", file_part(name, data)),
     );
     let r = app
@@ -50,8 +52,16 @@ async fn a_question_asked_on_the_page_streams_in_and_its_citation_opens_the_cite
     let state = site.state();
     for id in &ids {
         wait_until("indexed", Duration::from_secs(20), || async {
-            let node = state.fastio.node(&ws, id).await.map_err(|e| e.to_string())?;
-            if node.ai.state == AiIndexState::Ready { Ok(()) } else { Err(format!("{:?}", node.ai.state)) }
+            let node = state
+                .fastio
+                .node(&ws, id)
+                .await
+                .map_err(|e| e.to_string())?;
+            if node.ai.state == AiIndexState::Ready {
+                Ok(())
+            } else {
+                Err(format!("{:?}", node.ai.state))
+            }
         })
         .await;
     }
@@ -96,7 +106,14 @@ async fn a_question_asked_on_the_page_streams_in_and_its_citation_opens_the_cite
     let marked = browser
         .eval("return [...document.querySelectorAll('.ask-snippet mark')].map(m => m.textContent.toLowerCase());")
         .await;
-    assert!(marked.as_array().expect("marks").iter().any(|m| m == "geothermal"), "{marked}");
+    assert!(
+        marked
+            .as_array()
+            .expect("marks")
+            .iter()
+            .any(|m| m == "geothermal"),
+        "{marked}"
+    );
     let href = browser
         .eval("return document.querySelector('a.ask-cite-file').getAttribute('href');")
         .await;

@@ -74,7 +74,11 @@ fn photo(w: u32, h: u32, hue: u8) -> Vec<u8> {
             image::Rgb([40, 120u8.saturating_add(hue / 3), 60])
         } else {
             let t = y as f32 / h as f32;
-            image::Rgb([(90.0 + 100.0 * t) as u8, (150.0 + 60.0 * t) as u8, 255 - hue / 2])
+            image::Rgb([
+                (90.0 + 100.0 * t) as u8,
+                (150.0 + 60.0 * t) as u8,
+                255 - hue / 2,
+            ])
         }
     });
     let mut out = std::io::Cursor::new(Vec::new());
@@ -102,7 +106,10 @@ fn pdf(pages: usize) -> Vec<u8> {
             5 + 2 * i
         ));
         let text = format!("BT /F1 48 Tf 72 700 Td (Page {}) Tj ET", i + 1);
-        objects.push(format!("<< /Length {} >>\nstream\n{text}\nendstream", text.len()));
+        objects.push(format!(
+            "<< /Length {} >>\nstream\n{text}\nendstream",
+            text.len()
+        ));
     }
     let mut out = b"%PDF-1.4\n".to_vec();
     let mut offsets = Vec::new();
@@ -111,7 +118,9 @@ fn pdf(pages: usize) -> Vec<u8> {
         out.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
     }
     let xref = out.len();
-    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
     for o in offsets {
         out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
     }
@@ -131,7 +140,11 @@ async fn thumbnails_ready(site: &Site, ids: &[String]) {
     for id in ids {
         crate::common::wait_until("a thumbnail", WAIT, || async {
             let r = app.get(&format!("/thumb/{}/{id}", site.workspace)).await;
-            if r.status == 200 { Ok(()) } else { Err(r.status) }
+            if r.status == 200 {
+                Ok(())
+            } else {
+                Err(r.status)
+            }
         })
         .await;
     }
@@ -199,7 +212,9 @@ async fn with_javascript_the_row_menu_opens_from_the_keyboard_and_the_bulk_bar_m
     // Escape closes it and gives focus back.
     let summary = browser
         .client
-        .find(Locator::Css(&format!("tr[data-node='{a}'] .row-menu > summary")))
+        .find(Locator::Css(&format!(
+            "tr[data-node='{a}'] .row-menu > summary"
+        )))
         .await
         .expect("the row menu");
     browser
@@ -222,7 +237,10 @@ async fn with_javascript_the_row_menu_opens_from_the_keyboard_and_the_bulk_bar_m
             "return [...document.querySelectorAll(\"tr[data-node='{a}'] .menu-panel button, tr[data-node='{a}'] .menu-panel a\")].map(e => e.textContent.trim());"
         ))
         .await;
-    assert_eq!(items, serde_json::json!(["Rename", "Move to…", "Move to trash…"]));
+    assert_eq!(
+        items,
+        serde_json::json!(["Rename", "Move to…", "Move to trash…"])
+    );
     browser
         .client
         .active_element()
@@ -247,7 +265,9 @@ async fn with_javascript_the_row_menu_opens_from_the_keyboard_and_the_bulk_bar_m
     for id in [&a, &b] {
         browser
             .client
-            .find(Locator::Css(&format!("tr[data-node='{id}'] input[type=checkbox]")))
+            .find(Locator::Css(&format!(
+                "tr[data-node='{id}'] input[type=checkbox]"
+            )))
             .await
             .expect("checkbox")
             .click()
@@ -304,15 +324,23 @@ async fn without_javascript_the_checkboxes_menu_and_confirm_pages_work_as_plain_
     let folder = format!("{}/w/{}/root", site.url(), site.workspace);
     browser.goto(&folder).await;
     let enhanced = browser
-        .eval("return document.querySelector('form[data-upload]').classList.contains('is-enhanced');")
+        .eval(
+            "return document.querySelector('form[data-upload]').classList.contains('is-enhanced');",
+        )
         .await;
-    assert_eq!(enhanced, Value::Bool(false), "JavaScript ran although disabled");
+    assert_eq!(
+        enhanced,
+        Value::Bool(false),
+        "JavaScript ran although disabled"
+    );
 
     // Bulk: tick a and b, "Move selected to trash…", confirm.
     for id in [&a, &b] {
         browser
             .client
-            .find(Locator::Css(&format!("tr[data-node='{id}'] input[type=checkbox]")))
+            .find(Locator::Css(&format!(
+                "tr[data-node='{id}'] input[type=checkbox]"
+            )))
             .await
             .expect("checkbox")
             .click()
@@ -321,17 +349,23 @@ async fn without_javascript_the_checkboxes_menu_and_confirm_pages_work_as_plain_
     }
     browser
         .client
-        .find(Locator::XPath("//button[normalize-space()='Move selected to trash…']"))
+        .find(Locator::XPath(
+            "//button[normalize-space()='Move selected to trash…']",
+        ))
         .await
         .expect("bulk delete")
         .click()
         .await
         .expect("click");
-    let heading = browser.eval("return document.querySelector('h1').textContent;").await;
+    let heading = browser
+        .eval("return document.querySelector('h1').textContent;")
+        .await;
     assert_eq!(heading, "Move 2 items to the trash?");
     browser
         .client
-        .find(Locator::XPath("//button[normalize-space()='Move to trash']"))
+        .find(Locator::XPath(
+            "//button[normalize-space()='Move to trash']",
+        ))
         .await
         .expect("confirm")
         .click()
@@ -343,7 +377,9 @@ async fn without_javascript_the_checkboxes_menu_and_confirm_pages_work_as_plain_
     browser.goto(&folder).await;
     browser
         .client
-        .find(Locator::Css(&format!("tr[data-node='{c}'] .row-menu > summary")))
+        .find(Locator::Css(&format!(
+            "tr[data-node='{c}'] .row-menu > summary"
+        )))
         .await
         .expect("menu")
         .click()
@@ -351,14 +387,23 @@ async fn without_javascript_the_checkboxes_menu_and_confirm_pages_work_as_plain_
         .expect("open");
     let field = browser
         .client
-        .find(Locator::Css(&format!("tr[data-node='{c}'] input[name=name]")))
+        .find(Locator::Css(&format!(
+            "tr[data-node='{c}'] input[name=name]"
+        )))
         .await
         .expect("name field");
     field.clear().await.expect("clear");
-    field.send_keys("renamed.txt\u{E007}").await.expect("type and submit");
+    field
+        .send_keys("renamed.txt\u{E007}")
+        .await
+        .expect("type and submit");
     crate::common::wait_until("the rename", WAIT, || async {
         let names = names_in(&site, "root").await;
-        if names == ["renamed.txt"] { Ok(()) } else { Err(names) }
+        if names == ["renamed.txt"] {
+            Ok(())
+        } else {
+            Err(names)
+        }
     })
     .await;
 
@@ -408,7 +453,10 @@ async fn on_a_390px_phone_every_row_action_and_the_drop_zone_line_stay_in_view()
     let site = Site::start(&[("FASTGATE_SECRET", SECRET)], |_| {}).await;
     put_folder(&site, "root", "Holiday photos").await;
     let mut ids = Vec::new();
-    for (i, name) in ["beach.jpg", "mountain sunrise panorama.jpg"].iter().enumerate() {
+    for (i, name) in ["beach.jpg", "mountain sunrise panorama.jpg"]
+        .iter()
+        .enumerate()
+    {
         ids.push(put_file(&site, "root", name, photo(1200, 800, 60 * i as u8)).await);
     }
     put_file(
@@ -465,14 +513,31 @@ async fn screenshots_of_the_folder_page_with_thumbnails_and_of_the_file_page() {
     put_folder(&site, "root", "Contracts").await;
     put_folder(&site, "root", "Holiday photos").await;
     let mut ids = Vec::new();
-    for (i, name) in ["beach.jpg", "harbour at dusk.jpg", "mountain sunrise.jpg", "picnic.jpg"]
-        .iter()
-        .enumerate()
+    for (i, name) in [
+        "beach.jpg",
+        "harbour at dusk.jpg",
+        "mountain sunrise.jpg",
+        "picnic.jpg",
+    ]
+    .iter()
+    .enumerate()
     {
         ids.push(put_file(&site, "root", name, photo(1600, 1000, 50 * i as u8)).await);
     }
-    put_file(&site, "root", "notes.md", b"# Trip notes\n\n- pack the tent\n- <b>not bold</b>\n".to_vec()).await;
-    put_file(&site, "root", "budget 2026.csv", b"item,cost\ntent,120\n".to_vec()).await;
+    put_file(
+        &site,
+        "root",
+        "notes.md",
+        b"# Trip notes\n\n- pack the tent\n- <b>not bold</b>\n".to_vec(),
+    )
+    .await;
+    put_file(
+        &site,
+        "root",
+        "budget 2026.csv",
+        b"item,cost\ntent,120\n".to_vec(),
+    )
+    .await;
     let beach = ids[0].clone();
     let paper = put_file(&site, "root", "paper.pdf", pdf(3)).await;
     // A second upload of the same name: the file page lists two versions.
@@ -517,11 +582,20 @@ async fn screenshots_of_the_folder_page_with_thumbnails_and_of_the_file_page() {
     }
     // A PDF opens in the browser's own viewer inside the page, at the page asked for.
     viewport(&browser, 1280, 900).await;
-    browser.goto(&format!("{}/w/{}/f/{paper}?page=2", site.url(), site.workspace)).await;
+    browser
+        .goto(&format!(
+            "{}/w/{}/f/{paper}?page=2",
+            site.url(),
+            site.workspace
+        ))
+        .await;
     let src = browser
         .eval("return document.querySelector('iframe.preview-pdf').getAttribute('src');")
         .await;
-    assert!(src.as_str().is_some_and(|s| s.ends_with("#page=2")), "{src}");
+    assert!(
+        src.as_str().is_some_and(|s| s.ends_with("#page=2")),
+        "{src}"
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     document(&browser, "file-pdf-1280x900").await;
     browser.close().await;

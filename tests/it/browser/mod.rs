@@ -1,5 +1,5 @@
 //! Real headless Chromium through WebDriver: what a person sees and does.
-mod files;
 mod ask;
+mod files;
 mod links;
 mod uploads;

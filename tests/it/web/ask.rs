@@ -43,7 +43,12 @@ async fn upload(gw: &Gateway, folder: &str, files: &[(&str, &[u8])]) -> Vec<Stri
 async fn wait_ready(gw: &Gateway, ids: &[String]) {
     for id in ids {
         wait_until("ai.state ready", Duration::from_secs(20), || async {
-            let node = gw.state.fastio.node(&gw.workspace, id).await.map_err(|e| e.to_string())?;
+            let node = gw
+                .state
+                .fastio
+                .node(&gw.workspace, id)
+                .await
+                .map_err(|e| e.to_string())?;
             match node.ai.state {
                 AiIndexState::Ready => Ok(()),
                 other => Err(format!("{other:?}")),
@@ -156,14 +161,23 @@ async fn a_question_answered_from_page_two_cites_the_pdf_at_page_two_with_a_verb
     let q = quote(a["answer"].as_str().expect("answer"), 1);
     assert!(q.contains("geothermal wells drilled to 180 metres"), "{q}");
     let page2 = documents::page_text(REPORT_PAGES[1]);
-    assert!(page2.contains(&q), "quote {q:?} not verbatim in page 2 {page2:?}");
+    assert!(
+        page2.contains(&q),
+        "quote {q:?} not verbatim in page 2 {page2:?}"
+    );
     assert!(
         c["entries"][0]["snippet"]
             .as_str()
             .expect("snippet")
             .contains(&q)
     );
-    assert!(a["citations"].as_array().expect("list").iter().all(|c| c["node"] != d.notes.as_str()));
+    assert!(
+        a["citations"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .all(|c| c["node"] != d.notes.as_str())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -171,7 +185,11 @@ async fn a_csv_value_question_cites_the_row_holding_it() {
     let gw = gateway().await;
     let ws = gw.workspace.clone();
     let d = three_documents(&gw).await;
-    let (chat, msg) = ask(&gw, json!({"question": "Which supplier delivers irrigation pipes?"})).await;
+    let (chat, msg) = ask(
+        &gw,
+        json!({"question": "Which supplier delivers irrigation pipes?"}),
+    )
+    .await;
     let a = final_answer(&gw, &ws, &chat, &msg).await;
     let c = &a["citations"][0];
     assert_eq!(c["node"], d.csv.as_str(), "{a}");
@@ -191,7 +209,11 @@ async fn an_unrelated_question_is_not_found_with_no_citations() {
     let gw = gateway().await;
     let ws = gw.workspace.clone();
     three_documents(&gw).await;
-    let (chat, msg) = ask(&gw, json!({"question": "What is the boiling point of mercury?"})).await;
+    let (chat, msg) = ask(
+        &gw,
+        json!({"question": "What is the boiling point of mercury?"}),
+    )
+    .await;
     let a = final_answer(&gw, &ws, &chat, &msg).await;
     assert_eq!(a["state"], "complete");
     assert_eq!(a["found"], false, "{a}");
@@ -201,7 +223,10 @@ async fn an_unrelated_question_is_not_found_with_no_citations() {
     assert_eq!(page.status, 200);
     let html = page.text();
     assert!(html.contains("Not found in the files."), "{html}");
-    assert!(!html.contains("ask-citation"), "no citation cards on a not-found answer");
+    assert!(
+        !html.contains("ask-citation"),
+        "no citation cards on a not-found answer"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -246,14 +271,31 @@ async fn a_vague_question_needs_input_and_a_follow_up_finds_the_march_passage() 
     let (chat, msg) = ask(&gw, json!({"question": "Tell me about these files"})).await;
     let a = final_answer(&gw, &ws, &chat, &msg).await;
     assert_eq!(a["state"], "needs_input", "{a}");
-    assert!(a["clarification"].as_str().is_some_and(|q| !q.is_empty()), "{a}");
-    assert_eq!(a["answer"], Value::Null, "the echoed question is not an answer");
+    assert!(
+        a["clarification"].as_str().is_some_and(|q| !q.is_empty()),
+        "{a}"
+    );
+    assert_eq!(
+        a["answer"],
+        Value::Null,
+        "the echoed question is not an answer"
+    );
     let page = gw.get(&format!("/w/{ws}/ask/{chat}")).await.text();
-    assert!(page.contains("Your reply"), "a reply box for the clarification");
+    assert!(
+        page.contains("Your reply"),
+        "a reply box for the clarification"
+    );
 
-    let (chat, msg) = ask(&gw, json!({"question": "What was the revenue in February?"})).await;
+    let (chat, msg) = ask(
+        &gw,
+        json!({"question": "What was the revenue in February?"}),
+    )
+    .await;
     let a = final_answer(&gw, &ws, &chat, &msg).await;
-    assert!(a["answer"].as_str().expect("answer").contains("41,000"), "{a}");
+    assert!(
+        a["answer"].as_str().expect("answer").contains("41,000"),
+        "{a}"
+    );
     let (same, next) = ask(&gw, json!({"question": "and in March?", "chat": chat})).await;
     assert_eq!(same, chat);
     let a = final_answer(&gw, &ws, &chat, &next).await;
@@ -266,7 +308,9 @@ async fn a_vague_question_needs_input_and_a_follow_up_finds_the_march_passage() 
         "{a}"
     );
     let thread = gw.get(&format!("/w/{ws}/ask/{chat}")).await.text();
-    assert!(thread.contains(&format!("id=\"m-{msg}\"")) && thread.contains(&format!("id=\"m-{next}\"")));
+    assert!(
+        thread.contains(&format!("id=\"m-{msg}\"")) && thread.contains(&format!("id=\"m-{next}\""))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -283,12 +327,20 @@ async fn attached_files_are_answered_without_citations_and_a_folder_is_a_clear_4
     assert_eq!(a["state"], "complete", "{a}");
     assert_eq!(a["found"], true, "{a}");
     assert_eq!(a["citations"], json!([]));
-    assert!(a["answer"].as_str().expect("answer").contains("180 metres"), "{a}");
+    assert!(
+        a["answer"].as_str().expect("answer").contains("180 metres"),
+        "{a}"
+    );
 
     let folder = gw.put_folder("root", "archive").await;
     let r = post_ask(&gw, &ws, json!({"question": "wells?", "files": [folder]})).await;
     assert_error(&r, 400, "folder_not_attachable");
-    assert!(r.json()["error"]["message"].as_str().expect("m").contains("not folders"));
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .expect("m")
+            .contains("not folders")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -296,9 +348,17 @@ async fn bad_questions_and_scopes_are_refused_with_the_reason() {
     let gw = gateway().await;
     let ws = gw.workspace.clone();
     let d = three_documents(&gw).await;
-    assert_error(&post_ask(&gw, &ws, json!({"question": "   "})).await, 400, "bad_request");
+    assert_error(
+        &post_ask(&gw, &ws, json!({"question": "   "})).await,
+        400,
+        "bad_request",
+    );
     let long = "a".repeat(12_769);
-    assert_error(&post_ask(&gw, &ws, json!({"question": long})).await, 400, "bad_request");
+    assert_error(
+        &post_ask(&gw, &ws, json!({"question": long})).await,
+        400,
+        "bad_request",
+    );
     let both = post_ask(
         &gw,
         &ws,
@@ -375,7 +435,11 @@ async fn the_event_stream_delivers_each_state_and_then_the_answer() {
     .await;
     let ws = gw.workspace.clone();
     let d = three_documents(&gw).await;
-    let (chat, msg) = ask(&gw, json!({"question": "How deep were the geothermal wells drilled?"})).await;
+    let (chat, msg) = ask(
+        &gw,
+        json!({"question": "How deep were the geothermal wells drilled?"}),
+    )
+    .await;
     let response = gw
         .client
         .get(format!("{}/api/ask/{ws}/{chat}/{msg}/events", gw.url))
@@ -392,7 +456,10 @@ async fn the_event_stream_delivers_each_state_and_then_the_answer() {
     let events = read_events(response, "answer").await;
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names.last(), Some(&"answer"), "{events:?}");
-    assert!(names.contains(&"state"), "state changes come first: {names:?}");
+    assert!(
+        names.contains(&"state"),
+        "state changes come first: {names:?}"
+    );
     let states: Vec<&str> = events
         .iter()
         .filter(|(n, _)| n == "state")
@@ -405,10 +472,10 @@ async fn the_event_stream_delivers_each_state_and_then_the_answer() {
     assert_eq!(answer["citations"][0]["node"], d.pdf.as_str(), "{answer}");
     assert_eq!(answer["state"], "complete");
     // The activity poll, not a tight loop on details: a handful of reads for 4 steps.
-    let reads = gw
-        .emulator
-        .stats()
-        .total("GET", "/current/workspace/{ws}/ai/agent/{chat}/message/{message}/details/");
+    let reads = gw.emulator.stats().total(
+        "GET",
+        "/current/workspace/{ws}/ai/agent/{chat}/message/{message}/details/",
+    );
     assert!(reads < 20, "{reads} details reads");
 }
 
@@ -436,14 +503,30 @@ async fn a_stream_whose_client_goes_away_stops_waiting_upstream() {
         .expect("bytes");
     assert!(String::from_utf8_lossy(&first).contains("event: state"));
     let waits = gw.state.ask_waits.clone();
-    wait_until("the stream to hold a long-poll", Duration::from_secs(10), || async {
-        if waits.held() == 1 { Ok(()) } else { Err(waits.held()) }
-    })
+    wait_until(
+        "the stream to hold a long-poll",
+        Duration::from_secs(10),
+        || async {
+            if waits.held() == 1 {
+                Ok(())
+            } else {
+                Err(waits.held())
+            }
+        },
+    )
     .await;
     drop(body);
-    wait_until("the long-poll to be let go", Duration::from_secs(10), || async {
-        if waits.held() == 0 { Ok(()) } else { Err(waits.held()) }
-    })
+    wait_until(
+        "the long-poll to be let go",
+        Duration::from_secs(10),
+        || async {
+            if waits.held() == 0 {
+                Ok(())
+            } else {
+                Err(waits.held())
+            }
+        },
+    )
     .await;
 }
 
@@ -456,10 +539,23 @@ async fn another_users_chat_is_404_and_a_user_without_a_grant_cannot_ask() {
     let (_, other) = gw.user("otto", "viewer", Some(&ws)).await;
     let (_, outsider) = gw.user("nina", "editor", Some("9999999999999999999")).await;
 
-    let r = post_ask(&viewer, &ws, json!({"question": "What was the revenue in March?"})).await;
-    assert_eq!(r.status, StatusCode::ACCEPTED, "a viewer may ask: {}", r.text());
+    let r = post_ask(
+        &viewer,
+        &ws,
+        json!({"question": "What was the revenue in March?"}),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::ACCEPTED,
+        "a viewer may ask: {}",
+        r.text()
+    );
     let v = r.json();
-    let (chat, msg) = (v["chat"].as_str().expect("c"), v["message"].as_str().expect("m"));
+    let (chat, msg) = (
+        v["chat"].as_str().expect("c"),
+        v["message"].as_str().expect("m"),
+    );
     let a = final_answer(&viewer, &ws, chat, msg).await;
     assert_eq!(a["state"], "complete");
 
@@ -470,9 +566,19 @@ async fn another_users_chat_is_404_and_a_user_without_a_grant_cannot_ask() {
     ] {
         assert_eq!(other.get(&path).await.status, 404, "{path}");
     }
-    let r = post_ask(&other, &ws, json!({"question": "and in February?", "chat": chat})).await;
+    let r = post_ask(
+        &other,
+        &ws,
+        json!({"question": "and in February?", "chat": chat}),
+    )
+    .await;
     assert_error(&r, 404, "not_found");
-    let r = post_ask(&outsider, &ws, json!({"question": "What was the revenue in March?"})).await;
+    let r = post_ask(
+        &outsider,
+        &ws,
+        json!({"question": "What was the revenue in March?"}),
+    )
+    .await;
     assert_eq!(r.status, 404, "no grant on the workspace: {}", r.text());
     assert_eq!(outsider.get(&format!("/w/{ws}/ask")).await.status, 404);
 }
@@ -488,8 +594,16 @@ async fn every_question_is_audited_with_its_chat_and_scope() {
     assert_eq!(item["action"], "question_asked", "{items}");
     assert_eq!(item["workspace"], ws.as_str());
     assert_eq!(item["target"], chat.as_str());
-    assert!(item["actor"].as_str().is_some_and(|a| a.ends_with("admin")), "{item}");
-    assert!(item["detail"].as_str().is_some_and(|d| d.starts_with("workspace: What was")), "{item}");
+    assert!(
+        item["actor"].as_str().is_some_and(|a| a.ends_with("admin")),
+        "{item}"
+    );
+    assert!(
+        item["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("workspace: What was")),
+        "{item}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -503,7 +617,10 @@ async fn the_thread_page_links_markers_to_cards_marks_the_words_and_escapes() {
         .post(format!("{}/w/{ws}/ask", gw.url))
         .header("origin", gw.origin())
         .form(&[
-            ("question", "How deep were the <b>geothermal</b> wells drilled?"),
+            (
+                "question",
+                "How deep were the <b>geothermal</b> wells drilled?",
+            ),
             ("scope", "workspace"),
         ]);
     let r = gw.send(form).await;
@@ -511,12 +628,23 @@ async fn the_thread_page_links_markers_to_cards_marks_the_words_and_escapes() {
     let location = r.header("location").expect("location").to_owned();
     assert!(location.starts_with(&format!("/w/{ws}/ask/")), "{location}");
     let chat = location.rsplit('/').next().expect("chat").to_owned();
-    let html = wait_until("the answer on the page", Duration::from_secs(20), || async {
-        let html = gw.get(&location).await.text();
-        if html.contains("data-answer") { Ok(html) } else { Err(html) }
-    })
+    let html = wait_until(
+        "the answer on the page",
+        Duration::from_secs(20),
+        || async {
+            let html = gw.get(&location).await.text();
+            if html.contains("data-answer") {
+                Ok(html)
+            } else {
+                Err(html)
+            }
+        },
+    )
     .await;
-    assert!(!html.contains("<b>geothermal</b>"), "the question is escaped");
+    assert!(
+        !html.contains("<b>geothermal</b>"),
+        "the question is escaped"
+    );
     assert!(
         html.contains("&lt;b&gt;geothermal") || html.contains("&#60;b&#62;geothermal"),
         "{html}"
@@ -527,11 +655,17 @@ async fn the_thread_page_links_markers_to_cards_marks_the_words_and_escapes() {
         .and_then(|s| s.split('"').next())
         .expect("message id")
         .to_owned();
-    assert!(html.contains(&format!("href=\"#c-{msg}-1\"")), "[1] links to its card");
+    assert!(
+        html.contains(&format!("href=\"#c-{msg}-1\"")),
+        "[1] links to its card"
+    );
     assert!(html.contains(&format!("id=\"c-{msg}-1\"")));
     assert!(html.contains(&format!("href=\"/w/{ws}/f/{}?page=2\"", d.pdf)));
     assert!(html.contains("<mark>geothermal</mark>"), "{html}");
-    assert!(!html.contains("http-equiv=\"refresh\""), "a final answer stops refreshing");
+    assert!(
+        !html.contains("http-equiv=\"refresh\""),
+        "a final answer stops refreshing"
+    );
     let _ = chat;
 }
 
@@ -545,7 +679,12 @@ async fn an_unfinished_answer_page_refreshes_itself_without_javascript() {
     let ws = gw.workspace.clone();
     let (chat, msg) = ask(&gw, json!({"question": "What was the revenue in March?"})).await;
     let html = gw.get(&format!("/w/{ws}/ask/{chat}")).await.text();
-    assert!(html.contains("<noscript><meta http-equiv=\"refresh\""), "{html}");
-    assert!(html.contains(&format!("data-events=\"/api/ask/{ws}/{chat}/{msg}/events\"")));
+    assert!(
+        html.contains("<noscript><meta http-equiv=\"refresh\""),
+        "{html}"
+    );
+    assert!(html.contains(&format!(
+        "data-events=\"/api/ask/{ws}/{chat}/{msg}/events\""
+    )));
     assert!(html.contains("Answering"));
 }

@@ -238,5 +238,8 @@ async fn an_editors_folder_page_offers_rename_move_and_trash_per_row_and_a_viewe
         !theirs.contains("?/rename") && !theirs.contains("/delete?") && !theirs.contains("/move?"),
         "{theirs}"
     );
-    assert!(!theirs.contains(r#"form="bulk""#), "no checkboxes for a viewer");
+    assert!(
+        !theirs.contains(r#"form="bulk""#),
+        "no checkboxes for a viewer"
+    );
 }

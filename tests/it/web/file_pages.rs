@@ -58,7 +58,10 @@ fn hidden_values(html: &str, action: &str, name: &str) -> Vec<String> {
     let start = html
         .find(&format!(r#"action="{action}""#))
         .unwrap_or_else(|| panic!("no form posting to {action} in {html}"));
-    let form = &html[start..html[start..].find("</form>").map_or(html.len(), |e| start + e)];
+    let form = &html[start
+        ..html[start..]
+            .find("</form>")
+            .map_or(html.len(), |e| start + e)];
     let needle = format!(r#"name="{name}" value=""#);
     form.match_indices(&needle)
         .map(|(i, _)| {
@@ -82,7 +85,9 @@ async fn ticked_rows_move_through_the_picker_page_audited_and_a_viewer_is_refuse
     // The folder page: one checkbox per row, all belonging to the bulk form.
     let page = editor.get(&format!("/w/{ws}/root")).await.text();
     assert!(
-        page.contains(&format!(r#"<form id="bulk" class="bulk-bar" method="get" action="/w/{ws}/root/delete""#)),
+        page.contains(&format!(
+            r#"<form id="bulk" class="bulk-bar" method="get" action="/w/{ws}/root/delete""#
+        )),
         "{page}"
     );
     assert!(page.contains(&format!(r#"formaction="/w/{ws}/root/move""#)));
@@ -104,13 +109,16 @@ async fn ticked_rows_move_through_the_picker_page_audited_and_a_viewer_is_refuse
     assert!(html.contains(&into_dest), "{html}");
     assert!(html.contains("They are already here"), "{html}");
     // Into Dest: its subfolder is offered, and "Move here" posts both nodes with parent=Dest.
-    let html = editor
-        .get(&into_dest.replace("&#38;", "&"))
-        .await
-        .text();
-    assert!(html.contains("Inner") && html.contains(&format!("at={inner}")), "{html}");
+    let html = editor.get(&into_dest.replace("&#38;", "&")).await.text();
+    assert!(
+        html.contains("Inner") && html.contains(&format!("at={inner}")),
+        "{html}"
+    );
     let action = format!("/w/{ws}/root?/move");
-    assert_eq!(hidden_values(&html, &action, "node"), [a.clone(), b.clone()]);
+    assert_eq!(
+        hidden_values(&html, &action, "node"),
+        [a.clone(), b.clone()]
+    );
     assert_eq!(hidden_values(&html, &action, "parent"), [dest.clone()]);
 
     // A viewer may not open the picker nor post the move.
@@ -152,7 +160,11 @@ async fn ticked_rows_move_through_the_picker_page_audited_and_a_viewer_is_refuse
     // Nothing ticked is a 400 with the reason; a folder is not offered as its own destination.
     let r = editor.get(&format!("/w/{ws}/root/move")).await;
     assert_eq!(r.status, 400);
-    assert!(r.text().contains("Choose at least one item"), "{}", r.text());
+    assert!(
+        r.text().contains("Choose at least one item"),
+        "{}",
+        r.text()
+    );
     let html = editor
         .get(&format!("/w/{ws}/root/move?node={dest}"))
         .await
@@ -178,7 +190,10 @@ async fn ticked_rows_go_to_the_trash_through_the_confirm_page_audited_and_a_view
     let html = confirm.text();
     assert!(html.contains("Move 2 items to the trash?"), "{html}");
     let action = format!("/w/{ws}/root?/delete");
-    assert_eq!(hidden_values(&html, &action, "node"), [a.clone(), dir.clone()]);
+    assert_eq!(
+        hidden_values(&html, &action, "node"),
+        [a.clone(), dir.clone()]
+    );
 
     assert_eq!(
         viewer
@@ -242,7 +257,9 @@ async fn images_in_the_listing_show_lazy_sized_thumbnails_and_other_files_a_plac
     // Each file row has its placeholder icon (under the image for the picture).
     assert_eq!(html.matches(r#"<span class="thumb">"#).count(), 2, "{html}");
     // The rows link to the file pages.
-    assert!(html.contains(&format!(r#"<a class="name" href="/w/{ws}/f/{pic}">pic.png</a>"#)));
+    assert!(html.contains(&format!(
+        r#"<a class="name" href="/w/{ws}/f/{pic}">pic.png</a>"#
+    )));
     // A non-image asked for a thumbnail anyway is a 404; the image's is a picture.
     assert_eq!(viewer.get(&format!("/thumb/{ws}/{txt}")).await.status, 404);
     let thumb = crate::common::wait_until(
@@ -250,7 +267,11 @@ async fn images_in_the_listing_show_lazy_sized_thumbnails_and_other_files_a_plac
         std::time::Duration::from_secs(15),
         || async {
             let r = viewer.get(&format!("/thumb/{ws}/{pic}")).await;
-            if r.status == 200 { Ok(r) } else { Err(r.status) }
+            if r.status == 200 {
+                Ok(r)
+            } else {
+                Err(r.status)
+            }
         },
     )
     .await;
@@ -279,7 +300,10 @@ async fn the_search_page_lists_hits_with_their_folder_paths_pages_and_refuses_an
     let html = r.text();
     assert!(html.contains("Report-final.pdf") && html.contains("report-draft.txt"));
     assert!(!html.contains("unrelated.txt"));
-    assert!(html.contains(&format!(r#"href="/w/{ws}/f/{deep}""#)), "{html}");
+    assert!(
+        html.contains(&format!(r#"href="/w/{ws}/f/{deep}""#)),
+        "{html}"
+    );
     assert!(
         html.contains(&format!(r#"<a href="/w/{ws}/{year}">"#)) && html.contains(" / Docs / 2026"),
         "the folder path links to the hit's folder: {html}"
@@ -328,7 +352,11 @@ async fn the_trash_page_restores_deletes_forever_and_empties_for_an_editor_only(
     .await;
     for id in &ids {
         let r = editor
-            .send(editor.client.delete(format!("{}/api/files/{ws}/{id}", editor.url)))
+            .send(
+                editor
+                    .client
+                    .delete(format!("{}/api/files/{ws}/{id}", editor.url)),
+            )
             .await;
         assert_eq!(r.status, 204);
     }
@@ -336,18 +364,29 @@ async fn the_trash_page_restores_deletes_forever_and_empties_for_an_editor_only(
     assert!(folder_page.contains(&format!(r#"href="/w/{ws}/trash""#)));
 
     let html = viewer.get(&format!("/w/{ws}/trash")).await.text();
-    assert!(html.contains("one.txt") && html.contains("four.txt"), "{html}");
+    assert!(
+        html.contains("one.txt") && html.contains("four.txt"),
+        "{html}"
+    );
     assert!(!html.contains("?/restore") && !html.contains("?/purge") && !html.contains("?/empty"));
     let html = editor.get(&format!("/w/{ws}/trash")).await.text();
     let page = format!("/w/{ws}/trash");
     for action in ["restore", "purge", "empty"] {
-        assert!(html.contains(&format!(r#"action="{page}?/{action}""#)), "{action}: {html}");
+        assert!(
+            html.contains(&format!(r#"action="{page}?/{action}""#)),
+            "{action}: {html}"
+        );
     }
     for action in ["restore", "purge"] {
         let r = post_form(&viewer, &format!("{page}?/{action}"), &[("node", &ids[0])]).await;
         assert_eq!(r.status, 403, "{action}");
     }
-    assert_eq!(post_form(&viewer, &format!("{page}?/empty"), &[]).await.status, 403);
+    assert_eq!(
+        post_form(&viewer, &format!("{page}?/empty"), &[])
+            .await
+            .status,
+        403
+    );
 
     let r = post_form(&editor, &format!("{page}?/restore"), &[("node", &ids[0])]).await;
     assert_eq!(r.status, 303, "{}", r.text());
@@ -359,7 +398,11 @@ async fn the_trash_page_restores_deletes_forever_and_empties_for_an_editor_only(
     let r = post_form(&editor, &format!("{page}?/empty"), &[]).await;
     assert_eq!(r.status, 303, "{}", r.text());
     assert!(trash_names(&gw).await.is_empty());
-    assert_eq!(names_in(&gw, "root").await, ["one.txt"], "the live file stays");
+    assert_eq!(
+        names_in(&gw, "root").await,
+        ["one.txt"],
+        "the live file stays"
+    );
     let html = editor.get(&page).await.text();
     assert!(html.contains("The trash is empty"));
 
@@ -394,14 +437,26 @@ async fn the_file_page_shows_details_and_versions_and_an_editor_restores_an_olde
     let r = viewer.get(&format!("/w/{ws}/f/{id}")).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let html = r.text();
-    assert!(html.contains("<h1 class=\"file-title\">notes.txt</h1>"), "{html}");
-    assert!(html.contains(&format!(r#"data-sha256="{sha_new}""#)), "{html}");
+    assert!(
+        html.contains("<h1 class=\"file-title\">notes.txt</h1>"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!(r#"data-sha256="{sha_new}""#)),
+        "{html}"
+    );
     assert!(html.contains(&format!("({} bytes)", new.len())));
     assert!(html.contains("second, longer version"), "the text preview");
-    assert!(html.contains(&format!(r#"<a href="/w/{ws}/{docs}">Docs</a>"#)), "crumbs: {html}");
+    assert!(
+        html.contains(&format!(r#"<a href="/w/{ws}/{docs}">Docs</a>"#)),
+        "crumbs: {html}"
+    );
     assert_eq!(html.matches("data-version=").count(), 2, "{html}");
     assert!(html.contains(&sha_old), "each version's hash");
-    assert!(!html.contains("?/restore_version"), "a viewer cannot restore");
+    assert!(
+        !html.contains("?/restore_version"),
+        "a viewer cannot restore"
+    );
 
     let html = editor.get(&format!("/w/{ws}/f/{id}")).await.text();
     let versions = gw
@@ -428,7 +483,10 @@ async fn the_file_page_shows_details_and_versions_and_an_editor_restores_an_olde
     assert_eq!(r.status, 403);
     let r = post_form(&editor, &action, &[("version", &older)]).await;
     assert_eq!(r.status, 303, "{}", r.text());
-    assert_eq!(r.header("location"), Some(format!("/w/{ws}/f/{id}").as_str()));
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/w/{ws}/f/{id}").as_str())
+    );
     assert_eq!(&gw.get(&format!("/download/{ws}/{id}")).await.body[..], old);
     let restored = audited(&gw, "version_restored").await;
     assert!(
@@ -440,8 +498,14 @@ async fn the_file_page_shows_details_and_versions_and_an_editor_restores_an_olde
     // A folder's id is its folder page; a missing node is 404.
     let r = viewer.get(&format!("/w/{ws}/f/{docs}")).await;
     assert_eq!(r.status, 303);
-    assert_eq!(r.header("location"), Some(format!("/w/{ws}/{docs}").as_str()));
-    assert_eq!(viewer.get(&format!("/w/{ws}/f/nosuchnode")).await.status, 404);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/w/{ws}/{docs}").as_str())
+    );
+    assert_eq!(
+        viewer.get(&format!("/w/{ws}/f/nosuchnode")).await.status,
+        404
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -452,13 +516,23 @@ async fn the_file_page_previews_each_type_safely_and_opens_a_pdf_at_the_asked_pa
 
     let pic = gw.put_file("root", "pic.png", &png(64, 48)).await;
     let html = gw.get(&page(&pic)).await.text();
-    assert!(html.contains(&format!(r#"<img class="preview-image" src="/preview/{ws}/{pic}""#)));
+    assert!(html.contains(&format!(
+        r#"<img class="preview-image" src="/preview/{ws}/{pic}""#
+    )));
 
     let pdf = gw.put_file("root", "paper.pdf", b"%PDF-1.4\n%%EOF\n").await;
     let html = gw.get(&page(&pdf)).await.text();
-    assert!(html.contains(&format!(r##"<iframe class="preview-pdf" src="/preview/{ws}/{pdf}#page=1""##)), "{html}");
+    assert!(
+        html.contains(&format!(
+            r##"<iframe class="preview-pdf" src="/preview/{ws}/{pdf}#page=1""##
+        )),
+        "{html}"
+    );
     let html = gw.get(&format!("{}?page=7", page(&pdf))).await.text();
-    assert!(html.contains(&format!(r##"src="/preview/{ws}/{pdf}#page=7""##)), "{html}");
+    assert!(
+        html.contains(&format!(r##"src="/preview/{ws}/{pdf}#page=7""##)),
+        "{html}"
+    );
     for bad in ["0", "x", "-2"] {
         let r = gw.get(&format!("{}?page={bad}", page(&pdf))).await;
         assert_eq!(r.status, 400, "page={bad}");
@@ -468,16 +542,25 @@ async fn the_file_page_previews_each_type_safely_and_opens_a_pdf_at_the_asked_pa
     let r = gw.get(&format!("/preview/{ws}/{pdf}")).await;
     assert_eq!(r.header("x-frame-options"), Some("SAMEORIGIN"));
     let csp = r.header("content-security-policy").unwrap_or_default();
-    assert!(csp.starts_with("sandbox") && csp.contains("frame-ancestors 'self'"), "{csp}");
+    assert!(
+        csp.starts_with("sandbox") && csp.contains("frame-ancestors 'self'"),
+        "{csp}"
+    );
 
     // HTML is text on the page, escaped: nothing of it becomes markup.
     let evil = gw
         .put_file("root", "evil.html", b"<script>alert(1)</script><b>hi</b>")
         .await;
     let html = gw.get(&page(&evil)).await.text();
-    assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;&#60;b&#62;hi&#60;/b&#62;"), "{html}");
+    assert!(
+        html.contains("&#60;script&#62;alert(1)&#60;/script&#62;&#60;b&#62;hi&#60;/b&#62;"),
+        "{html}"
+    );
     assert!(!html.contains("<script>alert"));
-    assert!(!html.contains(&format!("/preview/{ws}/{evil}")), "not framed or embedded");
+    assert!(
+        !html.contains(&format!("/preview/{ws}/{evil}")),
+        "not framed or embedded"
+    );
 
     // A text file over 1 MiB: the first MiB, and a link to download the rest.
     let mut big = "line of text\n".repeat(100_000).into_bytes();
@@ -496,7 +579,9 @@ async fn the_file_page_previews_each_type_safely_and_opens_a_pdf_at_the_asked_pa
     assert!(html.contains("# Title") && !html.contains("data-truncated"));
 
     // Audio and video play over the Range-capable download route.
-    let song = gw.put_file("root", "song.mp3", b"ID3\x03\0\0\0\0\0\0").await;
+    let song = gw
+        .put_file("root", "song.mp3", b"ID3\x03\0\0\0\0\0\0")
+        .await;
     let html = gw.get(&page(&song)).await.text();
     assert!(html.contains(&format!(r#"<audio class="preview-media" controls preload="metadata" src="/download/{ws}/{song}""#)), "{html}");
     let film = gw.put_file("root", "film.mp4", b"\0\0\0\x18ftypmp42").await;

@@ -1,7 +1,7 @@
 //! The gateway's pages, form actions, JSON listing, downloads and security layers.
 mod actions;
-mod ask;
 mod api;
+mod ask;
 mod browse;
 mod download;
 mod file_actions;
