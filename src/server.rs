@@ -282,6 +282,12 @@ pub async fn run(
     Ok(ShutdownReport { drained, cancelled })
 }
 
+/// Most bytes hyper reads ahead from one HTTP/1.1 connection (its default is ~400 KiB). Upload
+/// bodies wait in this buffer, the frame handed on and the multipart reader's buffer while their
+/// file waits for the in-flight budget, so this bounds a connection's memory outside the budget to
+/// a few times 64 KiB: 50 concurrent form uploads held ~1 MiB each (`fastgate-bench` 4).
+const READ_BUFFER_MAX: usize = 64 * 1024;
+
 /// Serves `app` on `listener` (HTTP/1.1 and h2c, peers' addresses as `ConnectInfo`) until
 /// `shutdown` resolves, then stops accepting and waits for the open connections to finish.
 /// A connection that takes longer than `header_timeout` to send a request's headers is closed
@@ -300,7 +306,8 @@ pub async fn serve_app(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
+        .header_read_timeout(header_timeout)
+        .max_buf_size(READ_BUFFER_MAX);
     builder.http2().timer(TokioTimer::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);

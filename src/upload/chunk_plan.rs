@@ -7,7 +7,7 @@
 //! refusing the moment it runs past its length, so a chunk that does not match its plan or its
 //! `Content-Digest` never reaches Fast.io.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::{Stream, StreamExt as _};
 use sha2::{Digest as _, Sha256};
 
@@ -152,8 +152,9 @@ impl ChunkPlan {
 /// One chunk, received whole and hashed.
 #[derive(Clone, Debug)]
 pub struct ReceivedChunk {
-    /// The bytes, shared with the upstream request without copying.
-    pub bytes: Bytes,
+    /// The bytes, in the buffer that was passed in (freeze it with its budget permit, so it is
+    /// shared with the upstream request without copying and reused afterwards).
+    pub bytes: Vec<u8>,
     /// Their SHA-256.
     pub sha256: Sha256Digest,
 }
@@ -166,13 +167,13 @@ pub async fn collect_chunk<S, E>(
     n: u32,
     expected: u64,
     claimed: Option<Sha256Digest>,
+    mut buffer: Vec<u8>,
 ) -> Result<ReceivedChunk, ChunkRefused>
 where
     S: Stream<Item = Result<Bytes, E>>,
     E: std::fmt::Display,
 {
-    let capacity = usize::try_from(expected).unwrap_or(usize::MAX);
-    let mut buffer = BytesMut::with_capacity(capacity);
+    buffer.clear();
     let mut hasher = Sha256::new();
     let mut body = std::pin::pin!(body);
     while let Some(piece) = body.next().await {
@@ -198,7 +199,7 @@ where
         });
     }
     Ok(ReceivedChunk {
-        bytes: buffer.freeze(),
+        bytes: buffer,
         sha256,
     })
 }
@@ -275,13 +276,13 @@ mod tests {
     #[tokio::test]
     async fn a_chunk_is_collected_and_hashed_and_its_digest_checked() {
         let good = Sha256Digest::of(b"hello world");
-        let chunk = collect_chunk(body(&[b"hello ", b"world"]), 1, 11, Some(good))
+        let chunk = collect_chunk(body(&[b"hello ", b"world"]), 1, 11, Some(good), Vec::new())
             .await
             .expect("collected");
         assert_eq!(&chunk.bytes[..], b"hello world");
         assert_eq!(chunk.sha256, good);
         let wrong = Sha256Digest::of(b"other");
-        let refused = collect_chunk(body(&[b"hello world"]), 2, 11, Some(wrong)).await;
+        let refused = collect_chunk(body(&[b"hello world"]), 2, 11, Some(wrong), Vec::new()).await;
         assert!(matches!(
             refused,
             Err(ChunkRefused::DigestMismatch { n: 2, .. })
@@ -290,7 +291,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_longer_or_shorter_than_the_plan_is_refused() {
-        let long = collect_chunk(body(&[b"hello ", b"world!"]), 1, 11, None).await;
+        let long = collect_chunk(body(&[b"hello ", b"world!"]), 1, 11, None, Vec::new()).await;
         assert_eq!(
             long.map(|c| c.bytes),
             Err(ChunkRefused::WrongSize {
@@ -299,11 +300,11 @@ mod tests {
                 got: 12
             })
         );
-        let short = collect_chunk(body(&[b"hello"]), 1, 11, None).await;
+        let short = collect_chunk(body(&[b"hello"]), 1, 11, None, Vec::new()).await;
         assert!(matches!(short, Err(ChunkRefused::WrongSize { got: 5, .. })));
         let broken = stream::iter(vec![Ok(Bytes::from_static(b"he")), Err("reset".to_owned())]);
         assert!(matches!(
-            collect_chunk(broken, 1, 11, None).await,
+            collect_chunk(broken, 1, 11, None, Vec::new()).await,
             Err(ChunkRefused::Interrupted(_))
         ));
     }

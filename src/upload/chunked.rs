@@ -353,7 +353,10 @@ impl ChunkedUploads {
         let permit = self.budget.try_acquire(expected).ok_or(FileError::Busy {
             retry_after: BUDGET_RETRY_AFTER,
         })?;
-        let chunk = collect_chunk(body, n, expected, claimed).await?;
+        let buffer = self
+            .budget
+            .buffer(usize::try_from(expected).unwrap_or(usize::MAX));
+        let chunk = collect_chunk(body, n, expected, claimed, buffer).await?;
         if n == 1 {
             let head = &chunk.bytes[..chunk.bytes.len().min(SNIFF_LEN)];
             if let Err(rejected) = self.allowed(claims.link.as_ref()).check(&claims.name, head) {
@@ -365,10 +368,12 @@ impl ChunkedUploads {
             }
         }
         let sha256 = chunk.sha256.to_hex();
+        // The permit goes with the bytes: released (and the buffer kept for the next chunk)
+        // when the upstream request has dropped its last reference.
+        let bytes = self.budget.freeze(chunk.bytes, permit);
         self.client
-            .upload_chunk(&claims.session, n, chunk.bytes, &sha256)
+            .upload_chunk(&claims.session, n, bytes, &sha256)
             .await?;
-        drop(permit);
         Ok(ChunkReceipt {
             n,
             size: expected,
@@ -425,7 +430,12 @@ impl ChunkedUploads {
             }
             self.client.complete_upload(id).await?;
         }
-        let node = stored::wait_for_node(&self.client, id, self.rules.store_timeout).await?;
+        // A session already stored names its node: no need to ask again.
+        let known = session.new_file_id.filter(|_| state == UploadState::Stored);
+        let node = match known {
+            Some(node) => node,
+            None => stored::wait_for_node(&self.client, id, self.rules.store_timeout).await?,
+        };
         let expected = Expected {
             size: claims.size,
             sha256: None,

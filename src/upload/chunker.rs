@@ -1,6 +1,8 @@
 //! The part producer (tusd's shape): an async byte stream becomes fixed-size parts sent over a
 //! bounded channel, so the reader runs at most a channel's worth ahead of the uploader and memory
-//! stays at `chunk_size × (capacity + 1)` per upload.
+//! stays at `chunk_size × (capacity + 1)` per upload. With [`ChunkConfig::pass_through`] only the
+//! first part is cut (and copied); the pieces after it go on as they came, so a long stream holds
+//! a few of the body's own pieces instead of whole parts and costs no copy.
 //!
 //! On the way it computes the whole stream's SHA-256 and, when [`ChunkConfig::part_hashes`] asks,
 //! each part's SHA-256 (for `Content-Digest` and Fast.io's per-chunk hash; a second pass over every
@@ -11,7 +13,7 @@
 //! producer borrows the stream (no `'static` or `Sync` bound), which suits
 //! axum's multipart fields: run it with `tokio::join!` beside the consumer.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
@@ -28,6 +30,11 @@ pub struct ChunkConfig {
     pub max_size: u64,
     /// Whether each [`Part`] carries its own SHA-256 ([`Part::sha256`] is `None` otherwise).
     pub part_hashes: bool,
+    /// After the first part, send each piece of the source as its own part as it arrives, with
+    /// no copy, its budget taken by its length (for a consumer that sends the parts as one
+    /// stream). The first part is still cut at `chunk_size`, so a one-part stream is still
+    /// known as one. Off: every part but the last is `chunk_size` long.
+    pub pass_through: bool,
 }
 
 /// One fixed-size piece of the stream.
@@ -40,12 +47,17 @@ pub struct Part {
     pub last: bool,
     /// Byte offset of the part's first byte in the stream.
     pub offset: u64,
-    /// The bytes; `chunk_size` long except for the last part.
+    /// The bytes; `chunk_size` long except for the last part (and, with
+    /// [`ChunkConfig::pass_through`], the parts after the first, which are as long as the
+    /// source's pieces and hold their budget inside the `Bytes`, released when every clone is
+    /// dropped — also one still queued in an HTTP client).
     pub bytes: Bytes,
     /// SHA-256 of `bytes`, when [`ChunkConfig::part_hashes`] asked for it.
     pub sha256: Option<Sha256Digest>,
-    /// Budget held for `bytes` until the part is dropped.
-    permit: Option<BudgetPermit>,
+    /// Budget held for `bytes` until the part is dropped (`None` when the bytes hold it).
+    _permit: Option<BudgetPermit>,
+    /// Bytes of budget held for this part, by `permit` or inside `bytes`.
+    reserved: u64,
 }
 
 /// What the whole stream was, once it ended.
@@ -87,7 +99,53 @@ pub fn part_channel(capacity: usize) -> (mpsc::Sender<Part>, mpsc::Receiver<Part
 impl Part {
     /// Bytes of budget this part holds (0 when produced without a budget).
     pub fn reserved(&self) -> u64 {
-        self.permit.as_ref().map_or(0, BudgetPermit::bytes)
+        self.reserved
+    }
+
+    /// A source piece passed on as it is ([`ChunkConfig::pass_through`]), its budget inside.
+    async fn passed(
+        order: u32,
+        offset: u64,
+        bytes: Bytes,
+        config: ChunkConfig,
+        budget: Option<&Budget>,
+    ) -> Result<Self, ChunkError> {
+        let sha256 = config
+            .part_hashes
+            .then(|| Sha256Digest(Sha256::digest(&bytes).into()));
+        let (bytes, reserved) = match budget {
+            Some(b) => {
+                let permit = b.acquire(bytes.len() as u64).await?;
+                let reserved = permit.bytes();
+                let bytes = Bytes::from_owner(Budgeted {
+                    bytes,
+                    _permit: permit,
+                });
+                (bytes, reserved)
+            }
+            None => (bytes, 0),
+        };
+        Ok(Self {
+            order,
+            last: false,
+            offset,
+            bytes,
+            sha256,
+            _permit: None,
+            reserved,
+        })
+    }
+}
+
+/// Bytes that keep their budget until the last clone is dropped.
+struct Budgeted {
+    bytes: Bytes,
+    _permit: BudgetPermit,
+}
+
+impl AsRef<[u8]> for Budgeted {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
     }
 }
 
@@ -121,6 +179,15 @@ where
         }
         whole.update(&data);
         while !data.is_empty() {
+            if config.pass_through && order > 0 && current.is_none() {
+                if let Some(part) = ready.take() {
+                    send(&tx, part).await?;
+                }
+                let offset = size - data.len() as u64;
+                order += 1;
+                ready = Some(Part::passed(order, offset, data, config, budget).await?);
+                break;
+            }
             // More bytes follow the held part, so it is not the last: release it first (before
             // taking budget for the next one, so one budget-sized upload cannot deadlock).
             if let Some(part) = ready.take() {
@@ -135,7 +202,7 @@ where
                     };
                     let offset = u64::from(order) * chunk_size as u64;
                     let hash = config.part_hashes.then(Sha256::new);
-                    current.insert(Filling::new(chunk_size, offset, hash, permit))
+                    current.insert(Filling::new(chunk_size, offset, hash, permit, budget))
                 }
             };
             let take = (chunk_size - filling.buf.len()).min(data.len());
@@ -147,7 +214,7 @@ where
             if filling.buf.len() == chunk_size {
                 if let Some(done) = current.take() {
                     order += 1;
-                    ready = Some(done.finish(order, false));
+                    ready = Some(done.finish(order, false, budget));
                 }
             }
         }
@@ -157,7 +224,7 @@ where
             send(&tx, part).await?;
         }
         order += 1;
-        send(&tx, rest.finish(order, true)).await?;
+        send(&tx, rest.finish(order, true, budget)).await?;
     } else if let Some(mut part) = ready.take() {
         part.last = true;
         send(&tx, part).await?;
@@ -173,9 +240,10 @@ async fn send(tx: &mpsc::Sender<Part>, part: Part) -> Result<(), ChunkError> {
     tx.send(part).await.map_err(|_| ChunkError::ConsumerGone)
 }
 
-/// A part being filled.
+/// A part being filled, in a buffer from the budget's spares when there is a budget.
 struct Filling {
-    buf: BytesMut,
+    buf: Vec<u8>,
+    size: usize,
     hash: Option<Sha256>,
     offset: u64,
     permit: Option<BudgetPermit>,
@@ -187,34 +255,47 @@ impl Filling {
         offset: u64,
         hash: Option<Sha256>,
         permit: Option<BudgetPermit>,
+        budget: Option<&Budget>,
     ) -> Self {
+        let buf = budget.map_or_else(|| Vec::with_capacity(chunk_size), |b| b.buffer(chunk_size));
         Self {
-            buf: BytesMut::with_capacity(chunk_size),
+            buf,
+            size: chunk_size,
             hash,
             offset,
             permit,
         }
     }
 
-    fn finish(self, order: u32, last: bool) -> Part {
+    fn finish(self, order: u32, last: bool, budget: Option<&Budget>) -> Part {
         let mut permit = self.permit;
+        let sha256 = self.hash.map(|h| Sha256Digest(h.finalize().into()));
         // A short last part (a small file, or a file's tail) keeps only its own bytes and their
         // budget, not a whole part's: many small files can then wait for a batch together.
-        let bytes = if self.buf.len() < self.buf.capacity() / 2 {
-            if let Some(p) = permit.as_mut() {
-                p.shrink_to(self.buf.len() as u64);
+        let short = self.buf.len() < self.size / 2;
+        if short && let Some(p) = permit.as_mut() {
+            p.shrink_to(self.buf.len() as u64);
+        }
+        let reserved = permit.as_ref().map_or(0, BudgetPermit::bytes);
+        let (bytes, permit) = match (short, budget, permit) {
+            (true, Some(b), permit) => {
+                let bytes = Bytes::copy_from_slice(&self.buf);
+                b.recycle(self.buf);
+                (bytes, permit)
             }
-            Bytes::copy_from_slice(&self.buf)
-        } else {
-            self.buf.freeze()
+            (true, None, permit) => (Bytes::copy_from_slice(&self.buf), permit),
+            // The permit goes inside the bytes, so the buffer comes back for the next part.
+            (false, Some(b), Some(p)) => (b.freeze(self.buf, p), None),
+            (false, _, permit) => (Bytes::from(self.buf), permit),
         };
         Part {
             order,
             last,
             offset: self.offset,
             bytes,
-            sha256: self.hash.map(|h| Sha256Digest(h.finalize().into())),
-            permit,
+            sha256,
+            _permit: permit,
+            reserved,
         }
     }
 }
@@ -258,6 +339,7 @@ mod tests {
             chunk_size: 1000,
             max_size: 10_000,
             part_hashes: true,
+            pass_through: false,
         };
         let (summary, parts) = run(pieces(&data, 333), config, None).await;
         let summary = summary.expect("ok");
@@ -285,6 +367,7 @@ mod tests {
             chunk_size: 1000,
             max_size: 10_000,
             part_hashes: false,
+            pass_through: false,
         };
         let (summary, parts) = run(pieces(&data, 333), config, None).await;
         assert_eq!(summary.expect("ok").sha256, Sha256Digest::of(&data));
@@ -298,6 +381,7 @@ mod tests {
             chunk_size: 4,
             max_size: 10,
             part_hashes: true,
+            pass_through: false,
         };
         let (ok, parts) = run(pieces(&[1; 10], 3), config, None).await;
         assert_eq!(ok.expect("at the limit").size, 10);
@@ -315,6 +399,7 @@ mod tests {
             chunk_size: 4,
             max_size: 100,
             part_hashes: true,
+            pass_through: false,
         };
         let (summary, parts) = run(pieces(&[9; 8], 4), config, None).await;
         assert_eq!(summary.expect("ok").parts, 2);
@@ -339,6 +424,7 @@ mod tests {
             chunk_size: 1024,
             max_size: 1 << 20,
             part_hashes: true,
+            pass_through: false,
         };
         let (tx, mut rx) = part_channel(1);
         let consume = async {
@@ -365,11 +451,75 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn passing_through_cuts_only_the_first_part_and_forwards_the_pieces_after_it_uncopied() {
+        let data: Vec<u8> = (0..2600u32).map(|i| (i % 251) as u8).collect();
+        let items = pieces(&data, 700);
+        let sources: Vec<*const u8> = items
+            .iter()
+            .map(|i| i.as_ref().expect("piece").as_ptr())
+            .collect();
+        let config = ChunkConfig {
+            chunk_size: 1000,
+            max_size: 10_000,
+            part_hashes: false,
+            pass_through: true,
+        };
+        let (summary, parts) = run(items, config, None).await;
+        let summary = summary.expect("ok");
+        assert_eq!(summary.sha256, Sha256Digest::of(&data));
+        let shape: Vec<(u32, u64, usize, bool)> = parts
+            .iter()
+            .map(|p| (p.order, p.offset, p.bytes.len(), p.last))
+            .collect();
+        // 700 + 300 of the second piece make the first part; the rest go on as they came.
+        assert_eq!(
+            shape,
+            [
+                (1, 0, 1000, false),
+                (2, 1000, 400, false),
+                (3, 1400, 700, false),
+                (4, 2100, 500, true)
+            ]
+        );
+        assert_eq!(summary.parts, 4);
+        // The pieces after the first part are the source's own bytes, not copies.
+        assert_eq!(parts[2].bytes.as_ptr(), sources[2]);
+        assert_eq!(parts[3].bytes.as_ptr(), sources[3]);
+        let joined: Vec<u8> = parts.iter().flat_map(|p| p.bytes.to_vec()).collect();
+        assert_eq!(joined, data);
+    }
+
+    #[tokio::test]
+    async fn a_passed_piece_keeps_its_budget_until_its_last_clone_is_dropped() {
+        let budget = Budget::new(64 * 1024, 1024);
+        let config = ChunkConfig {
+            chunk_size: 1024,
+            max_size: 1 << 20,
+            part_hashes: false,
+            pass_through: true,
+        };
+        let data = vec![9u8; 4096];
+        let (summary, parts) = run(pieces(&data, 2048), config, Some(&budget)).await;
+        assert_eq!(summary.expect("ok").parts, 3);
+        // Part 1 (1 KiB, cut) + the rest of piece 1 (1 KiB) + piece 2 (2 KiB).
+        assert_eq!(budget.in_use(), 4096);
+        let mut parts = parts.into_iter();
+        let first = parts.next().expect("first");
+        let kept: Vec<Bytes> = parts.map(|p| p.bytes.clone()).collect();
+        drop(first);
+        // The parts are gone but their bytes live on (as in a client's send queue): still held.
+        assert_eq!(budget.in_use(), 3072);
+        drop(kept);
+        assert_eq!(budget.in_use(), 0);
+    }
+
+    #[tokio::test]
     async fn an_empty_stream_has_no_parts_and_the_empty_digest() {
         let config = ChunkConfig {
             chunk_size: 4,
             max_size: 10,
             part_hashes: true,
+            pass_through: false,
         };
         let (summary, parts) = run(vec![], config, None).await;
         let summary = summary.expect("ok");
@@ -387,6 +537,7 @@ mod tests {
             chunk_size: 2,
             max_size: 100,
             part_hashes: true,
+            pass_through: false,
         };
         let (err, _) = run(items, config, None).await;
         assert!(matches!(err, Err(ChunkError::Source(_))), "{err:?}");
@@ -400,6 +551,7 @@ mod tests {
             chunk_size: 2,
             max_size: 100,
             part_hashes: true,
+            pass_through: false,
         };
         let result = produce_parts(stream::iter(pieces(b"abcdef", 6)), config, None, tx).await;
         assert!(
@@ -415,6 +567,7 @@ mod tests {
             chunk_size: 1024,
             max_size: 1 << 20,
             part_hashes: true,
+            pass_through: false,
         };
         let data = vec![7u8; 64 * 1024];
         let (tx, mut rx) = part_channel(1);

@@ -160,6 +160,7 @@ impl Pipeline {
             max_size: self.limits.max_size,
             // The parts go up as one stream: only the whole digest is checked.
             part_hashes: false,
+            pass_through: true,
         };
         let (tx, rx) = part_channel(STREAM_QUEUE);
         let produce = produce_parts(stream, config, Some(&self.budget), tx);

@@ -133,6 +133,7 @@ mod tests {
             chunk_size: 4,
             max_size: 1 << 20,
             part_hashes: false,
+            pass_through: false,
         };
         let items = vec![Ok::<_, std::io::Error>(Bytes::copy_from_slice(data))];
         produce_parts(futures_util::stream::iter(items), config, None, tx)
