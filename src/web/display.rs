@@ -140,6 +140,15 @@ impl SortState {
     }
 }
 
+/// Image types that have thumbnails (made by Fast.io at upload time).
+const THUMBNAILED: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/// Whether a file of type `mime` gets a thumbnail: the listing then shows `/thumb`, and
+/// `/thumb` answers 404 for anything else.
+pub fn has_thumbnail(mime: Option<&str>) -> bool {
+    mime.is_some_and(|m| THUMBNAILED.iter().any(|t| m.eq_ignore_ascii_case(t)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 
 use super::AppState;
+use super::display;
 use super::download::content_disposition;
 use super::files;
 use crate::access::Capability;
@@ -41,14 +42,6 @@ pub fn routes(r: Routes) -> Routes {
     )
 }
 
-/// Image types that have thumbnails (made by Fast.io at upload time).
-const THUMBNAILED: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
-
-/// Whether a file of type `mime` gets a thumbnail (the listing then shows it).
-pub fn has_thumbnail(mime: Option<&str>) -> bool {
-    mime.is_some_and(|m| THUMBNAILED.iter().any(|t| m.eq_ignore_ascii_case(t)))
-}
-
 /// `GET /thumb/{workspace}/{node}`: Fast.io's thumbnail of an image (at most 256 px on its
 /// longest side); 404 for anything else or while the thumbnail is not ready (the page then shows
 /// its placeholder icon).
@@ -58,7 +51,7 @@ async fn thumb(
 ) -> Result<Response, AppError> {
     let meta = files::lookup(&state, &workspace, &node).await?;
     let mime = meta.mimetype.as_deref().unwrap_or("").to_ascii_lowercase();
-    if meta.node_type != NodeType::File || !THUMBNAILED.contains(&mime.as_str()) {
+    if meta.node_type != NodeType::File || !display::has_thumbnail(Some(&mime)) {
         return Err(AppError::NotFound("no thumbnail for this file".into()));
     }
     let unavailable = |e: crate::fastio::Error| {

@@ -293,7 +293,7 @@ fn row(ws: &str, e: &super::view::Entry, now: DateTime<Utc>) -> Row {
         } else {
             display::file_href(ws, &e.id)
         },
-        thumb: (!is_folder && super::preview::has_thumbnail(e.mime.as_deref()))
+        thumb: (!is_folder && super::display::has_thumbnail(e.mime.as_deref()))
             .then(|| display::thumb_href(ws, &e.id)),
         size_text: e.size.map_or_else(|| "—".to_owned(), format::human_size),
         type_text: if is_folder {
