@@ -108,11 +108,23 @@ pub async fn answer(
     Ok(Json(service::answer(&state, &ws, &chat, &asked).await?))
 }
 
+/// One server-sent event of the answer stream, as a client parses it: `event` is `state` (each
+/// change), then `answer` (the final body of `GET …/{message}`) or `failed` (an error body);
+/// `data` is that JSON as text.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes the wire for /openapi.json; the stream is built by axum's Sse
+pub struct StreamEvent {
+    /// `state`, `answer` or `failed`.
+    event: Option<String>,
+    /// The event's JSON body, as text.
+    data: String,
+}
+
 /// `GET /api/ask/{workspace}/{chat}/{message}/events` → `text/event-stream`.
 #[utoipa::path(get, path = "/api/ask/{workspace}/{chat}/{message}/events", tag = "ask",
     params(("workspace" = String, Path, min_length = 1, description = "Workspace id"), ("chat" = String, Path, min_length = 1, description = "Chat id"), ("message" = String, Path, min_length = 1, description = "Message id")),
     responses(
-        (status = 200, description = "Server-sent events: the answer as it changes, until final", content_type = "text/event-stream", body = String),
+        (status = 200, description = "Server-sent events: the answer as it changes, until final", content_type = "text/event-stream", body = StreamEvent),
         (status = 400, description = "A bad body, question, scope or id", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "The role does not allow this, or Fast.io forbids it", body = ErrorBody),

@@ -290,6 +290,9 @@ fn traversal_status(path: &str, param: &str) -> u16 {
         ("/api/files/{workspace}/{folder}/versions" | "/api/search/{workspace}", "{workspace}") => {
             400
         }
+        // The move picker and delete confirm pages need the nodes they act on (`?node=`): without
+        // it they answer 400 before anything is looked up.
+        ("/w/{workspace}/{folder}/move" | "/w/{workspace}/{folder}/delete", _) => 400,
         // Anything else names nothing here.
         _ => 404,
     }
