@@ -73,19 +73,27 @@ pub async fn read_fields(
 /// Refuses an urlencoded body whose names or values decode to invalid UTF-8, which the
 /// urlencoded reader would otherwise turn into U+FFFD and so store a name nobody typed.
 fn strict_utf8(body: &[u8]) -> Result<(), AppError> {
-    for pair in body.split(|b| *b == b'&') {
-        for part in pair.splitn(2, |b| *b == b'=') {
+    if decodes_to_utf8(body) {
+        Ok(())
+    } else {
+        Err(AppError::BadRequest(
+            "the form could not be read: a field is not UTF-8 text".into(),
+        ))
+    }
+}
+
+/// Whether every name and value of `urlencoded` (a form body or a query string) decodes to
+/// UTF-8 text. The urlencoded readers decode lossily, so this is asked before them.
+pub fn decodes_to_utf8(urlencoded: &[u8]) -> bool {
+    urlencoded
+        .split(|b| *b == b'&')
+        .flat_map(|pair| pair.splitn(2, |b| *b == b'='))
+        .all(|part| {
             let spaced: Vec<u8> = part
                 .iter()
                 .map(|b| if *b == b'+' { b' ' } else { *b })
                 .collect();
             let decoded: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
-            if std::str::from_utf8(&decoded).is_err() {
-                return Err(AppError::BadRequest(
-                    "the form could not be read: a field is not UTF-8 text".into(),
-                ));
-            }
-        }
-    }
-    Ok(())
+            std::str::from_utf8(&decoded).is_ok()
+        })
 }

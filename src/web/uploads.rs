@@ -41,6 +41,18 @@ use outcome::{Slot, outcome, refused, report, settle};
 
 /// Longest text field (`workspace`, `folder`) read from an upload form.
 const MAX_TEXT_FIELD: usize = 1024;
+/// The most header bytes one multipart part may carry. A browser sends about 150 (the
+/// disposition with a file name of at most 1,024 bytes, and a type); more is not a form.
+const MAX_PART_HEADERS: usize = 8 * 1024;
+
+/// The size of a part's headers as sent (`name: value` plus CRLF each).
+fn part_header_bytes(field: &axum::extract::multipart::Field<'_>) -> usize {
+    field
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum()
+}
 
 /// Where the files of a form post go.
 #[derive(Clone, Debug)]
@@ -266,6 +278,20 @@ pub async fn receive_into<I: Intake>(
             // The body broke off after some files (client gone); what was done stays reported.
             Ok(Err(_)) => break,
         };
+        if part_header_bytes(&field) > MAX_PART_HEADERS {
+            let error = AppError::BadRequest(format!(
+                "the form could not be read: a part's headers are over {} KiB",
+                MAX_PART_HEADERS / 1024
+            ));
+            if slots.is_empty() {
+                return Err(error);
+            }
+            // After some files: they stay reported, this part is refused on its own.
+            let name = sanitize_filename(field.file_name().unwrap_or("unnamed"));
+            let (outcome, status) = refused(name, error);
+            slots.push(Slot::Done(outcome, status));
+            continue;
+        }
         let name = field.name().unwrap_or_default().to_owned();
         if name != "file" {
             if opened.is_none() && intake.wants(&name) {

@@ -150,29 +150,6 @@ async fn thumbnails_ready(site: &Site, ids: &[String]) {
     }
 }
 
-/// Resizes the window so the page's viewport is `w`×`h` CSS pixels.
-async fn viewport(browser: &Browser, w: u32, h: u32) {
-    let set = |w: u32, h: u32| async move {
-        browser
-            .client
-            .set_window_size(w, h)
-            .await
-            .expect("window size");
-    };
-    set(w, h).await;
-    let inner = browser
-        .eval("return [window.innerWidth, window.innerHeight];")
-        .await;
-    let iw = inner[0].as_u64().unwrap_or(0) as u32;
-    let ih = inner[1].as_u64().unwrap_or(0) as u32;
-    if (iw, ih) != (w, h) {
-        // A window frame: grow the window by it.
-        set(w + w.saturating_sub(iw), h + h.saturating_sub(ih)).await;
-    }
-    let inner = browser.eval("return window.innerWidth;").await;
-    assert_eq!(inner.as_u64(), Some(u64::from(w)), "viewport width");
-}
-
 /// Saves a screenshot under the test target dir and, when asked, under `docs/screenshots/`.
 async fn document(browser: &Browser, name: &str) {
     let shot = browser.screenshot(name).await;
@@ -211,12 +188,10 @@ async fn with_javascript_the_row_menu_opens_from_the_keyboard_and_the_bulk_bar_m
     // The row menu from the keyboard: focus its button, press Enter, the rename field has focus;
     // Escape closes it and gives focus back.
     let summary = browser
-        .client
         .find(Locator::Css(&format!(
             "tr[data-node='{a}'] .row-menu > summary"
         )))
-        .await
-        .expect("the row menu");
+        .await;
     browser
         .eval(&format!("document.querySelector(\"tr[data-node='{a}'] .row-menu > summary\").focus(); return true;"))
         .await;
@@ -264,12 +239,10 @@ async fn with_javascript_the_row_menu_opens_from_the_keyboard_and_the_bulk_bar_m
     assert_eq!(disabled, Value::Bool(true));
     for id in [&a, &b] {
         browser
-            .client
             .find(Locator::Css(&format!(
                 "tr[data-node='{id}'] input[type=checkbox]"
             )))
             .await
-            .expect("checkbox")
             .click()
             .await
             .expect("tick");
@@ -279,29 +252,12 @@ async fn with_javascript_the_row_menu_opens_from_the_keyboard_and_the_bulk_bar_m
         .await;
     assert_eq!(count, "2 selected");
     browser
-        .client
-        .find(Locator::Css("button[formaction$='/move']"))
-        .await
-        .expect("Move selected…")
-        .click()
-        .await
-        .expect("click");
+        .click_to_next_page(Locator::Css("button[formaction$='/move']"))
+        .await;
+    browser.click_to_next_page(Locator::LinkText("Dest")).await;
     browser
-        .client
-        .find(Locator::LinkText("Dest"))
-        .await
-        .expect("Dest on the picker")
-        .click()
-        .await
-        .expect("into Dest");
-    browser
-        .client
-        .find(Locator::XPath("//button[normalize-space()='Move here']"))
-        .await
-        .expect("Move here")
-        .click()
-        .await
-        .expect("move");
+        .click_to_next_page(Locator::XPath("//button[normalize-space()='Move here']"))
+        .await;
     browser
         .wait_until(
             "back on the folder page",
@@ -337,66 +293,60 @@ async fn without_javascript_the_checkboxes_menu_and_confirm_pages_work_as_plain_
     // Bulk: tick a and b, "Move selected to trash…", confirm.
     for id in [&a, &b] {
         browser
-            .client
             .find(Locator::Css(&format!(
                 "tr[data-node='{id}'] input[type=checkbox]"
             )))
             .await
-            .expect("checkbox")
             .click()
             .await
             .expect("tick");
     }
     browser
-        .client
-        .find(Locator::XPath(
+        .click_to_next_page(Locator::XPath(
             "//button[normalize-space()='Move selected to trash…']",
         ))
-        .await
-        .expect("bulk delete")
-        .click()
-        .await
-        .expect("click");
+        .await;
     let heading = browser
         .eval("return document.querySelector('h1').textContent;")
         .await;
     assert_eq!(heading, "Move 2 items to the trash?");
     browser
-        .client
-        .find(Locator::XPath(
+        .click_to_next_page(Locator::XPath(
             "//button[normalize-space()='Move to trash']",
         ))
-        .await
-        .expect("confirm")
-        .click()
-        .await
-        .expect("click");
+        .await;
     assert_eq!(names_in(&site, "root").await, ["c.txt"]);
 
     // The row menu: a <details> that opens on click, its rename form posts.
     browser.goto(&folder).await;
     browser
-        .client
         .find(Locator::Css(&format!(
             "tr[data-node='{c}'] .row-menu > summary"
         )))
         .await
-        .expect("menu")
         .click()
         .await
         .expect("open");
     let field = browser
-        .client
         .find(Locator::Css(&format!(
             "tr[data-node='{c}'] input[name=name]"
         )))
-        .await
-        .expect("name field");
+        .await;
     field.clear().await.expect("clear");
+    browser
+        .eval("window.__fastgateLeaving = true; return true;")
+        .await;
     field
         .send_keys("renamed.txt\u{E007}")
         .await
         .expect("type and submit");
+    browser
+        .wait_until(
+            "the folder page after the rename",
+            WAIT,
+            "return window.__fastgateLeaving !== true && document.readyState === 'complete';",
+        )
+        .await;
     crate::common::wait_until("the rename", WAIT, || async {
         let names = names_in(&site, "root").await;
         if names == ["renamed.txt"] {
@@ -412,13 +362,8 @@ async fn without_javascript_the_checkboxes_menu_and_confirm_pages_work_as_plain_
         .goto(&format!("{}/w/{}/trash", site.url(), site.workspace))
         .await;
     browser
-        .client
-        .find(Locator::Css("button[aria-label='Restore a.txt']"))
-        .await
-        .expect("restore")
-        .click()
-        .await
-        .expect("click");
+        .click_to_next_page(Locator::Css("button[aria-label='Restore a.txt']"))
+        .await;
     assert_eq!(names_in(&site, "root").await, ["a.txt", "renamed.txt"]);
     browser.close().await;
 }
@@ -469,7 +414,7 @@ async fn on_a_390px_phone_every_row_action_and_the_drop_zone_line_stay_in_view()
     thumbnails_ready(&site, &ids).await;
     for js in [true, false] {
         let browser = site.browser(js).await;
-        viewport(&browser, 390, 844).await;
+        browser.set_viewport(390, 844).await;
         browser
             .goto(&format!("{}/w/{}/root", site.url(), site.workspace))
             .await;
@@ -483,10 +428,8 @@ async fn on_a_390px_phone_every_row_action_and_the_drop_zone_line_stay_in_view()
         );
         // The menu opened on the phone fits the screen too.
         browser
-            .client
             .find(Locator::Css("tr.is-file .row-menu > summary"))
             .await
-            .expect("menu")
             .click()
             .await
             .expect("open");
@@ -548,7 +491,7 @@ async fn screenshots_of_the_folder_page_with_thumbnails_and_of_the_file_page() {
     let folder = format!("{}/w/{}/root", site.url(), site.workspace);
     let file = format!("{}/w/{}/f/{beach}", site.url(), site.workspace);
     for (w, h) in [(1280, 900), (390, 844)] {
-        viewport(&browser, w, h).await;
+        browser.set_viewport(w, h).await;
         browser.goto(&folder).await;
         browser
             .wait_until(
@@ -581,7 +524,7 @@ async fn screenshots_of_the_folder_page_with_thumbnails_and_of_the_file_page() {
         document(&browser, &format!("file-{w}x{h}")).await;
     }
     // A PDF opens in the browser's own viewer inside the page, at the page asked for.
-    viewport(&browser, 1280, 900).await;
+    browser.set_viewport(1280, 900).await;
     browser
         .goto(&format!(
             "{}/w/{}/f/{paper}?page=2",

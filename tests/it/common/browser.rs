@@ -25,6 +25,8 @@ use super::{TestApp, build_gateway, poll_until, start_emulator};
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 /// Debian's chromedriver (package `chromium-driver`).
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// How long a lookup or a page change may take on a loaded 2-core CI machine.
+pub const FIND_WAIT: Duration = Duration::from_secs(20);
 
 struct DriverProcess {
     child: Child,
@@ -176,6 +178,80 @@ impl Browser {
     /// Navigates to `url` and waits for the load.
     pub async fn goto(&self, url: &str) {
         self.client.goto(url).await.expect("navigate");
+    }
+
+    /// The element matching `locator`, waiting up to [`FIND_WAIT`] for it to appear: a page
+    /// that is still loading, or a script that has not yet drawn it, is not a failure.
+    pub async fn find(&self, locator: Locator<'_>) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(FIND_WAIT)
+            .for_element(locator)
+            .await
+            .unwrap_or_else(|e| panic!("nothing matches {locator:?} within {FIND_WAIT:?}: {e}"))
+    }
+
+    /// Clicks the element matching `locator` and waits until the page it leads to has loaded.
+    ///
+    /// A click that submits a form or follows a link returns before the next page has replaced
+    /// this one, so a lookup right after it can still find (or go stale on) the old page. The
+    /// old page carries a mark on its `window`; a new document starts without it.
+    pub async fn click_to_next_page(&self, locator: Locator<'_>) {
+        let element = self.find(locator).await;
+        self.eval("window.__fastgateLeaving = true; return true;")
+            .await;
+        element
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click on {locator:?}: {e}"));
+        self.wait_until(
+            &format!("the page after clicking {locator:?}"),
+            FIND_WAIT,
+            "return window.__fastgateLeaving !== true && document.readyState === 'complete';",
+        )
+        .await;
+    }
+
+    /// Resizes the window so the page's viewport is `w`×`h` CSS pixels. A resize lands
+    /// asynchronously, so the viewport is read until it has the new size; when a window frame
+    /// keeps it smaller, the window grows by the frame.
+    pub async fn set_viewport(&self, w: u32, h: u32) {
+        self.resize_window(w, h).await;
+        let Err((iw, ih)) = self.viewport_becomes(w, Some(h)).await else {
+            return;
+        };
+        self.resize_window(w + w.saturating_sub(iw), h + h.saturating_sub(ih))
+            .await;
+        if let Err(got) = self.viewport_becomes(w, None).await {
+            panic!("viewport: wanted {w}×{h}, have {got:?} after growing the window by its frame");
+        }
+    }
+
+    async fn resize_window(&self, w: u32, h: u32) {
+        self.client
+            .set_window_size(w, h)
+            .await
+            .unwrap_or_else(|e| panic!("window size {w}×{h}: {e}"));
+    }
+
+    /// Waits up to 5 s for the viewport to be `w` wide (and `h` high, when given); the last
+    /// size read when it is not.
+    async fn viewport_becomes(&self, w: u32, h: Option<u32>) -> Result<(), (u32, u32)> {
+        poll_until(Duration::from_secs(5), || async {
+            let got = self
+                .eval("return [window.innerWidth, window.innerHeight];")
+                .await;
+            let size = (
+                got[0].as_u64().unwrap_or(0) as u32,
+                got[1].as_u64().unwrap_or(0) as u32,
+            );
+            if size.0 == w && h.is_none_or(|h| size.1 == h) {
+                Ok(())
+            } else {
+                Err(size)
+            }
+        })
+        .await
     }
 
     /// Chooses `files` in the file input matching `css`, as a person picking them would.
