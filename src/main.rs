@@ -106,10 +106,7 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
-            fatal(
-                log_format,
-                &format!("fastgate: cannot start the async runtime: {e}"),
-            );
+            Report(log_format).problem(&format!("fastgate: cannot start the async runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -125,11 +122,48 @@ fn main() -> ExitCode {
     })
 }
 
-/// Reports a fatal start-up problem: a JSON log line under JSON logs, else plain text on stderr.
-fn fatal(format: LogFormat, message: &str) {
-    match format {
-        LogFormat::Json => tracing::error!("{message}"),
-        LogFormat::Pretty => eprintln!("{message}"),
+/// How a command speaks to the person or script that ran it. Plain lines on a terminal; under
+/// JSON logs every line is JSON: reports and problems are log events (stderr, like every other
+/// log line), and a command's answer for scripts (a token, a generated password) is one JSON
+/// object on stdout, so `$(fastgate token add …)` still captures only the answer.
+#[derive(Clone, Copy)]
+struct Report(LogFormat);
+
+impl Report {
+    fn from_env() -> Self {
+        Self(LogFormat::from_env())
+    }
+
+    /// A line of progress or result (stdout when plain).
+    fn line(self, text: &str) {
+        match self.0 {
+            LogFormat::Json => tracing::info!("{text}"),
+            LogFormat::Pretty => println!("{text}"),
+        }
+    }
+
+    /// A remark beside the answer (stderr when plain, so stdout holds only the answer).
+    fn note(self, text: &str) {
+        match self.0 {
+            LogFormat::Json => tracing::info!("{text}"),
+            LogFormat::Pretty => eprintln!("{text}"),
+        }
+    }
+
+    /// A failure (stderr when plain).
+    fn problem(self, text: &str) {
+        match self.0 {
+            LogFormat::Json => tracing::error!("{text}"),
+            LogFormat::Pretty => eprintln!("{text}"),
+        }
+    }
+
+    /// The command's answer: `plain` lines on stdout, or `json` as one object.
+    fn answer(self, plain: &str, json: serde_json::Value) {
+        match self.0 {
+            LogFormat::Json => println!("{json}"),
+            LogFormat::Pretty => println!("{plain}"),
+        }
     }
 }
 
@@ -173,30 +207,49 @@ fn config_is_pretty() -> bool {
 }
 
 async fn run_emulator(args: EmulatorArgs) -> ExitCode {
-    server::init_tracing(LogFormat::Pretty);
+    let report = Report::from_env();
+    server::init_tracing(report.0);
+    let generated_key = args.generates_key();
     let (bind, config) = match args.into_config() {
         Ok(pair) => pair,
         Err(e) => {
-            eprintln!("fastgate emulator: {e}");
+            report.problem(&format!("fastgate emulator: {e}"));
             return ExitCode::from(CONFIG_ERROR);
         }
     };
     let listener = match tokio::net::TcpListener::bind(bind).await {
         Ok(listener) => listener,
         Err(e) => {
-            eprintln!("fastgate emulator: cannot listen on {bind}: {e}");
+            report.problem(&format!("fastgate emulator: cannot listen on {bind}: {e}"));
             return ExitCode::FAILURE;
         }
     };
+    let config_key = config.api_key.clone();
     let running = match emulator::start(config, listener).await {
         Ok(running) => running,
         Err(e) => {
-            eprintln!("fastgate emulator: {e}");
+            report.problem(&format!("fastgate emulator: {e}"));
             return ExitCode::FAILURE;
         }
     };
-    println!("Fast.io emulator listening at {}", running.base_url());
-    println!("seeded workspace: {}", running.workspace_id());
+    let (base_url, workspace) = (running.base_url(), running.workspace_id());
+    // The API key its clients need, when it was generated here (as `--key` would be).
+    let key = generated_key.then_some(config_key.as_str());
+    match report.0 {
+        LogFormat::Json => tracing::info!(
+            base_url = %base_url,
+            workspace = %workspace,
+            api_key = key,
+            "Fast.io emulator listening at {base_url}"
+        ),
+        LogFormat::Pretty => {
+            if let Some(key) = key {
+                println!("fast.io emulator API key: {key}");
+            }
+            println!("Fast.io emulator listening at {base_url}");
+            println!("seeded workspace: {workspace}");
+        }
+    }
     let _ = tokio::signal::ctrl_c().await;
     running.shutdown().await;
     ExitCode::SUCCESS
@@ -207,11 +260,12 @@ async fn check() -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
-    println!("configuration: ok");
+    let report = Report(config.log_format);
+    report.line("configuration: ok");
     let upstream = match Upstream::connect(&config).await {
         Ok(upstream) => upstream,
         Err(e) => {
-            println!("upstream: {e}");
+            report.line(&format!("upstream: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -220,21 +274,21 @@ async fn check() -> ExitCode {
     } else {
         config.base_url.as_str()
     };
-    println!("upstream: {label}");
+    report.line(&format!("upstream: {label}"));
     let result = async {
         upstream.client.ping().await?;
-        println!("ping: ok");
+        report.line("ping: ok");
         let user = upstream.client.auth_check().await?;
-        println!("key: valid (user {user})");
+        report.line(&format!("key: valid (user {user})"));
         let workspaces = upstream.client.list_workspaces().await?;
         let exposed = workspaces
             .iter()
             .filter(|w| config.workspaces.allows(&w.id))
             .count();
-        println!(
+        report.line(&format!(
             "workspaces: {} visible, {exposed} exposed",
             workspaces.len()
-        );
+        ));
         Ok::<_, fastgate::fastio::Error>(())
     }
     .await;
@@ -243,11 +297,11 @@ async fn check() -> ExitCode {
     }
     match result {
         Ok(()) => {
-            println!("check: ok");
+            report.line("check: ok");
             ExitCode::SUCCESS
         }
         Err(e) => {
-            println!("check failed: {e}");
+            report.line(&format!("check failed: {e}"));
             ExitCode::FAILURE
         }
     }
@@ -258,6 +312,7 @@ async fn healthcheck() -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
+    let report = Report(config.log_format);
     let mut addr = config.bind;
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
@@ -271,11 +326,11 @@ async fn healthcheck() -> ExitCode {
     };
     match probe.await {
         Ok(_) => {
-            println!("{url}: ok");
+            report.line(&format!("{url}: ok"));
             ExitCode::SUCCESS
         }
         Err(e) => {
-            println!("{url}: {}", e.without_url());
+            report.line(&format!("{url}: {}", e.without_url()));
             ExitCode::FAILURE
         }
     }
@@ -287,7 +342,7 @@ async fn open_access() -> Result<Access, ExitCode> {
     match Db::open(&config.access.database).await {
         Ok(db) => Ok(Access::new(db, config.access.settings())),
         Err(e) => {
-            eprintln!("fastgate: the access database: {e}");
+            Report(config.log_format).problem(&format!("fastgate: the access database: {e}"));
             Err(ExitCode::FAILURE)
         }
     }
@@ -308,6 +363,7 @@ fn piped_password() -> std::io::Result<Option<secrecy::SecretString>> {
 
 async fn user_add(args: UserAdd) -> ExitCode {
     use secrecy::ExposeSecret as _;
+    let report = Report::from_env();
     let access = match open_access().await {
         Ok(access) => access,
         Err(code) => return code,
@@ -316,7 +372,9 @@ async fn user_add(args: UserAdd) -> ExitCode {
         Ok(Some(password)) => (password, false),
         Ok(None) => (access::generate_password(), true),
         Err(e) => {
-            eprintln!("fastgate user add: cannot read the password from stdin: {e}");
+            report.problem(&format!(
+                "fastgate user add: cannot read the password from stdin: {e}"
+            ));
             return ExitCode::FAILURE;
         }
     };
@@ -329,14 +387,22 @@ async fn user_add(args: UserAdd) -> ExitCode {
     match access.add_user(&Ctx::system(), new).await {
         Ok(user) => {
             let scope = user.grants.first().map_or("*", |g| g.workspace.as_str());
-            println!("user {} added: {} on {scope}", user.username, args.role);
+            let mut plain = format!("user {} added: {} on {scope}", user.username, args.role);
+            let mut json = serde_json::json!({
+                "user": user.username, "role": args.role.to_string(), "workspace": scope,
+            });
             if generated {
-                println!("password (shown once): {}", password.expose_secret());
+                plain.push_str(&format!(
+                    "\npassword (shown once): {}",
+                    password.expose_secret()
+                ));
+                json["password"] = password.expose_secret().into();
             }
+            report.answer(&plain, json);
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("fastgate user add: {e}");
+            report.problem(&format!("fastgate user add: {e}"));
             ExitCode::FAILURE
         }
     }
@@ -344,6 +410,7 @@ async fn user_add(args: UserAdd) -> ExitCode {
 
 async fn token_add(args: TokenAdd) -> ExitCode {
     use secrecy::ExposeSecret as _;
+    let report = Report::from_env();
     let access = match open_access().await {
         Ok(access) => access,
         Err(code) => return code,
@@ -356,26 +423,33 @@ async fn token_add(args: TokenAdd) -> ExitCode {
     };
     match access.create_token(&Ctx::system(), &args.user, new).await {
         Ok(created) => {
-            eprintln!(
+            let info = &created.info;
+            report.note(&format!(
                 "token {} (id {}) for {}: {}; shown once:",
-                created.info.name, created.info.id, created.info.owner, created.info.role
+                info.name, info.id, info.owner, info.role
+            ));
+            report.answer(
+                created.token.expose_secret(),
+                serde_json::json!({
+                    "token": created.token.expose_secret(), "id": info.id, "name": info.name,
+                    "user": info.owner, "role": info.role.to_string(),
+                }),
             );
-            println!("{}", created.token.expose_secret());
             ExitCode::SUCCESS
         }
         Err(access::Error::NotFound) => {
-            eprintln!("fastgate token add: no user named {}", args.user);
+            report.problem(&format!("fastgate token add: no user named {}", args.user));
             ExitCode::FAILURE
         }
         Err(access::Error::Forbidden) => {
-            eprintln!(
+            report.problem(&format!(
                 "fastgate token add: {} is disabled or has no role as high as {} there",
                 args.user, args.role
-            );
+            ));
             ExitCode::FAILURE
         }
         Err(e) => {
-            eprintln!("fastgate token add: {e}");
+            report.problem(&format!("fastgate token add: {e}"));
             ExitCode::FAILURE
         }
     }

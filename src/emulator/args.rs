@@ -121,15 +121,18 @@ fn bad(msg: impl Into<String>) -> EmulatorError {
 }
 
 impl EmulatorArgs {
-    /// Validates the options. Prints a generated key to stdout when `--key` is absent.
+    /// Whether no `--key` was given, so [`Self::into_config`] generates one (which the caller
+    /// then shows: its clients need it).
+    pub fn generates_key(&self) -> bool {
+        self.key.as_ref().is_none_or(|k| k.trim().is_empty())
+    }
+
+    /// Validates the options; without `--key`, a random key is generated
+    /// (`config.api_key`, see [`Self::generates_key`]).
     pub fn into_config(self) -> Result<(SocketAddr, EmulatorConfig), EmulatorError> {
         let key = match self.key.filter(|k| !k.trim().is_empty()) {
             Some(k) => k,
-            None => {
-                let k = format!("emu_{}", ids::token());
-                println!("fast.io emulator API key: {k}");
-                k
-            }
+            None => format!("emu_{}", ids::token()),
         };
         let mut c = EmulatorConfig::new(self.data_dir, key);
         if !(0.0..=1.0).contains(&self.error_rate) {

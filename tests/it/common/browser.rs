@@ -444,10 +444,15 @@ impl Site {
                 let (router, state) =
                     build_gateway(&format!("http://{addr}"), &base_url, &key, &data_dir, vars)
                         .await;
-                let router = router.into_make_service_with_connect_info::<SocketAddr>();
                 ready_tx.send((addr, state)).expect("report ready");
+                let served = fastgate::server::serve_app(
+                    listener,
+                    router,
+                    super::SERVER_HEADER_TIMEOUT,
+                    std::future::pending(),
+                );
                 tokio::select! {
-                    served = axum::serve(listener, router) => served.expect("gateway serves"),
+                    served = served => served.expect("gateway serves"),
                     _ = stop_rx => {}
                 }
             });

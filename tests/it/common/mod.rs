@@ -69,9 +69,13 @@ impl Recorded {
     }
 }
 
+/// The header-read timeout of test servers: the gateway's default.
+pub const SERVER_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl TestApp {
     /// Binds 127.0.0.1:0, builds the router from its URL (the app's public URL, which the Origin
-    /// check needs), serves it on that very listener (never "find a free port, then bind") and
+    /// check needs), serves it on that very listener (never "find a free port, then bind") with the
+    /// gateway's own server loop, and
     /// watches for `secrets` in every response.
     pub async fn serve(make_router: impl FnOnce(&str) -> Router, secrets: Vec<String>) -> Self {
         Self::serve_async(async |url: String| make_router(&url), secrets).await
@@ -88,10 +92,13 @@ impl TestApp {
             .expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
         let router = make_router(format!("http://{addr}")).await;
-        tokio::spawn(async move {
-            let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-            axum::serve(listener, app).await.expect("server");
-        });
+        // The server loop `fastgate serve` runs (read-ahead bound, header timeout, ConnectInfo).
+        tokio::spawn(fastgate::server::serve_app(
+            listener,
+            router,
+            SERVER_HEADER_TIMEOUT,
+            std::future::pending(),
+        ));
         let client = plain_client();
         Self {
             url: format!("http://{addr}"),

@@ -255,3 +255,191 @@ async fn with_json_logs_every_line_on_both_streams_is_json_banner_setup_link_and
         "{out}"
     );
 }
+
+/// Runs `fastgate args…` off the async threads (the emulator answers in this process).
+async fn run(
+    args: &[&str],
+    env: &[(String, String)],
+    dir: &std::path::Path,
+) -> (Option<i32>, String) {
+    let (args, env, dir): (Vec<String>, _, _) = (
+        args.iter().map(|a| (*a).to_owned()).collect(),
+        env.to_vec(),
+        dir.to_owned(),
+    );
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (status, out) = process::run(&args, &env, &dir);
+        (status.code(), out)
+    })
+    .await
+    .expect("join")
+}
+
+/// The first JSON line of `json` for which `pick` finds something.
+fn find<'a, T>(
+    json: &'a [serde_json::Value],
+    pick: impl Fn(&'a serde_json::Value) -> Option<T>,
+) -> Option<T> {
+    json.iter().find_map(pick)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_json_logs_check_user_token_and_emulator_commands_write_only_json_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emulator = emulator(dir.path()).await;
+    let env: Vec<(String, String)> = [
+        ("FASTIO_API_KEY", KEY.to_owned()),
+        ("FASTIO_BASE_URL", emulator.base_url()),
+        ("FASTGATE_LOG_FORMAT", "json".to_owned()),
+        (
+            "FASTGATE_DATA_DIR",
+            dir.path().join("data").display().to_string(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+
+    let (code, out) = run(&["check"], &env, dir.path()).await;
+    assert_eq!(code, Some(0), "{out}");
+    let json = all_json(&out.lines().map(str::to_owned).collect::<Vec<_>>());
+    assert!(
+        find(&json, |v| (v["fields"]["message"] == "check: ok")
+            .then_some(()))
+        .is_some(),
+        "{out}"
+    );
+
+    // `user add` with nothing on stdin generates a password: the answer is one JSON object.
+    let (code, out) = run(
+        &["user", "add", "ada", "--role", "editor"],
+        &env,
+        dir.path(),
+    )
+    .await;
+    assert_eq!(code, Some(0), "{out}");
+    let json = all_json(&out.lines().map(str::to_owned).collect::<Vec<_>>());
+    let password = find(&json, |v| {
+        (v["user"] == "ada").then(|| v["password"].clone())
+    });
+    assert!(
+        password
+            .as_ref()
+            .and_then(|p| p.as_str())
+            .is_some_and(|p| p.len() >= 16),
+        "{out}"
+    );
+    assert_eq!(
+        find(&json, |v| (v["user"] == "ada").then(|| v["role"].clone())),
+        Some(serde_json::json!("editor")),
+        "{out}"
+    );
+
+    let (code, out) = run(
+        &["token", "add", "ci", "--user", "ada", "--role", "viewer"],
+        &env,
+        dir.path(),
+    )
+    .await;
+    assert_eq!(code, Some(0), "{out}");
+    let json = all_json(&out.lines().map(str::to_owned).collect::<Vec<_>>());
+    let token = find(&json, |v| v["token"].as_str().map(str::to_owned)).unwrap_or_default();
+    assert!(token.starts_with("fgt_"), "{out}");
+
+    // A refusal is a JSON error event with exit 1.
+    let (code, out) = run(
+        &["token", "add", "ci", "--user", "nobody", "--role", "viewer"],
+        &env,
+        dir.path(),
+    )
+    .await;
+    assert_eq!(code, Some(1), "{out}");
+    let json = all_json(&out.lines().map(str::to_owned).collect::<Vec<_>>());
+    assert!(
+        find(&json, |v| {
+            (v["level"] == "ERROR" && v["fields"]["message"].as_str()?.contains("nobody"))
+                .then_some(())
+        })
+        .is_some(),
+        "{out}"
+    );
+
+    // The stand-alone emulator announces its address, workspace and generated key as one event.
+    let emulator_dir = dir.path().join("standalone");
+    let standalone = Process::spawn(
+        env!("CARGO_BIN_EXE_fastgate"),
+        &[
+            "emulator",
+            "--bind",
+            "127.0.0.1:0",
+            "--data-dir",
+            &emulator_dir.display().to_string(),
+        ],
+        &[("FASTGATE_LOG_FORMAT".to_owned(), "json".to_owned())],
+        dir.path(),
+    );
+    let announced = standalone.wait_for(Duration::from_secs(20), |line| {
+        let v: serde_json::Value = serde_json::from_str(line).ok()?;
+        v["fields"]["base_url"].as_str().is_some().then_some(v)
+    });
+    assert!(
+        announced["fields"]["workspace"]
+            .as_str()
+            .is_some_and(|w| !w.is_empty()),
+        "{announced}"
+    );
+    assert!(
+        announced["fields"]["api_key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("emu_")),
+        "{announced}"
+    );
+    all_json(&standalone.output());
+}
+
+/// Set in the child process of the panic test: it installs the JSON logs and panics.
+const PANIC_CHILD: &str = "FASTGATE_TEST_PANIC_CHILD";
+
+/// The panic hook of JSON logs, run for real: this test starts its own test binary again as a
+/// child that installs the JSON logs and panics; the child's stderr must carry the panic as one
+/// JSON event (message, location, thread), and no plain `panicked at` text.
+#[test]
+fn with_json_logs_a_panic_is_one_json_event_with_its_location() {
+    const NAME: &str = "ops::logs::with_json_logs_a_panic_is_one_json_event_with_its_location";
+    if std::env::var_os(PANIC_CHILD).is_some() {
+        fastgate::server::init_tracing(fastgate::config::LogFormat::Json);
+        panic!("a deliberate panic to see the hook");
+    }
+    let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([NAME, "--exact", "--nocapture", "--test-threads=1"])
+        .env(PANIC_CHILD, "1")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("the child runs");
+    assert!(!output.status.success(), "the child did not panic");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let events: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let panic = events
+        .iter()
+        .find(|v| v["target"] == "panic")
+        .unwrap_or_else(|| panic!("no panic event on stderr:\n{stderr}"));
+    assert_eq!(panic["level"], "ERROR", "{panic}");
+    assert_eq!(
+        panic["fields"]["message"], "panicked: a deliberate panic to see the hook",
+        "{panic}"
+    );
+    assert!(
+        panic["fields"]["location"]
+            .as_str()
+            .is_some_and(|l| l.contains("tests/it/ops/logs.rs:")),
+        "{panic}"
+    );
+    assert!(
+        !stderr.contains("panicked at"),
+        "the default hook printed a plain line too:\n{stderr}"
+    );
+}

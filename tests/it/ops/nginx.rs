@@ -150,11 +150,12 @@ impl Cluster {
             dir.path(),
         );
         assert!(status.success(), "{out}");
+        // Under JSON logs the command's answer is one JSON object carrying the token.
         let token = out
             .lines()
-            .find(|l| l.starts_with("fgt_"))
-            .unwrap_or_else(|| panic!("no token in {out}"))
-            .to_owned();
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find_map(|v| v["token"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| panic!("no token in {out}"));
         let mut replicas = Vec::new();
         let mut addrs = Vec::new();
         for i in 1..=3 {
