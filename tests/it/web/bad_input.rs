@@ -742,6 +742,7 @@ async fn every_bad_input_gets_its_precise_answer_and_leaves_nothing_behind() {
     ];
     rows.extend(traversal_rows(&ws));
     assert!(rows.len() >= 40, "{} rows", rows.len());
+    eprintln!("bad input: {} rows", rows.len());
 
     let mut wrong = Vec::new();
     for row in &rows {
