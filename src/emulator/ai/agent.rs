@@ -364,6 +364,27 @@ pub async fn details(
     chat_answer(&state, ws, chat).await
 }
 
+/// Applies `change` to the live chat `chat` of the resolved workspace `ws` (404 when it does
+/// not exist or was deleted) and answers the chat as it is afterwards: the one skeleton of the
+/// update and publish endpoints.
+async fn change_live_chat(
+    state: &EmulatorState,
+    ws: String,
+    chat: String,
+    change: impl FnOnce(&rusqlite::Connection, &str) -> rusqlite::Result<usize> + Send + 'static,
+) -> Result<Envelope, ApiError> {
+    let (w, ch) = (ws.clone(), chat.clone());
+    state
+        .store
+        .call(move |c| {
+            chats::live_chat(c, &w, &ch)?;
+            change(c, &ch)?;
+            Ok(())
+        })
+        .await?;
+    chat_answer(state, ws, chat).await
+}
+
 /// `POST …/ai/agent/{chat}/update/` (`name`; a `kind` is ignored) → `{chat:{…}}`.
 pub async fn update(
     State(state): State<Arc<EmulatorState>>,
@@ -373,19 +394,13 @@ pub async fn update(
 ) -> Result<Envelope, ApiError> {
     let ws = workspaces::resolve(&state, &ws).await?;
     let name = valid_name(form.get("name").map(String::as_str).unwrap_or_default())?;
-    let (w, ch) = (ws.clone(), chat.clone());
-    state
-        .store
-        .call(move |c| {
-            chats::live_chat(c, &w, &ch)?;
-            c.execute(
-                "UPDATE ai_chats SET name = ?2, updated = ?3 WHERE id = ?1",
-                (&ch, &name, ids::now()),
-            )?;
-            Ok(())
-        })
-        .await?;
-    chat_answer(&state, ws, chat).await
+    change_live_chat(&state, ws, chat, move |c, id| {
+        c.execute(
+            "UPDATE ai_chats SET name = ?2, updated = ?3 WHERE id = ?1",
+            (id, &name, ids::now()),
+        )
+    })
+    .await
 }
 
 /// `POST …/ai/agent/{chat}/publish/` (empty form): private → public, one way; publishing a
@@ -396,19 +411,13 @@ pub async fn publish(
     Path((ws, chat)): Path<(String, String)>,
 ) -> Result<Envelope, ApiError> {
     let ws = workspaces::resolve(&state, &ws).await?;
-    let (w, ch) = (ws.clone(), chat.clone());
-    state
-        .store
-        .call(move |c| {
-            chats::live_chat(c, &w, &ch)?;
-            c.execute(
-                "UPDATE ai_chats SET privacy = 'public', updated = ?2 WHERE id = ?1",
-                (&ch, ids::now()),
-            )?;
-            Ok(())
-        })
-        .await?;
-    chat_answer(&state, ws, chat).await
+    change_live_chat(&state, ws, chat, |c, id| {
+        c.execute(
+            "UPDATE ai_chats SET privacy = 'public', updated = ?2 WHERE id = ?1",
+            (id, ids::now()),
+        )
+    })
+    .await
 }
 
 /// `DELETE …/ai/agent/{chat}/`: a soft delete (the chat moves to the deleted list; a repeat is
