@@ -35,6 +35,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0002_ask.sql"),
         postgres: include_str!("migrations/postgres/0002_ask.sql"),
     },
+    Migration {
+        version: 3,
+        name: "one_call_uploads",
+        sqlite: include_str!("migrations/sqlite/0003_one_call_uploads.sql"),
+        postgres: include_str!("migrations/postgres/0003_one_call_uploads.sql"),
+    },
 ];
 
 impl Migration {

@@ -103,12 +103,24 @@ impl Client {
         name: &str,
         body: Bytes,
     ) -> Result<SingleUpload, Error> {
+        let sha256 = hex::encode(Sha256::digest(&body));
+        self.upload_single_hashed(target, name, body, sha256).await
+    }
+
+    /// [`Client::upload_single`] of bytes whose SHA-256 (lower-case hex) the caller has already
+    /// computed while checking them, so they are not hashed twice.
+    pub async fn upload_single_hashed(
+        &self,
+        target: &UploadTarget,
+        name: &str,
+        body: Bytes,
+        sha256: String,
+    ) -> Result<SingleUpload, Error> {
         if body.len() as u64 > SINGLE_CALL_MAX_BYTES {
             return Err(Error::InvalidArgument(format!(
                 "a single-call upload holds at most {SINGLE_CALL_MAX_BYTES} bytes"
             )));
         }
-        let sha256 = hex::encode(Sha256::digest(&body));
         let fields = session_fields(target, name, Some(body.len() as u64), Some(&sha256))?;
         let op = self.op("POST /upload/ (single call)", Replay::Once);
         let payload = self

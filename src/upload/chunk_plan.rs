@@ -84,6 +84,10 @@ pub enum ChunkRefused {
     /// 400: the client stopped sending before the chunk ended.
     #[error("the chunk was interrupted before it ended ({0})")]
     Interrupted(String),
+    /// 400: the upload is stored already, with other bytes than these (the same bytes sent
+    /// again get the same receipt); its token cannot write again.
+    #[error("this upload is already stored with other bytes; start a new upload to replace it")]
+    AlreadyStored,
 }
 
 impl ChunkPlan {

@@ -8,8 +8,16 @@
 //! admitted only if the budget has room right now — otherwise [`FileError::Busy`], so memory
 //! never piles up behind slow uploads. [`ChunkedUploads::complete`] ends in the same
 //! [`stored`](super::stored) wait-and-verify as the form path.
+//!
+//! A file that fits one chunk and one single call (≤ 4 MiB) is a **one-call upload**
+//! ([`super::one_call`]): create opens no session, the only chunk — checked as any other — goes
+//! up in one single call that stores itself and is verified at once, and `complete`, the status
+//! and `DELETE` answer from the outcome recorded in the shared database. One request of the
+//! `/upload/` rate-limit bucket per file instead of five or more. The upload limits are read
+//! once and kept for [`LIMITS_TTL`], not read per create.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::Stream;
@@ -20,13 +28,18 @@ use super::chunk_plan::{ChunkPlan, ChunkRefused, PARALLEL_CHUNKS, PlanError, col
 use super::digest::Sha256Digest;
 use super::error::FileError;
 use super::names::sanitize_filename;
+use super::one_call::{OneCallRecords, Outcome};
 use super::rules::{AllowedTypes, SNIFF_LEN};
 use super::stored::{self, Expected};
 use super::token::{LinkClaims, TokenKey, UploadClaims};
-use crate::fastio::{self, UploadStatus, UploadTarget};
+use crate::fastio::{self, SINGLE_CALL_MAX_BYTES, UploadLimits, UploadStatus, UploadTarget};
 
 /// How long a client is told to wait when the in-flight budget is full.
 const BUDGET_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// How long the plan's upload limits are trusted before they are read again: they change with
+/// the plan, rarely, and Fast.io checks every upload against them anyway.
+pub const LIMITS_TTL: Duration = Duration::from_secs(300);
 
 /// The rules of the JS path, from the configuration.
 #[derive(Clone, Debug)]
@@ -50,6 +63,8 @@ pub struct ChunkedUploads {
     budget: Budget,
     tokens: TokenKey,
     rules: ChunkedRules,
+    records: OneCallRecords,
+    limits: Arc<parking_lot::Mutex<Option<(Instant, UploadLimits)>>>,
 }
 
 /// A file announced by the client.
@@ -199,23 +214,40 @@ pub struct StoredUpload {
 }
 
 impl ChunkedUploads {
-    /// The JS path over `client`, holding chunks under `budget`, signing with `tokens`.
+    /// The JS path over `client`, holding chunks under `budget`, signing with `tokens`,
+    /// recording one-call uploads in `records`.
     pub fn new(
         client: fastio::Client,
         budget: Budget,
         tokens: TokenKey,
         rules: ChunkedRules,
+        records: OneCallRecords,
     ) -> Self {
         Self {
             client,
             budget,
             tokens,
             rules,
+            records,
+            limits: Arc::default(),
         }
     }
 
+    /// The plan's upload limits, read at most once per [`LIMITS_TTL`].
+    async fn upload_limits(&self) -> Result<UploadLimits, FileError> {
+        if let Some((read, limits)) = *self.limits.lock() {
+            if read.elapsed() < LIMITS_TTL {
+                return Ok(limits);
+            }
+        }
+        let limits = self.client.upload_limits().await?;
+        *self.limits.lock() = Some((Instant::now(), limits));
+        Ok(limits)
+    }
+
     /// Checks the file against the limits, picks the chunk plan, creates its folders and the
-    /// Fast.io session, and signs the ticket.
+    /// Fast.io session (none for a one-call upload: its id is the gateway's), and signs the
+    /// ticket.
     pub async fn create(&self, req: NewUpload) -> Result<Ticket, FileError> {
         let name = sanitize_filename(&req.name);
         let link = req.link.as_ref();
@@ -230,7 +262,7 @@ impl ChunkedUploads {
             });
         }
         self.allowed(link.map(|l| &l.claims)).check_name(&name)?;
-        let limits = self.client.upload_limits().await?;
+        let limits = self.upload_limits().await?;
         if req.size > limits.size {
             return Err(FileError::TooLarge { limit: limits.size });
         }
@@ -253,10 +285,14 @@ impl ChunkedUploads {
             workspace: req.workspace,
             folder,
         };
-        let id = self
-            .client
-            .create_chunked_upload(&target, &name, req.size, None)
-            .await?;
+        let one_call = plan.chunks == 1 && req.size <= SINGLE_CALL_MAX_BYTES;
+        let id = if one_call {
+            one_call_id()
+        } else {
+            self.client
+                .create_chunked_upload(&target, &name, req.size, None)
+                .await?
+        };
         let ttl = i64::try_from(self.rules.token_ttl.as_secs()).unwrap_or(i64::MAX / 2);
         let claims = UploadClaims {
             session: id.clone(),
@@ -267,6 +303,7 @@ impl ChunkedUploads {
             chunk_size: plan.chunk_size,
             expires: chrono::Utc::now().timestamp().saturating_add(ttl),
             link: req.link.map(|l| l.claims),
+            one_call,
         };
         Ok(Ticket {
             token: self.tokens.sign(&claims),
@@ -360,7 +397,11 @@ impl ChunkedUploads {
         if n == 1 {
             let head = &chunk.bytes[..chunk.bytes.len().min(SNIFF_LEN)];
             if let Err(rejected) = self.allowed(claims.link.as_ref()).check(&claims.name, head) {
-                // The file can never be accepted: drop its session so nothing is left behind.
+                // The file can never be accepted: drop its session so nothing is left behind
+                // (a one-call upload has none yet).
+                if claims.one_call {
+                    return Err(rejected.into());
+                }
                 if let Err(error) = self.client.cancel_upload(&claims.session).await {
                     tracing::warn!(%error, "could not cancel a refused upload session");
                 }
@@ -371,6 +412,21 @@ impl ChunkedUploads {
         // The permit goes with the bytes: released (and the buffer kept for the next chunk)
         // when the upstream request has dropped its last reference.
         let bytes = self.budget.freeze(chunk.bytes, permit);
+        if claims.one_call {
+            // Spawned, so a client that goes away mid-store still gets its outcome recorded
+            // (a retried chunk then finds it stored instead of sending it again).
+            let this = self.clone();
+            let claims = claims.clone();
+            let sent = sha256.clone();
+            tokio::spawn(async move { this.send_one_call(&claims, bytes, sent).await })
+                .await
+                .map_err(|e| FileError::Interrupted(Box::new(e)))??;
+            return Ok(ChunkReceipt {
+                n,
+                size: expected,
+                sha256,
+            });
+        }
         self.client
             .upload_chunk(&claims.session, n, bytes, &sha256)
             .await?;
@@ -384,6 +440,25 @@ impl ChunkedUploads {
     /// Where the upload is, and which chunks Fast.io holds at their planned length.
     pub async fn progress(&self, claims: &UploadClaims) -> Result<Progress, FileError> {
         let plan = ChunkPlan::new(claims.size, claims.chunk_size);
+        if claims.one_call {
+            let outcome = self.records.get(&claims.session).await?;
+            let (state, node_id) = match outcome {
+                None => (UploadState::Receiving, None),
+                Some(Outcome::Cancelled) => (UploadState::Cancelled, None),
+                Some(Outcome::Stored { node, .. }) => (UploadState::Stored, Some(node)),
+            };
+            return Ok(Progress {
+                id: claims.session.clone(),
+                state,
+                received: if node_id.is_some() { vec![1] } else { vec![] },
+                chunks: plan.chunks,
+                chunk_size: plan.chunk_size,
+                size: plan.size,
+                name: claims.name.clone(),
+                node_id,
+                message: None,
+            });
+        }
         let session = self.client.upload_details(&claims.session, None).await?;
         let received = session
             .chunks
@@ -408,6 +483,24 @@ impl ChunkedUploads {
     /// repeat: a session already assembling or stored is only waited for.
     pub async fn complete(&self, claims: &UploadClaims) -> Result<StoredUpload, FileError> {
         let plan = ChunkPlan::new(claims.size, claims.chunk_size);
+        if claims.one_call {
+            return match self.records.get(&claims.session).await? {
+                Some(Outcome::Stored { node, name, sha256 }) => Ok(StoredUpload {
+                    node_id: node,
+                    name,
+                    size: claims.size,
+                    sha256,
+                    workspace: claims.workspace.clone(),
+                    folder: claims.folder.clone(),
+                }),
+                Some(Outcome::Cancelled) => Err(cancelled_before_stored()),
+                None => Err(FileError::Incomplete {
+                    missing: 1,
+                    chunks: 1,
+                    first: 1,
+                }),
+            };
+        }
         let id = &claims.session;
         let session = self.client.upload_details(id, None).await?;
         let state = UploadState::of(&session.status);
@@ -451,9 +544,89 @@ impl ChunkedUploads {
         })
     }
 
-    /// Cancels the upload; Fast.io drops its chunks. Safe to repeat.
+    /// Cancels the upload; Fast.io drops its chunks. Safe to repeat. A one-call upload is
+    /// recorded cancelled, so its chunk is refused from then on; once stored it is too late
+    /// ([`FileError::AlreadyStored`]).
     pub async fn cancel(&self, claims: &UploadClaims) -> Result<UploadState, FileError> {
+        if claims.one_call {
+            return match self.records.cancel(&claims.session, claims.expires).await? {
+                Outcome::Cancelled => Ok(UploadState::Cancelled),
+                Outcome::Stored { .. } => Err(FileError::AlreadyStored),
+            };
+        }
         self.client.cancel_upload(&claims.session).await?;
         Ok(UploadState::Cancelled)
     }
+
+    /// The only chunk of a one-call upload, already checked: unless the upload was cancelled or
+    /// stored already, one single call (Fast.io stores it by itself), a wait only if Fast.io
+    /// does not name the node yet, the stored node checked against the chunk's SHA-256, and
+    /// the outcome recorded for `complete`.
+    async fn send_one_call(
+        &self,
+        claims: &UploadClaims,
+        bytes: Bytes,
+        sha256: String,
+    ) -> Result<(), FileError> {
+        match self.records.get(&claims.session).await? {
+            Some(Outcome::Cancelled) => return Err(cancelled_before_stored()),
+            // Sent again (a retry after a lost answer): already stored, nothing to resend. Other
+            // bytes may not replace a stored file through the same token.
+            Some(Outcome::Stored { sha256: stored, .. }) => {
+                return match stored {
+                    Some(stored) if stored.eq_ignore_ascii_case(&sha256) => Ok(()),
+                    _ => Err(ChunkRefused::AlreadyStored.into()),
+                };
+            }
+            None => {}
+        }
+        let target = UploadTarget {
+            workspace: claims.workspace.clone(),
+            folder: claims.folder.clone(),
+        };
+        let single = self
+            .client
+            .upload_single_hashed(&target, &claims.name, bytes, sha256.clone())
+            .await?;
+        let node = match single.new_file_id {
+            Some(node) => node,
+            None => {
+                stored::wait_for_node(&self.client, &single.upload_id, self.rules.store_timeout)
+                    .await?
+            }
+        };
+        let expected = Expected {
+            size: claims.size,
+            sha256: Some(&sha256),
+        };
+        let stored = stored::verify(&self.client, &claims.workspace, node, expected).await?;
+        self.records
+            .stored(
+                &claims.session,
+                claims.expires,
+                &stored.node,
+                &stored.name,
+                stored.sha256.as_deref(),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// How a one-call upload cancelled before its chunk was stored answers.
+fn cancelled_before_stored() -> FileError {
+    FileError::Ended {
+        state: UploadState::Cancelled.as_str(),
+        message: "cancelled before its chunk was stored".to_owned(),
+    }
+}
+
+/// A fresh id for a one-call upload: 30 characters of `[a-z0-9]`, like Fast.io's own.
+fn one_call_id() -> String {
+    use rand::RngExt as _;
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..30)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
 }

@@ -69,6 +69,12 @@ pub enum FileError {
         /// Fast.io's reason, if any.
         message: String,
     },
+    /// `DELETE` of an upload that is already stored: too late to cancel.
+    #[error("this upload is already stored; delete the file instead")]
+    AlreadyStored,
+    /// The gateway's database (where one-call uploads record how they ended) failed.
+    #[error("the gateway's database: {0}")]
+    Database(#[from] crate::db::Error),
     /// A destination path is malformed (`relative_path` with `.` or `..`).
     #[error("{0}")]
     BadPath(String),

@@ -19,6 +19,7 @@ pub mod chunker;
 pub mod digest;
 pub mod error;
 pub mod names;
+pub mod one_call;
 pub mod orphans;
 pub mod pipeline;
 pub mod registry;

@@ -11,7 +11,10 @@
 //!   as its signed token lives, so one is orphaned only once `FASTGATE_UPLOAD_TOKEN_TTL` +
 //!   `FASTGATE_ORPHAN_AGE` have passed since its creation;
 //! - sessions registered in this process's [`LiveUploads`] are never touched, and neither are
-//!   sessions Fast.io is assembling or storing (they end by themselves).
+//!   sessions Fast.io is assembling or storing (they end by themselves);
+//! - the JS path's one-call uploads ([`super::one_call`]) open no session before their chunk, and
+//!   then a single call that stores itself: one that failed is sized, and is swept by the rule
+//!   of sized sessions.
 //!
 //! Sessions belong to the API key's user, so the rule assumes the key is the gateway's own.
 

@@ -4,7 +4,7 @@
 //! restart leaves nothing half-written upstream.
 //!
 //! Sessions of the JSON upload API are not registered: they outlive any one request, and the
-//! browser resumes them on another replica.
+//! browser resumes them on another replica (a one-call upload's single call stores itself).
 
 use std::collections::HashMap;
 use std::sync::Arc;

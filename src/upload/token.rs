@@ -1,6 +1,6 @@
 //! Signed upload capabilities: the JS upload path keeps no state on the gateway, so the browser
 //! carries a token that says "this Fast.io session uploads this file, of this size, into this
-//! folder, until then", signed with `FASTGATE_SECRET` so any replica can check it.
+//! folder, until then" (for a one-call upload, "this gateway id"), signed with `FASTGATE_SECRET` so any replica can check it.
 //!
 //! Format: `base64url(json claims) "." base64url(HMAC-SHA256(claims part))`, no padding. The MAC
 //! is checked in constant time before the claims are parsed.
@@ -42,6 +42,14 @@ pub struct UploadClaims {
     /// those signed before links existed, still verify).
     #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
     pub link: Option<LinkClaims>,
+    /// A one-call upload ([`super::one_call`]): `session` is the gateway's own id, and no Fast.io
+    /// session exists until the only chunk goes up in one single call.
+    #[serde(rename = "o", default, skip_serializing_if = "is_false")]
+    pub one_call: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// What an upload token sent through an upload-request link also carries: the submission the
@@ -167,6 +175,7 @@ mod tests {
             chunk_size: 8_388_608,
             expires: 2_000,
             link: None,
+            one_call: false,
         }
     }
 

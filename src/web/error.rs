@@ -263,6 +263,7 @@ impl AppError {
             Self::Chunk(ChunkRefused::BadDigestHeader) => "bad_digest_header",
             Self::Chunk(ChunkRefused::DigestMismatch { .. }) => "digest_mismatch",
             Self::Chunk(ChunkRefused::Interrupted(_)) => "chunk_interrupted",
+            Self::Chunk(ChunkRefused::AlreadyStored) => "already_stored",
             Self::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             Self::RateLimited { .. } => "rate_limited",
             Self::UpstreamRefused(_) => "upstream_refused",
@@ -353,9 +354,10 @@ impl From<FileError> for AppError {
             },
             FileError::Chunk(c) => Self::Chunk(c),
             FileError::Plan(p) => Self::BadRequest(p.to_string()),
-            e @ (FileError::Incomplete { .. } | FileError::Ended { .. }) => {
-                Self::Conflict(e.to_string())
-            }
+            FileError::Database(e) => Self::Unavailable(format!("access database: {e}")),
+            e @ (FileError::Incomplete { .. }
+            | FileError::Ended { .. }
+            | FileError::AlreadyStored) => Self::Conflict(e.to_string()),
             FileError::BadPath(why) => Self::BadRequest(why),
         }
     }

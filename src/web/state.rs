@@ -9,6 +9,7 @@ use crate::db::{self, Db, Target};
 use crate::fastio;
 use crate::upload::budget::Budget;
 use crate::upload::chunked::{ChunkedRules, ChunkedUploads};
+use crate::upload::one_call::OneCallRecords;
 use crate::upload::registry::LiveUploads;
 use crate::upload::token::TokenKey;
 use crate::web::names::NameCache;
@@ -63,7 +64,14 @@ impl AppState {
             store_timeout: config.upload_timeout,
             token_ttl: config.upload_token_ttl,
         };
-        let chunked = ChunkedUploads::new(fastio.clone(), budget.clone(), tokens.clone(), rules);
+        let records = OneCallRecords::new(access.db().clone());
+        let chunked = ChunkedUploads::new(
+            fastio.clone(),
+            budget.clone(),
+            tokens.clone(),
+            rules,
+            records,
+        );
         Self {
             config: Arc::new(config),
             fastio,

@@ -1,7 +1,8 @@
 //! The JSON upload API (DESIGN §3, §4 b), used by `static/upload.js` and by scripts:
 //!
 //! - `POST /api/uploads` {workspace, folder, name, size, relative_path?} → 201 {id, token,
-//!   chunk_size, chunks, parallel, …}: creates the Fast.io chunked session and signs a token.
+//!   chunk_size, chunks, parallel, …}: creates the Fast.io chunked session (none for a file of
+//!   one chunk ≤ 4 MiB, whose chunk goes up in one single call) and signs a token.
 //! - `PUT /api/uploads/{id}/chunks/{n}`: raw body, `Upload-Token`, optional RFC 9530
 //!   `Content-Digest`; checked against the plan and digest, then passed to Fast.io with its SHA-256.
 //! - `GET /api/uploads/{id}` → state and received chunks; `POST …/complete` → receipt once

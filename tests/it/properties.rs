@@ -52,6 +52,7 @@ fn claims() -> impl Strategy<Value = UploadClaims> {
                 chunk_size,
                 expires,
                 link: None,
+                one_call: false,
             },
         )
 }

@@ -183,6 +183,7 @@ async fn forged_expired_and_other_session_tokens_get_401_and_store_nothing() {
         chunk_size: MIB as u64,
         expires: chrono::Utc::now().timestamp() - 1,
         link: None,
+        one_call: false,
     });
     let r = put_chunk(
         &gw,
@@ -533,4 +534,226 @@ async fn a_cancelled_upload_leaves_nothing_behind() {
         .await
         .expect("root");
     assert!(root.nodes.is_empty(), "{:?}", root.nodes);
+}
+
+/// Requests of the emulator's `/upload/` rate-limit bucket (every upload route but batch), any
+/// method and status.
+fn upload_bucket_requests(gw: &Gateway) -> u64 {
+    gw.emulator
+        .stats()
+        .requests
+        .iter()
+        .filter(|((_, template, _), _)| {
+            template.starts_with("/current/upload")
+                && !template.starts_with("/current/upload/batch")
+        })
+        .map(|(_, n)| n)
+        .sum()
+}
+
+async fn delete_upload(app: &TestApp, ticket: &Value) -> Recorded {
+    let id = ticket["id"].as_str().expect("id");
+    app.send(
+        app.client
+            .delete(format!("{}/api/uploads/{id}", app.url))
+            .header("Upload-Token", ticket["token"].as_str().expect("token")),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_one_chunk_file_costs_one_single_call_is_verified_and_completes_on_any_replica() {
+    let a = gateway().await;
+    let b = spawn_second_gateway(&a, VARS).await;
+    let mut receipts = Vec::new();
+    for i in 0..3u8 {
+        let file = bytes(16 * 1024 + usize::from(i), 20 + u64::from(i));
+        let name = format!("small-{i}.bin");
+        let ticket = create_ok(&a, &name, file.len()).await;
+        assert_eq!(
+            (ticket["chunks"].as_u64(), ticket["parallel"].as_u64()),
+            (Some(1), Some(3))
+        );
+        assert_eq!(state_of(&b, &ticket).await["state"], "receiving");
+        let r = put_chunk(&a, &ticket, 1, &file, Some(digest(&file))).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["sha256"], Sha256Digest::of(&file).to_hex());
+        // The other replica answers from the shared record: stored, no upstream call needed.
+        let progress = state_of(&b, &ticket).await;
+        assert_eq!(progress["state"], "stored", "{progress}");
+        assert_eq!(progress["received"], json!([1]));
+        let r = post_with_token(&b, &ticket, "/complete").await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let receipt = r.json();
+        assert_eq!(receipt["name"], name.as_str());
+        assert_eq!(receipt["size"], file.len());
+        assert_eq!(receipt["sha256"], Sha256Digest::of(&file).to_hex());
+        assert_eq!(progress["node_id"], receipt["node_id"]);
+        // What Fast.io stored is what was sent.
+        let node = a
+            .state
+            .fastio
+            .node(&a.workspace, receipt["node_id"].as_str().expect("node"))
+            .await
+            .expect("stored node");
+        assert_eq!(node.size, Some(file.len() as u64));
+        assert_eq!(
+            node.hash.as_deref(),
+            Some(Sha256Digest::of(&file).to_hex().as_str())
+        );
+        // Completing again is harmless: the same receipt. Cancelling is too late.
+        let again = post_with_token(&a, &ticket, "/complete").await;
+        assert_eq!(again.json()["node_id"], receipt["node_id"]);
+        let r = delete_upload(&a, &ticket).await;
+        assert_eq!(r.status, 409, "{}", r.text());
+        // The same bytes again (a retry after a lost answer) get the same receipt without
+        // going upstream; other bytes cannot replace the stored file through this token.
+        let r = put_chunk(&b, &ticket, 1, &file, Some(digest(&file))).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let mut other = file.clone();
+        other[0] ^= 1;
+        let r = put_chunk(&b, &ticket, 1, &other, None).await;
+        assert_eq!(
+            (r.status.as_u16(), error_code(&r)),
+            (400, "already_stored".into())
+        );
+        receipts.push(receipt);
+    }
+    let nodes: std::collections::HashSet<_> = receipts.iter().map(|r| &r["node_id"]).collect();
+    assert_eq!(nodes.len(), 3, "each file its own node");
+    // Per file one single call (`POST /upload/`), plus one limits read for all three: no
+    // session, chunk, complete or details call.
+    let stats = a.emulator.stats();
+    assert_eq!(stats.total("POST", "/current/upload/"), 3);
+    assert_eq!(stats.total("GET", "/current/upload/limits/"), 1);
+    assert_eq!(upload_bucket_requests(&a), 4, "{:?}", stats.requests);
+    assert_eq!(upstream_chunk_posts(&a), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_one_chunk_file_with_a_wrong_digest_is_refused_and_leaves_nothing() {
+    let gw = gateway().await;
+    let file = bytes(4096, 30);
+    let ticket = create_ok(&gw, "wrong-digest.bin", file.len()).await;
+    let r = put_chunk(&gw, &ticket, 1, &file, Some(digest(b"other bytes"))).await;
+    assert_eq!(
+        (r.status.as_u16(), error_code(&r)),
+        (400, "digest_mismatch".into())
+    );
+    assert_eq!(gw.emulator.stats().total("POST", "/current/upload/"), 0);
+    let progress = state_of(&gw, &ticket).await;
+    assert_eq!(
+        (progress["state"].as_str(), &progress["received"]),
+        (Some("receiving"), &json!([]))
+    );
+    let r = post_with_token(&gw, &ticket, "/complete").await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("missing"), "{}", r.text());
+    let root = gw
+        .state
+        .fastio
+        .list_folder(
+            &gw.workspace,
+            "root",
+            &fastgate::fastio::ListQuery::default(),
+        )
+        .await
+        .expect("root");
+    assert!(root.nodes.is_empty(), "{:?}", root.nodes);
+    assert!(
+        gw.state
+            .fastio
+            .list_uploads()
+            .await
+            .expect("sessions")
+            .is_empty()
+    );
+    // The right bytes then go up: nothing to resume, the chunk is simply sent.
+    let r = put_chunk(&gw, &ticket, 1, &file, Some(digest(&file))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(post_with_token(&gw, &ticket, "/complete").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_one_chunk_file_cancelled_before_its_chunk_leaves_nothing_and_refuses_the_chunk() {
+    let gw = gateway().await;
+    let file = bytes(10_000, 31);
+    let ticket = create_ok(&gw, "cancelled-small.bin", file.len()).await;
+    for _ in 0..2 {
+        // Safe to repeat.
+        let r = delete_upload(&gw, &ticket).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["state"], "cancelled");
+    }
+    assert_eq!(state_of(&gw, &ticket).await["state"], "cancelled");
+    let r = put_chunk(&gw, &ticket, 1, &file, Some(digest(&file))).await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    let r = post_with_token(&gw, &ticket, "/complete").await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("cancelled"), "{}", r.text());
+    assert_eq!(gw.emulator.stats().total("POST", "/current/upload/"), 0);
+    let root = gw
+        .state
+        .fastio
+        .list_folder(
+            &gw.workspace,
+            "root",
+            &fastgate::fastio::ListQuery::default(),
+        )
+        .await
+        .expect("root");
+    assert!(root.nodes.is_empty(), "{:?}", root.nodes);
+    assert!(
+        gw.state
+            .fastio
+            .list_uploads()
+            .await
+            .expect("sessions")
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_one_chunk_file_larger_than_a_single_call_keeps_its_chunked_session() {
+    let vars = [("FASTGATE_SECRET", SECRET), ("FASTGATE_CHUNK_SIZE", "8MiB")];
+    let gw = spawn_app_with(&vars, |_| {}).await;
+    let file = bytes(5 * MIB, 32);
+    let ticket = create_ok(&gw, "five.bin", file.len()).await;
+    assert_eq!(ticket["chunks"], 1);
+    let id = ticket["id"].as_str().expect("id");
+    let sessions = gw.state.fastio.list_uploads().await.expect("sessions");
+    assert!(
+        sessions.iter().any(|s| s.id.as_deref() == Some(id)),
+        "{sessions:?}"
+    );
+    let r = put_chunk(&gw, &ticket, 1, &file, Some(digest(&file))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(upstream_chunk_posts(&gw), 1);
+    let r = post_with_token(&gw, &ticket, "/complete").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["sha256"], Sha256Digest::of(&file).to_hex());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_one_call_upload_is_completed_and_cancelled_across_replicas_on_postgresql() {
+    let url = crate::common::postgres::fresh_database().await;
+    let vars = [
+        ("FASTGATE_SECRET", SECRET),
+        ("FASTGATE_DATABASE_URL", url.as_str()),
+    ];
+    let a = spawn_app_with(&vars, |_| {}).await;
+    let b = spawn_second_gateway(&a, &vars).await;
+    let file = bytes(20_000, 33);
+    let ticket = create_ok(&a, "pg-small.bin", file.len()).await;
+    let r = put_chunk(&a, &ticket, 1, &file, Some(digest(&file))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = post_with_token(&b, &ticket, "/complete").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["sha256"], Sha256Digest::of(&file).to_hex());
+    // Cancelled on one replica, refused on the other.
+    let cancelled = create_ok(&a, "pg-cancelled.bin", file.len()).await;
+    assert_eq!(delete_upload(&b, &cancelled).await.status, 200);
+    let r = put_chunk(&a, &cancelled, 1, &file, Some(digest(&file))).await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(a.emulator.stats().total("POST", "/current/upload/"), 1);
 }

@@ -170,7 +170,11 @@ pub async fn create(
         .await;
     if let Err(e) = reserved {
         // Refused before any byte went up: drop the session so nothing is left behind.
-        if let Err(error) = state.fastio.cancel_upload(&ticket.id).await {
+        let cancelled = match state.chunked.claims(&ticket.token, &ticket.id) {
+            Ok(claims) => state.chunked.cancel(&claims).await.map(|_| ()),
+            Err(_) => Ok(()),
+        };
+        if let Err(error) = cancelled {
             tracing::warn!(%error, "could not cancel a refused link upload session");
         }
         return Err(e.into());
@@ -248,7 +252,7 @@ pub async fn link_still_open(
     match state.access.link_in_use(l.id).await {
         Ok(link) => Ok(Some(link)),
         Err(e @ (access::Error::LinkRevoked | access::Error::LinkExpired)) => {
-            if let Err(error) = state.fastio.cancel_upload(&claims.session).await {
+            if let Err(error) = state.chunked.cancel(claims).await {
                 tracing::warn!(%error, "could not cancel the upload of a closed link");
             }
             release(state, claims).await;

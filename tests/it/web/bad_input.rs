@@ -579,7 +579,8 @@ async fn every_bad_input_gets_its_precise_answer_and_leaves_nothing_behind() {
             400,
         )
         .header("upload-token", ftoken.clone())
-        .body("fixture")
+        // Other bytes: the same bytes sent again get the same receipt (a retried one-call chunk).
+        .body("FIXTURE")
         .done(),
         http(
             "a garbage upload token",
