@@ -649,25 +649,7 @@ async fn a_one_chunk_file_with_a_wrong_digest_is_refused_and_leaves_nothing() {
     let r = post_with_token(&gw, &ticket, "/complete").await;
     assert_eq!(r.status, 409, "{}", r.text());
     assert!(r.text().contains("missing"), "{}", r.text());
-    let root = gw
-        .state
-        .fastio
-        .list_folder(
-            &gw.workspace,
-            "root",
-            &fastgate::fastio::ListQuery::default(),
-        )
-        .await
-        .expect("root");
-    assert!(root.nodes.is_empty(), "{:?}", root.nodes);
-    assert!(
-        gw.state
-            .fastio
-            .list_uploads()
-            .await
-            .expect("sessions")
-            .is_empty()
-    );
+    assert_nothing_stored_or_open(&gw).await;
     // The right bytes then go up: nothing to resume, the chunk is simply sent.
     let r = put_chunk(&gw, &ticket, 1, &file, Some(digest(&file))).await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -692,25 +674,7 @@ async fn a_one_chunk_file_cancelled_before_its_chunk_leaves_nothing_and_refuses_
     assert_eq!(r.status, 409, "{}", r.text());
     assert!(r.text().contains("cancelled"), "{}", r.text());
     assert_eq!(gw.emulator.stats().total("POST", "/current/upload/"), 0);
-    let root = gw
-        .state
-        .fastio
-        .list_folder(
-            &gw.workspace,
-            "root",
-            &fastgate::fastio::ListQuery::default(),
-        )
-        .await
-        .expect("root");
-    assert!(root.nodes.is_empty(), "{:?}", root.nodes);
-    assert!(
-        gw.state
-            .fastio
-            .list_uploads()
-            .await
-            .expect("sessions")
-            .is_empty()
-    );
+    assert_nothing_stored_or_open(&gw).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -756,4 +720,21 @@ async fn a_one_call_upload_is_completed_and_cancelled_across_replicas_on_postgre
     let r = put_chunk(&a, &cancelled, 1, &file, Some(digest(&file))).await;
     assert_eq!(r.status, 409, "{}", r.text());
     assert_eq!(a.emulator.stats().total("POST", "/current/upload/"), 1);
+}
+
+/// Fast.io holds no file in the root and no upload session.
+async fn assert_nothing_stored_or_open(gw: &Gateway) {
+    let root = gw
+        .state
+        .fastio
+        .list_folder(
+            &gw.workspace,
+            "root",
+            &fastgate::fastio::ListQuery::default(),
+        )
+        .await
+        .expect("root");
+    assert!(root.nodes.is_empty(), "{:?}", root.nodes);
+    let sessions = gw.state.fastio.list_uploads().await.expect("sessions");
+    assert!(sessions.is_empty(), "{sessions:?}");
 }

@@ -43,16 +43,22 @@ const TOO_LARGE_FOLLOW_UP: u32 = 168_116;
 const TOO_LARGE_NEW_CHAT: u32 = 153_795;
 
 fn question(form: &HashMap<String, String>) -> Result<String, ApiError> {
-    let q = form.get("question").map(|q| q.trim()).unwrap_or_default();
-    if q.is_empty() {
-        return Err(ApiError::invalid("question is required"));
+    let q = form.get("question").map(String::as_str).unwrap_or_default();
+    bounded_text(q, "question", "is required", QUESTION_MAX)
+}
+
+/// `raw` trimmed: refused when empty (`field` + `when_empty`) or over `max` characters.
+fn bounded_text(raw: &str, field: &str, when_empty: &str, max: usize) -> Result<String, ApiError> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err(ApiError::invalid(format!("{field} {when_empty}")));
     }
-    if q.chars().count() > QUESTION_MAX {
+    if text.chars().count() > max {
         return Err(ApiError::invalid(format!(
-            "question is longer than {QUESTION_MAX} characters"
+            "{field} is longer than {max} characters"
         )));
     }
-    Ok(q.to_owned())
+    Ok(text.to_owned())
 }
 
 fn choice(
@@ -80,16 +86,7 @@ fn name_from(question: &str) -> String {
 }
 
 fn valid_name(raw: &str) -> Result<String, ApiError> {
-    let n = raw.trim();
-    if n.is_empty() {
-        return Err(ApiError::invalid("name must not be empty"));
-    }
-    if n.chars().count() > NAME_MAX {
-        return Err(ApiError::invalid(format!(
-            "name is longer than {NAME_MAX} characters"
-        )));
-    }
-    Ok(n.to_owned())
+    bounded_text(raw, "name", "must not be empty", NAME_MAX)
 }
 
 /// The checks every question shares: credits, the question, the scope and intelligence.

@@ -70,11 +70,12 @@ pub async fn guard(State(need): State<Need>, req: Request, next: Next) -> Respon
         Err(_) => None,
     };
     // Query parameters are read lossily (invalid UTF-8 becomes U+FFFD): refuse them instead of
-    // searching for, or filtering by, text nobody typed.
+    // searching for, or filtering by, text nobody typed. Only percent-escapes can decode to
+    // bytes that are not UTF-8 (the query itself is text), so most requests skip the decode.
     if parts
         .uri
         .query()
-        .is_some_and(|q| !crate::web::form::decodes_to_utf8(q.as_bytes()))
+        .is_some_and(|q| q.contains('%') && !crate::web::form::decodes_to_utf8(q.as_bytes()))
     {
         return AppError::BadRequest("the query string is not UTF-8 text".into()).into_response();
     }

@@ -333,19 +333,13 @@ async fn without_javascript_the_checkboxes_menu_and_confirm_pages_work_as_plain_
         )))
         .await;
     field.clear().await.expect("clear");
-    browser
-        .eval("window.__fastgateLeaving = true; return true;")
-        .await;
+    browser.mark_this_page().await;
     field
         .send_keys("renamed.txt\u{E007}")
         .await
         .expect("type and submit");
     browser
-        .wait_until(
-            "the folder page after the rename",
-            WAIT,
-            "return window.__fastgateLeaving !== true && document.readyState === 'complete';",
-        )
+        .wait_for_next_page("the folder page after the rename")
         .await;
     crate::common::wait_until("the rename", WAIT, || async {
         let names = names_in(&site, "root").await;

@@ -192,20 +192,29 @@ impl Browser {
     }
 
     /// Clicks the element matching `locator` and waits until the page it leads to has loaded.
-    ///
-    /// A click that submits a form or follows a link returns before the next page has replaced
-    /// this one, so a lookup right after it can still find (or go stale on) the old page. The
-    /// old page carries a mark on its `window`; a new document starts without it.
     pub async fn click_to_next_page(&self, locator: Locator<'_>) {
         let element = self.find(locator).await;
-        self.eval("window.__fastgateLeaving = true; return true;")
-            .await;
+        self.mark_this_page().await;
         element
             .click()
             .await
             .unwrap_or_else(|e| panic!("click on {locator:?}: {e}"));
+        self.wait_for_next_page(&format!("the page after clicking {locator:?}"))
+            .await;
+    }
+
+    /// Marks the page on show, for [`Self::wait_for_next_page`]. A click that submits a form or
+    /// follows a link returns before the next page has replaced this one, so a lookup right
+    /// after it can still find (or go stale on) the old page; a new document has no mark.
+    pub async fn mark_this_page(&self) {
+        self.eval("window.__fastgateLeaving = true; return true;")
+            .await;
+    }
+
+    /// Waits until a page without [`Self::mark_this_page`]'s mark has loaded.
+    pub async fn wait_for_next_page(&self, what: &str) {
         self.wait_until(
-            &format!("the page after clicking {locator:?}"),
+            what,
             FIND_WAIT,
             "return window.__fastgateLeaving !== true && document.readyState === 'complete';",
         )
