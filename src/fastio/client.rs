@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use reqwest::header::{self, HeaderValue};
-use reqwest::{RequestBuilder, Response, redirect};
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{RequestBuilder, Response, StatusCode, redirect};
 use secrecy::{ExposeSecret, SecretString};
 use tracing::Instrument;
 
@@ -229,11 +229,36 @@ impl Client {
 
     /// One try of an envelope call: send, read the (bounded) body, decode.
     pub(crate) async fn attempt(&self, op: Op, request: RequestBuilder) -> Result<Payload, Error> {
+        self.attempt_with(op, request, envelope::decode).await
+    }
+
+    /// [`Client::call`] with its own `decode` of the status, headers and body: for answers
+    /// worth reading straight into their types (a listing page of 500 nodes).
+    pub(crate) async fn call_decoded<T, F>(
+        &self,
+        op: Op,
+        build: F,
+        decode: fn(StatusCode, &HeaderMap, &[u8], SystemTime) -> Result<T, Error>,
+    ) -> Result<T, Error>
+    where
+        F: Fn(&reqwest::Client) -> RequestBuilder,
+    {
+        self.with_retries(op, || self.attempt_with(op, build(&self.inner.api), decode))
+            .await
+    }
+
+    /// One try: send, read the (bounded) body, `decode` it.
+    async fn attempt_with<T>(
+        &self,
+        op: Op,
+        request: RequestBuilder,
+        decode: fn(StatusCode, &HeaderMap, &[u8], SystemTime) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let response = self.send(op, request).await?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = read_bounded(response, MAX_ENVELOPE_BYTES).await?;
-        envelope::decode(status, &headers, &body, SystemTime::now())
+        decode(status, &headers, &body, SystemTime::now())
     }
 
     /// Adds auth and timeout, sends, and records the status on the current span.

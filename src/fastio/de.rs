@@ -69,6 +69,9 @@ pub(crate) fn timestamp(value: &Value) -> Option<DateTime<Utc>> {
 /// Parses the textual timestamp forms accepted by [`timestamp`].
 pub(crate) fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
     let text = text.trim();
+    if let Some(parsed) = parse_utc_seconds(text) {
+        return Some(parsed);
+    }
     if let Ok(parsed) = DateTime::parse_from_rfc3339(text) {
         return Some(parsed.with_timezone(&Utc));
     }
@@ -77,6 +80,33 @@ pub(crate) fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
         .or_else(|_| NaiveDateTime::parse_from_str(naive, "%Y-%m-%dT%H:%M:%S"))
         .ok()
         .map(|naive| naive.and_utc())
+}
+
+/// The two forms a listing carries hundreds of — `YYYY-MM-DD HH:MM:SS UTC` and
+/// `YYYY-MM-DDTHH:MM:SSZ` — read digit by digit; chrono's format-string parser costs a
+/// microsecond each. Anything else (offsets, fractions, no zone) is left to the general path.
+fn parse_utc_seconds(text: &str) -> Option<DateTime<Utc>> {
+    let b = text.as_bytes();
+    let zone_ok = match b.len() {
+        23 => b[10] == b' ' && &b[19..] == b" UTC",
+        20 => matches!(b[10], b'T' | b't') && matches!(b[19], b'Z' | b'z'),
+        _ => false,
+    };
+    if !zone_ok || b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let date = chrono::NaiveDate::from_ymd_opt(
+        i32::try_from(num(0, 4)?).ok()?,
+        num(5, 7)?,
+        num(8, 10)?,
+    )?;
+    let time = date.and_hms_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?)?;
+    Some(time.and_utc())
 }
 
 /// A chunk map (`fastio-api.md` §7.6): `{"<order>": <bytes>}`, or a list of `{order, size}`.
@@ -194,6 +224,15 @@ mod tests {
         assert_eq!(timestamp(&json!("2026-05-18 19:26:25")), expected);
         assert_eq!(timestamp(&json!(1779132385)), expected);
         assert_eq!(timestamp(&json!("yesterday")), None);
+        // The digit-by-digit path refuses what is not a date and leaves the rest to chrono.
+        assert_eq!(timestamp(&json!("2026-02-30 19:26:25 UTC")), None);
+        assert_eq!(timestamp(&json!("2026-05-18 24:26:25 UTC")), None);
+        assert_eq!(timestamp(&json!("2026-05-18 19:26:2x UTC")), None);
+        assert_eq!(timestamp(&json!("2026-05-18 19:26:25 GMT")), None);
+        assert_eq!(
+            timestamp(&json!("2026-05-18T19:26:25.5Z")).map(|t| t.timestamp_millis()),
+            expected.map(|t| t.timestamp_millis() + 500)
+        );
     }
 
     #[test]

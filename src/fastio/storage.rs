@@ -15,6 +15,102 @@ use super::types::{Download, Expiry, FileShare, FileShareParams, FolderPage, Lis
 /// Error bodies of downloads are read up to this size.
 const MAX_DOWNLOAD_ERROR_BYTES: usize = 64 * 1024;
 
+/// A listing page: read straight into its types when it has the usual shape (nodes as an array
+/// under `nodes`, `files` or `items`, at the top level or under `response`), which skips
+/// building a JSON tree of up to 500 nodes; any other shape, and every failure, goes through
+/// the tolerant envelope decoding.
+fn decode_folder_page(
+    status: reqwest::StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+) -> Result<FolderPage, Error> {
+    if status.is_success() {
+        if let Some(page) = TypedPage::read(body) {
+            return Ok(page);
+        }
+    }
+    let mut payload = envelope::decode(status, headers, body, now)?;
+    let next_cursor = payload
+        .paginated("next_cursor")
+        .and_then(super::de::id)
+        .filter(|cursor| !cursor.is_empty());
+    let nodes = payload
+        .take_collection(&["nodes", "files", "items"])
+        .into_iter()
+        .map(|record| parse(record, "listed node"))
+        .collect::<Result<Vec<Node>, Error>>()?;
+    Ok(FolderPage { nodes, next_cursor })
+}
+
+/// The usual shape of a listing answer, for [`decode_folder_page`]'s fast path.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct TypedPage {
+    result: Option<Value>,
+    success: Option<Value>,
+    nodes: Option<Vec<Node>>,
+    files: Option<Vec<Node>>,
+    items: Option<Vec<Node>>,
+    next_cursor: Option<Value>,
+    pagination: Option<TypedPagination>,
+    response: Option<Box<TypedPage>>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct TypedPagination {
+    next_cursor: Option<Value>,
+}
+
+impl TypedPage {
+    /// The page, if `body` has the usual shape and says it succeeded.
+    fn read(body: &[u8]) -> Option<FolderPage> {
+        let top: TypedPage = serde_json::from_slice(body).ok()?;
+        let succeeded = top
+            .result
+            .as_ref()
+            .or(top.success.as_ref())
+            .and_then(super::de::flag);
+        if succeeded == Some(false) {
+            return None;
+        }
+        // As the envelope merges them: what is under `response` wins.
+        let (mut outer, inner) = match top.response {
+            Some(inner) => (TypedPage { response: None, ..top }, Some(*inner)),
+            None => (top, None),
+        };
+        let (nodes, cursor) = match inner {
+            Some(mut inner) => match inner.take_nodes() {
+                Some(nodes) => (nodes, inner.cursor().or_else(|| outer.cursor())),
+                None => (outer.take_nodes()?, inner.cursor().or_else(|| outer.cursor())),
+            },
+            None => (outer.take_nodes()?, outer.cursor()),
+        };
+        let next_cursor = cursor
+            .as_ref()
+            .and_then(super::de::id)
+            .filter(|cursor| !cursor.is_empty());
+        Some(FolderPage { nodes, next_cursor })
+    }
+
+    /// The first collection present, as the envelope's `take_collection` picks it.
+    fn take_nodes(&mut self) -> Option<Vec<Node>> {
+        self.nodes
+            .take()
+            .or_else(|| self.files.take())
+            .or_else(|| self.items.take())
+    }
+
+    /// `next_cursor` at the top level, or else inside `pagination`.
+    fn cursor(&mut self) -> Option<Value> {
+        self.next_cursor
+            .take()
+            .filter(|v| !v.is_null())
+            .or_else(|| self.pagination.take().and_then(|p| p.next_cursor))
+    }
+}
+
 impl Client {
     /// One page of `GET /workspace/{ws}/storage/{folder}/list/` (`folder` may be `root`).
     /// Nodes come at `standard` output (no hash; use [`Client::node`] for that).
@@ -42,19 +138,12 @@ impl Client {
             "GET /workspace/{ws}/storage/{folder}/list/",
             Replay::Idempotent,
         );
-        let mut payload = self
-            .call(op, |http| http.get(self.url(&path)).query(&query))
-            .await?;
-        let next_cursor = payload
-            .paginated("next_cursor")
-            .and_then(super::de::id)
-            .filter(|cursor| !cursor.is_empty());
-        let nodes = payload
-            .take_collection(&["nodes", "files", "items"])
-            .into_iter()
-            .map(|record| parse(record, "listed node"))
-            .collect::<Result<Vec<Node>, Error>>()?;
-        Ok(FolderPage { nodes, next_cursor })
+        self.call_decoded(
+            op,
+            |http| http.get(self.url(&path)).query(&query),
+            decode_folder_page,
+        )
+        .await
     }
 
     /// `GET /workspace/{ws}/storage/{node}/details/?output=full`: the node with its hash.
@@ -269,4 +358,71 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
         .get(name)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The page as the tolerant envelope path reads it.
+    fn general(body: &Value) -> FolderPage {
+        let bytes = body.to_string();
+        let mut payload = envelope::decode(
+            reqwest::StatusCode::OK,
+            &HeaderMap::new(),
+            bytes.as_bytes(),
+            SystemTime::now(),
+        )
+        .expect("envelope");
+        let next_cursor = payload
+            .paginated("next_cursor")
+            .and_then(super::super::de::id)
+            .filter(|c| !c.is_empty());
+        let nodes = payload
+            .take_collection(&["nodes", "files", "items"])
+            .into_iter()
+            .map(|r| parse(r, "listed node").expect("node"))
+            .collect();
+        FolderPage { nodes, next_cursor }
+    }
+
+    #[test]
+    fn the_typed_page_reads_what_the_envelope_path_reads() {
+        let node = json!({"id": 7, "name": "a.txt", "type": "file", "size": "12",
+            "created": "2026-05-18 19:26:25 UTC", "modified": "2026-05-18T19:26:26Z",
+            "previews": {"thumbnail": {"state": "ready"}}, "ai": {"state": "ready"}});
+        let bodies = [
+            json!({"result": true, "nodes": [node.clone(), {"id": "f", "type": "folder"}], "next_cursor": "c1"}),
+            json!({"result": "yes", "response": {"files": [node.clone()], "pagination": {"next_cursor": "c2"}}}),
+            json!({"result": true, "items": [node.clone()], "next_cursor": null, "pagination": {"next_cursor": "c3"}}),
+            json!({"result": true, "nodes": [], "next_cursor": ""}),
+            json!({"result": true, "response": {"nodes": [node.clone()]}, "next_cursor": "outer"}),
+        ];
+        for body in bodies {
+            let typed = TypedPage::read(body.to_string().as_bytes()).expect("typed shape");
+            assert_eq!(typed, general(&body), "{body}");
+        }
+        // Other shapes fall back to the envelope path, which reads them too.
+        let mapped = json!({"result": true, "files": {"n1": {"name": "a"}}});
+        assert!(TypedPage::read(mapped.to_string().as_bytes()).is_none());
+        let page = decode_folder_page(
+            reqwest::StatusCode::OK,
+            &HeaderMap::new(),
+            mapped.to_string().as_bytes(),
+            SystemTime::now(),
+        )
+        .expect("page");
+        assert_eq!(page.nodes[0].id, "n1");
+        // A failure is never read as an empty page.
+        let failed = json!({"result": false, "error": {"code": 1609, "text": "gone"}});
+        assert!(TypedPage::read(failed.to_string().as_bytes()).is_none());
+        let err = decode_folder_page(
+            reqwest::StatusCode::OK,
+            &HeaderMap::new(),
+            failed.to_string().as_bytes(),
+            SystemTime::now(),
+        );
+        assert!(matches!(err, Err(Error::NotFound { .. })), "{err:?}");
+    }
 }

@@ -49,9 +49,37 @@ pub struct Entry {
     /// MIME type of files.
     pub mime: Option<String>,
     /// Creation time (RFC 3339 in JSON).
+    #[serde(serialize_with = "rfc3339")]
     pub created: Option<DateTime<Utc>>,
     /// Last modification time (RFC 3339 in JSON).
+    #[serde(serialize_with = "rfc3339")]
     pub modified: Option<DateTime<Utc>>,
+}
+
+/// A time as chrono writes it (`2026-05-18T19:26:25Z`), with whole seconds — what a listing
+/// carries hundreds of — formatted by hand: chrono's formatter costs a microsecond each.
+fn rfc3339<S: serde::Serializer>(time: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    use chrono::{Datelike as _, Timelike as _};
+    let Some(t) = time else {
+        return s.serialize_none();
+    };
+    if t.nanosecond() != 0 || !(0..=9999).contains(&t.year()) {
+        return s.serialize_some(t);
+    }
+    let mut out = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, width: usize, mut n: u32| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, 4, t.year().unsigned_abs());
+    put(5, 2, t.month());
+    put(8, 2, t.day());
+    put(11, 2, t.hour());
+    put(14, 2, t.minute());
+    put(17, 2, t.second());
+    s.serialize_some(std::str::from_utf8(&out).unwrap_or_default())
 }
 
 /// What a listed node is (Fast.io notes and links are shown as files).
@@ -280,6 +308,25 @@ mod tests {
             created: None,
             modified: "2026-05-18T19:26:25Z".parse().ok(),
         }
+    }
+
+    #[test]
+    fn times_are_written_as_chrono_writes_them() {
+        for text in [
+            "2026-05-18T19:26:25Z",
+            "0999-01-02T03:04:05Z",
+            "2026-05-18T19:26:25.250Z",
+            "2026-12-31T23:59:59.000000001Z",
+        ] {
+            let time: DateTime<Utc> = text.parse().expect("time");
+            let mut e = entry("t", EntryKind::File);
+            e.created = Some(time);
+            let json = serde_json::to_value(&e).expect("json");
+            assert_eq!(json["created"], serde_json::to_value(time).expect("chrono"), "{text}");
+            assert_eq!(json["modified"], "2026-05-18T19:26:25Z");
+        }
+        let json = serde_json::to_value(entry("t", EntryKind::File)).expect("json");
+        assert!(json["created"].is_null());
     }
 
     #[test]
