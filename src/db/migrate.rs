@@ -41,6 +41,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0003_one_call_uploads.sql"),
         postgres: include_str!("migrations/postgres/0003_one_call_uploads.sql"),
     },
+    Migration {
+        version: 4,
+        name: "one_call_claims",
+        sqlite: include_str!("migrations/sqlite/0004_one_call_claims.sql"),
+        postgres: include_str!("migrations/postgres/0004_one_call_claims.sql"),
+    },
 ];
 
 impl Migration {

@@ -100,11 +100,8 @@ fn parse_utc_seconds(text: &str) -> Option<DateTime<Utc>> {
             c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
         })
     };
-    let date = chrono::NaiveDate::from_ymd_opt(
-        i32::try_from(num(0, 4)?).ok()?,
-        num(5, 7)?,
-        num(8, 10)?,
-    )?;
+    let date =
+        chrono::NaiveDate::from_ymd_opt(i32::try_from(num(0, 4)?).ok()?, num(5, 7)?, num(8, 10)?)?;
     let time = date.and_hms_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?)?;
     Some(time.and_utc())
 }

@@ -77,13 +77,22 @@ impl TypedPage {
         }
         // As the envelope merges them: what is under `response` wins.
         let (mut outer, inner) = match top.response {
-            Some(inner) => (TypedPage { response: None, ..top }, Some(*inner)),
+            Some(inner) => (
+                TypedPage {
+                    response: None,
+                    ..top
+                },
+                Some(*inner),
+            ),
             None => (top, None),
         };
         let (nodes, cursor) = match inner {
             Some(mut inner) => match inner.take_nodes() {
                 Some(nodes) => (nodes, inner.cursor().or_else(|| outer.cursor())),
-                None => (outer.take_nodes()?, inner.cursor().or_else(|| outer.cursor())),
+                None => (
+                    outer.take_nodes()?,
+                    inner.cursor().or_else(|| outer.cursor()),
+                ),
             },
             None => (outer.take_nodes()?, outer.cursor()),
         };

@@ -15,6 +15,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 use parking_lot::Mutex;
 use reqwest::header;
+use reqwest::multipart::{Form, Part};
 
 use super::client::{Client, Op, segment};
 use super::error::Error;
@@ -71,19 +72,78 @@ impl Client {
             timeout: self.config().stream_timeout,
             ..self.op("POST /upload/{id}/stream/", Replay::Once)
         };
+        let url = self.url(&path);
+        let sent = self
+            .send_once(op, body, |http, body| {
+                http.post(url.clone())
+                    .query(&query)
+                    .header(header::CONTENT_TYPE, "application/octet-stream")
+                    .body(body)
+            })
+            .await;
+        match sent {
+            Ok(()) => Ok(()),
+            Err(error) => self.settle_failed_stream(upload_id, error).await,
+        }
+    }
+
+    /// `POST /upload/{id}/chunk/?order=&size=&hash=&hash_algo=sha256` with the chunk streamed
+    /// from `body` into multipart part `chunk` as it arrives, instead of held whole: `size` and
+    /// the SHA-256 are known up front (the client's `Content-Digest`), and a `body` that ends
+    /// in an error aborts the request before the part is closed, so Fast.io keeps nothing of it.
+    /// Retried only while no byte was read; after that the client sends the chunk again.
+    pub async fn upload_chunk_stream<S>(
+        &self,
+        upload_id: &str,
+        order: u32,
+        size: u64,
+        body: S,
+        sha256_hex: &str,
+    ) -> Result<(), Error>
+    where
+        S: Stream<Item = Result<Bytes, io::Error>> + Send + 'static,
+    {
+        if order == 0 {
+            return Err(Error::InvalidArgument("chunk order is 1-based".into()));
+        }
+        let path = format!("/upload/{}/chunk/", segment(upload_id, "upload id")?);
+        let query = [
+            ("order", order.to_string()),
+            ("size", size.to_string()),
+            ("hash", sha256_hex.to_owned()),
+            ("hash_algo", "sha256".to_owned()),
+        ];
+        // Paced by the client's own sending, like a stream session: its timeout, not a
+        // buffered chunk's.
+        let op = Op {
+            timeout: self.config().stream_timeout,
+            ..self.op("POST /upload/{id}/chunk/", Replay::Once)
+        };
+        let url = self.url(&path);
+        self.send_once(op, body, |http, body| {
+            let part = Part::stream_with_length(body, size).file_name("chunk.bin");
+            http.post(url.clone())
+                .query(&query)
+                .multipart(Form::new().part("chunk", part))
+        })
+        .await
+    }
+
+    /// Sends the request `build` makes around `body`, which can be read once: tried again only
+    /// while no byte of it was read and the failure proves the server never saw the request
+    /// (a 429, a failed connect).
+    async fn send_once<S, F>(&self, op: Op, body: S, build: F) -> Result<(), Error>
+    where
+        S: Stream<Item = Result<Bytes, io::Error>> + Send + 'static,
+        F: Fn(&reqwest::Client, reqwest::Body) -> reqwest::RequestBuilder,
+    {
         let slot: Slot<S> = Arc::new(Mutex::new(Some(Box::pin(body))));
         let policy = &self.config().retry;
         let mut tries = 1;
         loop {
             let body = OnceBody::new(slot.clone());
             let touched = body.touched.clone();
-            let request = self
-                .inner
-                .api
-                .post(self.url(&path))
-                .query(&query)
-                .header(header::CONTENT_TYPE, "application/octet-stream")
-                .body(reqwest::Body::wrap_stream(body));
+            let request = build(&self.inner.api, reqwest::Body::wrap_stream(body));
             let span = tracing::info_span!(
                 "fastio",
                 endpoint = op.endpoint,
@@ -103,13 +163,13 @@ impl Client {
                     policy.delay_before_retry(op.replay, tries, &error, random_jitter())
                 {
                     crate::telemetry::upstream_retry(op.endpoint);
-                    tracing::warn!(endpoint = op.endpoint, attempt = tries, error = %error, "retrying unsent stream");
+                    tracing::warn!(endpoint = op.endpoint, attempt = tries, error = %error, "retrying an unsent body");
                     tokio::time::sleep(delay).await;
                     tries += 1;
                     continue;
                 }
             }
-            return self.settle_failed_stream(upload_id, error).await;
+            return Err(error);
         }
     }
 

@@ -3,9 +3,11 @@
 //! The browser declares a file's size; the gateway picks a chunk size ([`ChunkPlan::choose`]) and
 //! from then on every replica can tell, from the size and chunk size carried in the signed token
 //! alone, which chunk numbers exist and exactly how long each must be ([`ChunkPlan::expected_len`];
-//! only the last may be short). [`collect_chunk`] reads one chunk's body, hashing as it goes and
-//! refusing the moment it runs past its length, so a chunk that does not match its plan or its
-//! `Content-Digest` never reaches Fast.io.
+//! only the last may be short). [`collect_chunk`] reads one chunk's body whole, hashing as it goes
+//! and refusing the moment it runs past its length, so a chunk that does not match its plan or
+//! its `Content-Digest` never reaches Fast.io; [`verify_while_streaming`] makes the same checks
+//! on a chunk passed upstream as it arrives, ending it in an error (an aborted request, which
+//! Fast.io drops) instead of its end when one fails.
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt as _};
@@ -208,6 +210,99 @@ where
     })
 }
 
+/// Where [`verify_while_streaming`] leaves its refusal, if it refused.
+pub type Refusal = std::sync::Arc<parking_lot::Mutex<Option<ChunkRefused>>>;
+
+/// Chunk `n`'s body passed on piece by piece as it arrives, after `head` (pieces already read),
+/// hashed on the way and checked against its plan length `expected` and the client's `claimed`
+/// digest. Whatever breaks a rule (too long, too short, the wrong digest, the client gone) ends
+/// the stream with an error *instead of its end*, so a request carrying it is aborted before
+/// its body closes and the receiver keeps nothing; the reason is left in the [`Refusal`].
+/// `hold` (the chunk's budget permit) is kept until the stream is done with.
+pub fn verify_while_streaming<S, E, H>(
+    head: Vec<Bytes>,
+    body: S,
+    n: u32,
+    expected: u64,
+    claimed: Sha256Digest,
+    hold: H,
+) -> (
+    impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    Refusal,
+)
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+    E: std::fmt::Display,
+    H: Send + 'static,
+{
+    struct State<S, H> {
+        head: std::collections::VecDeque<Bytes>,
+        body: std::pin::Pin<Box<S>>,
+        hasher: Sha256,
+        got: u64,
+        refusal: Refusal,
+        _hold: H,
+    }
+    let refusal = Refusal::default();
+    let state = State {
+        head: head.into(),
+        body: Box::pin(body),
+        hasher: Sha256::new(),
+        got: 0,
+        refusal: refusal.clone(),
+        _hold: hold,
+    };
+    let stream = futures_util::stream::unfold(Some(state), move |state| async move {
+        let mut st = state?;
+        let next = match st.head.pop_front() {
+            Some(piece) => Some(Ok(piece)),
+            None => st.body.next().await,
+        };
+        let checked = match next {
+            Some(Ok(piece)) => {
+                st.got += piece.len() as u64;
+                if st.got > expected {
+                    Err(ChunkRefused::WrongSize {
+                        n,
+                        expected,
+                        got: st.got,
+                    })
+                } else {
+                    st.hasher.update(&piece);
+                    Ok(Some(piece))
+                }
+            }
+            Some(Err(e)) => Err(ChunkRefused::Interrupted(e.to_string())),
+            None if st.got != expected => Err(ChunkRefused::WrongSize {
+                n,
+                expected,
+                got: st.got,
+            }),
+            None => {
+                let sha256 = Sha256Digest(std::mem::take(&mut st.hasher).finalize().into());
+                if sha256 == claimed {
+                    Ok(None)
+                } else {
+                    Err(ChunkRefused::DigestMismatch {
+                        n,
+                        received: sha256.to_hex(),
+                    })
+                }
+            }
+        };
+        match checked {
+            Ok(Some(piece)) => Some((Ok(piece), Some(st))),
+            Ok(None) => None,
+            Err(refused) => {
+                let error = std::io::Error::other(refused.to_string());
+                *st.refusal.lock() = Some(refused);
+                Some((Err(error), None))
+            }
+        }
+    });
+    (stream, refusal)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,5 +406,67 @@ mod tests {
             collect_chunk(broken, 1, 11, None, Vec::new()).await,
             Err(ChunkRefused::Interrupted(_))
         ));
+    }
+
+    /// Everything a streamed chunk yields, and its refusal.
+    async fn stream_all(
+        head: &[&'static [u8]],
+        rest: Vec<Result<Bytes, String>>,
+        expected: u64,
+        claimed: &[u8],
+    ) -> (Vec<Result<Bytes, String>>, Option<ChunkRefused>) {
+        let head = head.iter().map(|p| Bytes::from_static(p)).collect();
+        let (s, refusal) = verify_while_streaming(
+            head,
+            stream::iter(rest),
+            2,
+            expected,
+            Sha256Digest::of(claimed),
+            (),
+        );
+        let items = s.map(|r| r.map_err(|e| e.to_string())).collect().await;
+        let refused = refusal.lock().take();
+        (items, refused)
+    }
+
+    #[tokio::test]
+    async fn a_streamed_chunk_passes_its_bytes_on_and_ends_only_when_they_check_out() {
+        let rest = vec![Ok(Bytes::from_static(b"world"))];
+        let (items, refused) = stream_all(&[b"hello ", b""], rest, 11, b"hello world").await;
+        let got: Vec<Bytes> = items.into_iter().map(|r| r.expect("piece")).collect();
+        assert_eq!(got.concat(), b"hello world");
+        assert_eq!(refused, None);
+        // The wrong digest: every byte passed on, then an error instead of the end.
+        let rest = vec![Ok(Bytes::from_static(b"world"))];
+        let (items, refused) = stream_all(&[b"hello "], rest, 11, b"hello there").await;
+        assert_eq!(items.len(), 3);
+        assert!(items[2].is_err(), "{items:?}");
+        assert!(matches!(
+            refused,
+            Some(ChunkRefused::DigestMismatch { n: 2, .. })
+        ));
+        // Too long: refused at the piece that passes the length, which is not passed on.
+        let rest = vec![Ok(Bytes::from_static(b"world!"))];
+        let (items, refused) = stream_all(&[b"hello "], rest, 11, b"hello world").await;
+        assert_eq!((items.len(), items[1].is_err()), (2, true));
+        assert_eq!(
+            refused,
+            Some(ChunkRefused::WrongSize {
+                n: 2,
+                expected: 11,
+                got: 12
+            })
+        );
+        // Too short, and a client gone mid-body.
+        let (items, refused) = stream_all(&[b"hello"], vec![], 11, b"hello").await;
+        assert!(items.last().is_some_and(Result::is_err));
+        assert!(matches!(
+            refused,
+            Some(ChunkRefused::WrongSize { got: 5, .. })
+        ));
+        let rest = vec![Err("reset".to_owned())];
+        let (items, refused) = stream_all(&[b"he"], rest, 11, b"hello world").await;
+        assert!(items.last().is_some_and(Result::is_err));
+        assert!(matches!(refused, Some(ChunkRefused::Interrupted(_))));
     }
 }

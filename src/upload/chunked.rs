@@ -10,29 +10,37 @@
 //! [`stored`](super::stored) wait-and-verify as the form path.
 //!
 //! A file that fits one chunk and one single call (≤ 4 MiB) is a **one-call upload**
-//! ([`super::one_call`]): create opens no session, the only chunk — checked as any other — goes
-//! up in one single call that stores itself and is verified at once, and `complete`, the status
-//! and `DELETE` answer from the outcome recorded in the shared database. One request of the
-//! `/upload/` rate-limit bucket per file instead of five or more. The upload limits are read
-//! once and kept for [`LIMITS_TTL`], not read per create.
+//! ([`super::one_call`]): create opens no session; the only chunk, checked as any other, claims
+//! the upload in the shared database and the PUT answers, while one single call that stores
+//! itself runs in the background and is verified; `complete` (and the status and `DELETE`)
+//! wait for the recorded outcome on any replica. A second PUT of the chunk joins the claim
+//! instead of storing the file twice. One request of the `/upload/` rate-limit bucket per file
+//! instead of five or more, and a client is free to send its next files while Fast.io stores
+//! this one. The upload limits are read once and kept for [`LIMITS_TTL`], not read per create.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt as _};
 use serde::Serialize;
 
-use super::budget::Budget;
-use super::chunk_plan::{ChunkPlan, ChunkRefused, PARALLEL_CHUNKS, PlanError, collect_chunk};
+use super::budget::{Budget, BudgetPermit};
+use super::chunk_plan::{
+    ChunkPlan, ChunkRefused, PARALLEL_CHUNKS, PlanError, collect_chunk, verify_while_streaming,
+};
 use super::digest::Sha256Digest;
 use super::error::FileError;
 use super::names::sanitize_filename;
-use super::one_call::{OneCallRecords, Outcome};
+use super::one_call::{Claim, OneCallRecords, Outcome};
 use super::rules::{AllowedTypes, SNIFF_LEN};
 use super::stored::{self, Expected};
 use super::token::{LinkClaims, TokenKey, UploadClaims};
 use crate::fastio::{self, SINGLE_CALL_MAX_BYTES, UploadLimits, UploadStatus, UploadTarget};
+
+/// What a one-call claim may last beyond the store timeout: the single call's own sending and
+/// the check of the stored node.
+const CLAIM_MARGIN: Duration = Duration::from_secs(120);
 
 /// How long a client is told to wait when the in-flight budget is full.
 const BUDGET_RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -365,8 +373,11 @@ impl ChunkedUploads {
     }
 
     /// Receives chunk `n` of the upload `claims` describes: its announced length and claimed
-    /// digest checked against the plan, admitted under the budget, read and hashed, chunk 1's
-    /// leading bytes type-checked (a refused type cancels the session), then sent upstream.
+    /// digest checked against the plan, admitted under the budget, chunk 1's leading bytes
+    /// type-checked (a refused type cancels the session), then sent upstream. A chunk of a
+    /// chunked session with a `Content-Digest` is passed on as it arrives and checked on the
+    /// way ([`verify_while_streaming`]); one without, and a one-call upload's (sent in the
+    /// background, possibly twice), is read and hashed whole first.
     pub async fn put_chunk<S, E>(
         &self,
         claims: &UploadClaims,
@@ -376,8 +387,8 @@ impl ChunkedUploads {
         body: S,
     ) -> Result<ChunkReceipt, FileError>
     where
-        S: Stream<Item = Result<Bytes, E>>,
-        E: std::fmt::Display,
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
     {
         let plan = ChunkPlan::new(claims.size, claims.chunk_size);
         let expected = plan.check_length(n, announced)?;
@@ -390,37 +401,25 @@ impl ChunkedUploads {
         let permit = self.budget.try_acquire(expected).ok_or(FileError::Busy {
             retry_after: BUDGET_RETRY_AFTER,
         })?;
+        if let Some(claimed) = claimed.filter(|_| !claims.one_call) {
+            return self
+                .stream_chunk(claims, n, expected, claimed, body, permit)
+                .await;
+        }
         let buffer = self
             .budget
             .buffer(usize::try_from(expected).unwrap_or(usize::MAX));
         let chunk = collect_chunk(body, n, expected, claimed, buffer).await?;
         if n == 1 {
             let head = &chunk.bytes[..chunk.bytes.len().min(SNIFF_LEN)];
-            if let Err(rejected) = self.allowed(claims.link.as_ref()).check(&claims.name, head) {
-                // The file can never be accepted: drop its session so nothing is left behind
-                // (a one-call upload has none yet).
-                if claims.one_call {
-                    return Err(rejected.into());
-                }
-                if let Err(error) = self.client.cancel_upload(&claims.session).await {
-                    tracing::warn!(%error, "could not cancel a refused upload session");
-                }
-                return Err(rejected.into());
-            }
+            self.check_first_bytes(claims, head).await?;
         }
         let sha256 = chunk.sha256.to_hex();
         // The permit goes with the bytes: released (and the buffer kept for the next chunk)
         // when the upstream request has dropped its last reference.
         let bytes = self.budget.freeze(chunk.bytes, permit);
         if claims.one_call {
-            // Spawned, so a client that goes away mid-store still gets its outcome recorded
-            // (a retried chunk then finds it stored instead of sending it again).
-            let this = self.clone();
-            let claims = claims.clone();
-            let sent = sha256.clone();
-            tokio::spawn(async move { this.send_one_call(&claims, bytes, sent).await })
-                .await
-                .map_err(|e| FileError::Interrupted(Box::new(e)))??;
+            self.start_one_call(claims, bytes, &sha256).await?;
             return Ok(ChunkReceipt {
                 n,
                 size: expected,
@@ -437,26 +436,96 @@ impl ChunkedUploads {
         })
     }
 
+    /// Chunk `n` passed upstream as it arrives, checked on the way; chunk 1's first
+    /// [`SNIFF_LEN`] bytes are read (and type-checked) before anything goes upstream.
+    async fn stream_chunk<S, E>(
+        &self,
+        claims: &UploadClaims,
+        n: u32,
+        expected: u64,
+        claimed: Sha256Digest,
+        body: S,
+        permit: BudgetPermit,
+    ) -> Result<ChunkReceipt, FileError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        let mut body = Box::pin(body);
+        let mut head = Vec::new();
+        if n == 1 {
+            let want = usize::try_from(expected)
+                .unwrap_or(usize::MAX)
+                .min(SNIFF_LEN);
+            let mut sniff = Vec::with_capacity(want);
+            while sniff.len() < want {
+                match body.next().await {
+                    Some(Ok(piece)) => {
+                        let take = piece.len().min(want - sniff.len());
+                        sniff.extend_from_slice(&piece[..take]);
+                        head.push(piece);
+                    }
+                    Some(Err(e)) => return Err(ChunkRefused::Interrupted(e.to_string()).into()),
+                    None => break,
+                }
+            }
+            self.check_first_bytes(claims, &sniff).await?;
+        }
+        let (verified, refusal) = verify_while_streaming(head, body, n, expected, claimed, permit);
+        let sha256 = claimed.to_hex();
+        let sent = self
+            .client
+            .upload_chunk_stream(&claims.session, n, expected, verified, &sha256)
+            .await;
+        if let Some(refused) = refusal.lock().take() {
+            return Err(refused.into());
+        }
+        sent?;
+        Ok(ChunkReceipt {
+            n,
+            size: expected,
+            sha256,
+        })
+    }
+
+    /// Chunk 1's leading bytes against the allowed types: a refused file can never be
+    /// accepted, so its session is cancelled and nothing is left behind (a one-call upload has
+    /// none yet).
+    async fn check_first_bytes(&self, claims: &UploadClaims, head: &[u8]) -> Result<(), FileError> {
+        let Err(rejected) = self.allowed(claims.link.as_ref()).check(&claims.name, head) else {
+            return Ok(());
+        };
+        if !claims.one_call {
+            if let Err(error) = self.client.cancel_upload(&claims.session).await {
+                tracing::warn!(%error, "could not cancel a refused upload session");
+            }
+        }
+        Err(rejected.into())
+    }
+
     /// Where the upload is, and which chunks Fast.io holds at their planned length.
     pub async fn progress(&self, claims: &UploadClaims) -> Result<Progress, FileError> {
         let plan = ChunkPlan::new(claims.size, claims.chunk_size);
         if claims.one_call {
             let outcome = self.records.get(&claims.session).await?;
-            let (state, node_id) = match outcome {
-                None => (UploadState::Receiving, None),
-                Some(Outcome::Cancelled) => (UploadState::Cancelled, None),
-                Some(Outcome::Stored { node, .. }) => (UploadState::Stored, Some(node)),
+            let (state, node_id, message) = match outcome {
+                None => (UploadState::Receiving, None, None),
+                Some(Outcome::Storing { .. }) => (UploadState::Assembling, None, None),
+                Some(Outcome::Stored { node, .. }) => (UploadState::Stored, Some(node), None),
+                Some(Outcome::Failed { message }) => (UploadState::Failed, None, Some(message)),
+                Some(Outcome::Cancelled) => (UploadState::Cancelled, None, None),
             };
+            let held = matches!(state, UploadState::Assembling | UploadState::Stored);
             return Ok(Progress {
                 id: claims.session.clone(),
                 state,
-                received: if node_id.is_some() { vec![1] } else { vec![] },
+                received: if held { vec![1] } else { vec![] },
                 chunks: plan.chunks,
                 chunk_size: plan.chunk_size,
                 size: plan.size,
                 name: claims.name.clone(),
                 node_id,
-                message: None,
+                message,
             });
         }
         let session = self.client.upload_details(&claims.session, None).await?;
@@ -484,7 +553,8 @@ impl ChunkedUploads {
     pub async fn complete(&self, claims: &UploadClaims) -> Result<StoredUpload, FileError> {
         let plan = ChunkPlan::new(claims.size, claims.chunk_size);
         if claims.one_call {
-            return match self.records.get(&claims.session).await? {
+            let lifetime = self.claim_lifetime();
+            return match self.records.wait(&claims.session, lifetime).await? {
                 Some(Outcome::Stored { node, name, sha256 }) => Ok(StoredUpload {
                     node_id: node,
                     name,
@@ -494,6 +564,11 @@ impl ChunkedUploads {
                     folder: claims.folder.clone(),
                 }),
                 Some(Outcome::Cancelled) => Err(cancelled_before_stored()),
+                Some(Outcome::Failed { message }) => Err(FileError::Ended {
+                    state: UploadState::Failed.as_str(),
+                    message: format!("{message}; send the chunk again"),
+                }),
+                Some(Outcome::Storing { .. }) => Err(claim_lapsed()),
                 None => Err(FileError::Incomplete {
                     missing: 1,
                     chunks: 1,
@@ -549,37 +624,93 @@ impl ChunkedUploads {
     /// ([`FileError::AlreadyStored`]).
     pub async fn cancel(&self, claims: &UploadClaims) -> Result<UploadState, FileError> {
         if claims.one_call {
-            return match self.records.cancel(&claims.session, claims.expires).await? {
-                Outcome::Cancelled => Ok(UploadState::Cancelled),
+            let id = &claims.session;
+            let mut outcome = self
+                .records
+                .cancel(id, claims.expires, self.claim_lifetime())
+                .await?;
+            if let Outcome::Storing { .. } = outcome {
+                // Too late to stop the single call: how it ends decides.
+                if let Some(ended) = self.records.wait(id, self.claim_lifetime()).await? {
+                    outcome = ended;
+                }
+                if !matches!(outcome, Outcome::Stored { .. }) {
+                    outcome = self
+                        .records
+                        .cancel(id, claims.expires, self.claim_lifetime())
+                        .await?;
+                }
+            }
+            return match outcome {
                 Outcome::Stored { .. } => Err(FileError::AlreadyStored),
+                Outcome::Storing { .. } => Err(claim_lapsed()),
+                Outcome::Failed { .. } | Outcome::Cancelled => Ok(UploadState::Cancelled),
             };
         }
         self.client.cancel_upload(&claims.session).await?;
         Ok(UploadState::Cancelled)
     }
 
-    /// The only chunk of a one-call upload, already checked: unless the upload was cancelled or
-    /// stored already, one single call (Fast.io stores it by itself), a wait only if Fast.io
-    /// does not name the node yet, the stored node checked against the chunk's SHA-256, and
-    /// the outcome recorded for `complete`.
+    /// How long a one-call claim may last: the single call, the wait for the node and the check.
+    /// A claim older than this belongs to a replica that stopped, and may be taken over.
+    fn claim_lifetime(&self) -> Duration {
+        self.rules.store_timeout + CLAIM_MARGIN
+    }
+
+    /// The only chunk of a one-call upload, already checked: claims the upload and, unless it
+    /// is cancelled, stored or being stored already (by a retry of this PUT, on any replica),
+    /// sends it in the background. The PUT answers now; `complete` waits for the outcome.
+    async fn start_one_call(
+        &self,
+        claims: &UploadClaims,
+        bytes: Bytes,
+        sha256: &str,
+    ) -> Result<(), FileError> {
+        let id = &claims.session;
+        let claim = self
+            .records
+            .claim(id, claims.expires, sha256, self.claim_lifetime());
+        let held = match claim.await? {
+            Claim::Granted => self.records.hold(id),
+            Claim::Held(Outcome::Cancelled) => return Err(cancelled_before_stored()),
+            // Sent again (a retry after a lost answer): nothing to resend. Other bytes may not
+            // replace the file through the same token.
+            Claim::Held(Outcome::Storing { sha256: sent, .. })
+            | Claim::Held(Outcome::Stored {
+                sha256: Some(sent), ..
+            }) if sent.eq_ignore_ascii_case(sha256) => return Ok(()),
+            Claim::Held(_) => return Err(ChunkRefused::AlreadyStored.into()),
+        };
+        // Detached, so the outcome is recorded even when the client goes away.
+        let this = self.clone();
+        let claims = claims.clone();
+        let sha256 = sha256.to_owned();
+        tokio::spawn(async move {
+            let _held = held;
+            let id = &claims.session;
+            let recorded = match this.send_one_call(&claims, bytes, sha256).await {
+                Ok(()) => Ok(()),
+                Err(error) => {
+                    tracing::warn!(upload = %id, %error, "a one-call upload failed");
+                    this.records.failed(id, &error.to_string()).await
+                }
+            };
+            if let Err(error) = recorded {
+                tracing::error!(upload = %id, %error, "could not record how a one-call upload ended");
+            }
+        });
+        Ok(())
+    }
+
+    /// The single call of a claimed one-call upload (Fast.io stores it by itself), a wait only
+    /// if Fast.io does not name the node yet, the stored node checked against the chunk's
+    /// SHA-256, and the outcome recorded for `complete`.
     async fn send_one_call(
         &self,
         claims: &UploadClaims,
         bytes: Bytes,
         sha256: String,
     ) -> Result<(), FileError> {
-        match self.records.get(&claims.session).await? {
-            Some(Outcome::Cancelled) => return Err(cancelled_before_stored()),
-            // Sent again (a retry after a lost answer): already stored, nothing to resend. Other
-            // bytes may not replace a stored file through the same token.
-            Some(Outcome::Stored { sha256: stored, .. }) => {
-                return match stored {
-                    Some(stored) if stored.eq_ignore_ascii_case(&sha256) => Ok(()),
-                    _ => Err(ChunkRefused::AlreadyStored.into()),
-                };
-            }
-            None => {}
-        }
         let target = UploadTarget {
             workspace: claims.workspace.clone(),
             folder: claims.folder.clone(),
@@ -610,6 +741,15 @@ impl ChunkedUploads {
             )
             .await?;
         Ok(())
+    }
+}
+
+/// How a one-call upload whose claim outlived its lifetime (the replica storing it stopped)
+/// answers: the chunk may be sent again.
+fn claim_lapsed() -> FileError {
+    FileError::Ended {
+        state: UploadState::Failed.as_str(),
+        message: "its chunk was not stored in time; send the chunk again".to_owned(),
     }
 }
 

@@ -322,7 +322,11 @@ mod tests {
             let mut e = entry("t", EntryKind::File);
             e.created = Some(time);
             let json = serde_json::to_value(&e).expect("json");
-            assert_eq!(json["created"], serde_json::to_value(time).expect("chrono"), "{text}");
+            assert_eq!(
+                json["created"],
+                serde_json::to_value(time).expect("chrono"),
+                "{text}"
+            );
             assert_eq!(json["modified"], "2026-05-18T19:26:25Z");
         }
         let json = serde_json::to_value(entry("t", EntryKind::File)).expect("json");

@@ -284,24 +284,27 @@ async fn chunks_out_of_range_of_the_wrong_size_or_without_length_get_precise_4xx
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_digest_mismatch_is_refused_before_anything_goes_upstream() {
+async fn a_digest_mismatch_is_refused_and_fast_io_keeps_nothing_of_the_chunk() {
     let gw = gateway().await;
     let file = bytes(MIB + 5, 4);
     let ticket = create_ok(&gw, "digest.bin", file.len()).await;
-    let r = put_chunk(
-        &gw,
-        &ticket,
-        1,
-        chunk(&file, 1),
-        Some(digest(b"something else")),
-    )
-    .await;
-    assert_eq!(
-        (r.status.as_u16(), error_code(&r)),
-        (400, "digest_mismatch".into())
-    );
-    assert_eq!(upstream_chunk_posts(&gw), 0);
-    assert_eq!(state_of(&gw, &ticket).await["received"], json!([]));
+    // Each chunk streams upstream as it arrives; one that does not match its digest is cut off
+    // before its part closes, so Fast.io drops it. Both chunks, the last one first.
+    for n in [2u32, 1] {
+        let r = put_chunk(
+            &gw,
+            &ticket,
+            n,
+            chunk(&file, n as usize),
+            Some(digest(b"something else")),
+        )
+        .await;
+        assert_eq!(
+            (r.status.as_u16(), error_code(&r)),
+            (400, "digest_mismatch".into())
+        );
+        assert_eq!(state_of(&gw, &ticket).await["received"], json!([]));
+    }
     // The right digest then passes, and completing with a chunk missing is a conflict.
     let r = put_chunk(
         &gw,
@@ -317,6 +320,16 @@ async fn a_digest_mismatch_is_refused_before_anything_goes_upstream() {
     assert!(r.text().contains("missing"), "{}", r.text());
     // Completing too early is a conflict, not a failure: the upload stays open to finish.
     gw.expect_open_sessions(ticket["id"].as_str());
+    // A chunk without a digest is hashed whole before it goes up; the file is then whole.
+    let r = put_chunk(&gw, &ticket, 2, chunk(&file, 2), None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["sha256"],
+        Sha256Digest::of(chunk(&file, 2)).to_hex()
+    );
+    let r = post_with_token(&gw, &ticket, "/complete").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["sha256"], Sha256Digest::of(&file).to_hex());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -578,13 +591,19 @@ async fn a_one_chunk_file_costs_one_single_call_is_verified_and_completes_on_any
         let r = put_chunk(&a, &ticket, 1, &file, Some(digest(&file))).await;
         assert_eq!(r.status, 200, "{}", r.text());
         assert_eq!(r.json()["sha256"], Sha256Digest::of(&file).to_hex());
-        // The other replica answers from the shared record: stored, no upstream call needed.
+        // The PUT answers once the chunk is checked and claimed; the single call runs on.
         let progress = state_of(&b, &ticket).await;
-        assert_eq!(progress["state"], "stored", "{progress}");
+        assert!(
+            ["assembling", "stored"].contains(&progress["state"].as_str().unwrap_or("")),
+            "{progress}"
+        );
         assert_eq!(progress["received"], json!([1]));
+        // The other replica waits for the outcome in the shared record.
         let r = post_with_token(&b, &ticket, "/complete").await;
         assert_eq!(r.status, 200, "{}", r.text());
         let receipt = r.json();
+        let progress = state_of(&b, &ticket).await;
+        assert_eq!(progress["state"], "stored", "{progress}");
         assert_eq!(receipt["name"], name.as_str());
         assert_eq!(receipt["size"], file.len());
         assert_eq!(receipt["sha256"], Sha256Digest::of(&file).to_hex());
@@ -628,6 +647,109 @@ async fn a_one_chunk_file_costs_one_single_call_is_verified_and_completes_on_any
     assert_eq!(stats.total("GET", "/current/upload/limits/"), 1);
     assert_eq!(upload_bucket_requests(&a), 4, "{:?}", stats.requests);
     assert_eq!(upstream_chunk_posts(&a), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_one_chunk_file_sent_many_times_at_once_on_two_replicas_is_stored_once() {
+    let a = gateway().await;
+    let b = spawn_second_gateway(&a, VARS).await;
+    let file = bytes(64 * 1024, 40);
+    let ticket = create_ok(&a, "twice.bin", file.len()).await;
+    // A double click, a retry after a lost answer, a second tab: eight PUTs of the one chunk.
+    let puts = (0..8).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        put_chunk(app, &ticket, 1, &file, Some(digest(&file)))
+    });
+    for r in futures_util::future::join_all(puts).await {
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    // Other bytes cannot join the claim.
+    let mut other = file.clone();
+    other[0] ^= 1;
+    let r = put_chunk(&b, &ticket, 1, &other, None).await;
+    assert_eq!(
+        (r.status.as_u16(), error_code(&r)),
+        (400, "already_stored".into())
+    );
+    let completes = [&a, &b].map(|app| post_with_token(app, &ticket, "/complete"));
+    let receipts: Vec<Value> = futures_util::future::join_all(completes)
+        .await
+        .into_iter()
+        .map(|r| {
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.json()
+        })
+        .collect();
+    assert_eq!(receipts[0]["node_id"], receipts[1]["node_id"]);
+    assert_eq!(receipts[0]["sha256"], Sha256Digest::of(&file).to_hex());
+    assert_eq!(a.emulator.stats().total("POST", "/current/upload/"), 1);
+    let node = a
+        .state
+        .fastio
+        .node(&a.workspace, receipts[0]["node_id"].as_str().expect("node"))
+        .await
+        .expect("stored node");
+    let versions = a
+        .state
+        .fastio
+        .versions(&a.workspace, &node.id)
+        .await
+        .expect("versions");
+    assert_eq!(
+        versions.len(),
+        1,
+        "one version, not one per PUT: {versions:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_one_chunk_file_whose_single_call_fails_says_so_and_can_be_sent_again() {
+    let gw = gateway().await;
+    let file = bytes(30_000, 41);
+    let ticket = create_ok(&gw, "fails-once.bin", file.len()).await;
+    gw.emulator
+        .faults()
+        .fail_nth_with_5xx("/current/upload/", 1);
+    let r = put_chunk(&gw, &ticket, 1, &file, Some(digest(&file))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = post_with_token(&gw, &ticket, "/complete").await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("send the chunk again"), "{}", r.text());
+    let progress = state_of(&gw, &ticket).await;
+    assert_eq!(
+        (progress["state"].as_str(), &progress["received"]),
+        (Some("failed"), &json!([]))
+    );
+    assert!(
+        progress["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{progress}"
+    );
+    assert_nothing_stored_or_open(&gw).await;
+    // Sent again, it is stored.
+    let r = put_chunk(&gw, &ticket, 1, &file, Some(digest(&file))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = post_with_token(&gw, &ticket, "/complete").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["sha256"], Sha256Digest::of(&file).to_hex());
+    assert_eq!(gw.emulator.stats().total("POST", "/current/upload/"), 2);
+    // A failed upload may also be cancelled instead.
+    let other = create_ok(&gw, "fails-then-cancelled.bin", file.len()).await;
+    gw.emulator
+        .faults()
+        .fail_nth_with_5xx("/current/upload/", 1);
+    assert_eq!(
+        put_chunk(&gw, &other, 1, &file, Some(digest(&file)))
+            .await
+            .status,
+        200
+    );
+    let r = delete_upload(&gw, &other).await;
+    assert_eq!(
+        (r.status.as_u16(), r.json()["state"].clone()),
+        (200, json!("cancelled"))
+    );
+    let r = put_chunk(&gw, &other, 1, &file, Some(digest(&file))).await;
+    assert_eq!(r.status, 409, "{}", r.text());
 }
 
 #[tokio::test(flavor = "multi_thread")]

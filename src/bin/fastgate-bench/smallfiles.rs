@@ -25,6 +25,9 @@ const SIZE: u64 = 16 << 10;
 const CLI_SAMPLE: usize = 10;
 /// Files the bench's JS client sends at once (the API allows any number; `upload.js` sends 2).
 const JS_AT_ONCE: usize = 64;
+/// Files the bench's JS client has waiting for their receipt at once: a one-call upload's PUT
+/// answers once its chunk is checked, and `complete` waits while Fast.io stores it.
+const JS_WAITS_AT_ONCE: usize = 256;
 
 struct Small {
     name: String,
@@ -97,7 +100,7 @@ pub async fn small_files(
         &mut rows,
         &mut out,
         &s,
-        &format!("JS API, {JS_AT_ONCE} files at once (gateway)"),
+        &format!("JS API, {JS_AT_ONCE} sending + {JS_WAITS_AT_ONCE} waiting at once (gateway)"),
         js,
         count,
         "< 40 s at +100 ms",
@@ -251,14 +254,17 @@ async fn form_post(ctx: &Ctx, gw: &Gateway, ws: &str, files: &[Small]) -> Result
     Ok(())
 }
 
-/// Each file through the JSON upload API (create, one chunk, complete), `JS_AT_ONCE` at once.
+/// Each file through the JSON upload API (create, one chunk, complete): `JS_AT_ONCE` files
+/// sending at once, and up to `JS_WAITS_AT_ONCE` waiting for their receipt.
 async fn js_path(ctx: &Ctx, gw: &Gateway, ws: &str, files: &[Small]) -> Result<(), String> {
-    let gate = Arc::new(Semaphore::new(JS_AT_ONCE));
+    let sending = Arc::new(Semaphore::new(JS_AT_ONCE));
+    let waiting = Arc::new(Semaphore::new(JS_WAITS_AT_ONCE));
     let tasks = files.iter().map(|f| {
-        let gate = gate.clone();
+        let (sending, waiting) = (sending.clone(), waiting.clone());
         async move {
-            let _turn = gate.acquire().await.map_err(|e| e.to_string())?;
-            one_js(ctx, gw, ws, f)
+            let _wait = waiting.acquire().await.map_err(|e| e.to_string())?;
+            let send = sending.acquire().await.map_err(|e| e.to_string())?;
+            one_js(ctx, gw, ws, f, send)
                 .await
                 .map_err(|e| format!("{}: {e}", f.name))
         }
@@ -269,7 +275,14 @@ async fn js_path(ctx: &Ctx, gw: &Gateway, ws: &str, files: &[Small]) -> Result<(
     Ok(())
 }
 
-async fn one_js(ctx: &Ctx, gw: &Gateway, ws: &str, f: &Small) -> Result<(), String> {
+/// One file: create and PUT under `send`, which is given back before the wait for the receipt.
+async fn one_js(
+    ctx: &Ctx,
+    gw: &Gateway,
+    ws: &str,
+    f: &Small,
+    send: tokio::sync::SemaphorePermit<'_>,
+) -> Result<(), String> {
     use base64::Engine as _;
     let created: Value = ctx
         .http
@@ -298,6 +311,7 @@ async fn one_js(ctx: &Ctx, gw: &Gateway, ws: &str, f: &Small) -> Result<(), Stri
     if !put.status().is_success() {
         return Err(format!("chunk: HTTP {}", put.status()));
     }
+    drop(send);
     let done: Value = ctx
         .http
         .post(format!("{}/api/uploads/{id}/complete", gw.url))
