@@ -30,7 +30,12 @@ fn decode_folder_page(
             return Ok(page);
         }
     }
-    let mut payload = envelope::decode(status, headers, body, now)?;
+    page_from_envelope(envelope::decode(status, headers, body, now)?)
+}
+
+/// A listing page from the tolerant envelope: nodes under `nodes`, `files` or `items` (array or
+/// id-keyed map), `next_cursor` at the top level or inside `pagination`.
+fn page_from_envelope(mut payload: envelope::Payload) -> Result<FolderPage, Error> {
     let next_cursor = payload
         .paginated("next_cursor")
         .and_then(super::de::id)
@@ -377,23 +382,14 @@ mod tests {
     /// The page as the tolerant envelope path reads it.
     fn general(body: &Value) -> FolderPage {
         let bytes = body.to_string();
-        let mut payload = envelope::decode(
+        let payload = envelope::decode(
             reqwest::StatusCode::OK,
             &HeaderMap::new(),
             bytes.as_bytes(),
             SystemTime::now(),
         )
         .expect("envelope");
-        let next_cursor = payload
-            .paginated("next_cursor")
-            .and_then(super::super::de::id)
-            .filter(|c| !c.is_empty());
-        let nodes = payload
-            .take_collection(&["nodes", "files", "items"])
-            .into_iter()
-            .map(|r| parse(r, "listed node").expect("node"))
-            .collect();
-        FolderPage { nodes, next_cursor }
+        page_from_envelope(payload).expect("page")
     }
 
     #[test]

@@ -180,34 +180,71 @@ where
     E: std::fmt::Display,
 {
     buffer.clear();
-    let mut hasher = Sha256::new();
+    let mut check = ChunkCheck::new(n, expected);
     let mut body = std::pin::pin!(body);
     while let Some(piece) = body.next().await {
         let piece = piece.map_err(|e| ChunkRefused::Interrupted(e.to_string()))?;
-        let got = (buffer.len() + piece.len()) as u64;
-        if got > expected {
-            return Err(ChunkRefused::WrongSize { n, expected, got });
-        }
-        hasher.update(&piece);
+        check.piece(&piece)?;
         buffer.extend_from_slice(&piece);
     }
-    let got = buffer.len() as u64;
-    if got != expected {
-        return Err(ChunkRefused::WrongSize { n, expected, got });
-    }
-    let sha256 = Sha256Digest(hasher.finalize().into());
-    if let Some(claimed) = claimed
-        && claimed != sha256
-    {
-        return Err(ChunkRefused::DigestMismatch {
-            n,
-            received: sha256.to_hex(),
-        });
-    }
+    let sha256 = check.finish(claimed)?;
     Ok(ReceivedChunk {
         bytes: buffer,
         sha256,
     })
+}
+
+/// The running checks of one chunk's body, fed piece by piece: never longer than its plan
+/// length, exactly that long at the end, and hashing to the client's digest when it sent one.
+struct ChunkCheck {
+    n: u32,
+    expected: u64,
+    got: u64,
+    hasher: Sha256,
+}
+
+impl ChunkCheck {
+    fn new(n: u32, expected: u64) -> Self {
+        Self {
+            n,
+            expected,
+            got: 0,
+            hasher: Sha256::new(),
+        }
+    }
+
+    /// Counts and hashes `piece`; refused the moment the body runs past its length.
+    fn piece(&mut self, piece: &[u8]) -> Result<(), ChunkRefused> {
+        self.got += piece.len() as u64;
+        if self.got > self.expected {
+            return Err(self.wrong_size());
+        }
+        self.hasher.update(piece);
+        Ok(())
+    }
+
+    /// The body's SHA-256, once it has ended at its length and matches `claimed` (if any).
+    fn finish(&mut self, claimed: Option<Sha256Digest>) -> Result<Sha256Digest, ChunkRefused> {
+        if self.got != self.expected {
+            return Err(self.wrong_size());
+        }
+        let sha256 = Sha256Digest(std::mem::take(&mut self.hasher).finalize().into());
+        match claimed {
+            Some(claimed) if claimed != sha256 => Err(ChunkRefused::DigestMismatch {
+                n: self.n,
+                received: sha256.to_hex(),
+            }),
+            _ => Ok(sha256),
+        }
+    }
+
+    fn wrong_size(&self) -> ChunkRefused {
+        ChunkRefused::WrongSize {
+            n: self.n,
+            expected: self.expected,
+            got: self.got,
+        }
+    }
 }
 
 /// Where [`verify_while_streaming`] leaves its refusal, if it refused.
@@ -238,8 +275,7 @@ where
     struct State<S, H> {
         head: std::collections::VecDeque<Bytes>,
         body: std::pin::Pin<Box<S>>,
-        hasher: Sha256,
-        got: u64,
+        check: ChunkCheck,
         refusal: Refusal,
         _hold: H,
     }
@@ -247,8 +283,7 @@ where
     let state = State {
         head: head.into(),
         body: Box::pin(body),
-        hasher: Sha256::new(),
-        got: 0,
+        check: ChunkCheck::new(n, expected),
         refusal: refusal.clone(),
         _hold: hold,
     };
@@ -259,36 +294,9 @@ where
             None => st.body.next().await,
         };
         let checked = match next {
-            Some(Ok(piece)) => {
-                st.got += piece.len() as u64;
-                if st.got > expected {
-                    Err(ChunkRefused::WrongSize {
-                        n,
-                        expected,
-                        got: st.got,
-                    })
-                } else {
-                    st.hasher.update(&piece);
-                    Ok(Some(piece))
-                }
-            }
+            Some(Ok(piece)) => st.check.piece(&piece).map(|()| Some(piece)),
             Some(Err(e)) => Err(ChunkRefused::Interrupted(e.to_string())),
-            None if st.got != expected => Err(ChunkRefused::WrongSize {
-                n,
-                expected,
-                got: st.got,
-            }),
-            None => {
-                let sha256 = Sha256Digest(std::mem::take(&mut st.hasher).finalize().into());
-                if sha256 == claimed {
-                    Ok(None)
-                } else {
-                    Err(ChunkRefused::DigestMismatch {
-                        n,
-                        received: sha256.to_hex(),
-                    })
-                }
-            }
+            None => st.check.finish(Some(claimed)).map(|_| None),
         };
         match checked {
             Ok(Some(piece)) => Some((Ok(piece), Some(st))),

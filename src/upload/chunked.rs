@@ -624,21 +624,15 @@ impl ChunkedUploads {
     /// ([`FileError::AlreadyStored`]).
     pub async fn cancel(&self, claims: &UploadClaims) -> Result<UploadState, FileError> {
         if claims.one_call {
-            let id = &claims.session;
-            let mut outcome = self
-                .records
-                .cancel(id, claims.expires, self.claim_lifetime())
-                .await?;
+            let (id, lifetime) = (&claims.session, self.claim_lifetime());
+            let mut outcome = self.records.cancel(id, claims.expires, lifetime).await?;
             if let Outcome::Storing { .. } = outcome {
                 // Too late to stop the single call: how it ends decides.
-                if let Some(ended) = self.records.wait(id, self.claim_lifetime()).await? {
+                if let Some(ended) = self.records.wait(id, lifetime).await? {
                     outcome = ended;
                 }
                 if !matches!(outcome, Outcome::Stored { .. }) {
-                    outcome = self
-                        .records
-                        .cancel(id, claims.expires, self.claim_lifetime())
-                        .await?;
+                    outcome = self.records.cancel(id, claims.expires, lifetime).await?;
                 }
             }
             return match outcome {

@@ -629,13 +629,7 @@ async fn a_one_chunk_file_costs_one_single_call_is_verified_and_completes_on_any
         // going upstream; other bytes cannot replace the stored file through this token.
         let r = put_chunk(&b, &ticket, 1, &file, Some(digest(&file))).await;
         assert_eq!(r.status, 200, "{}", r.text());
-        let mut other = file.clone();
-        other[0] ^= 1;
-        let r = put_chunk(&b, &ticket, 1, &other, None).await;
-        assert_eq!(
-            (r.status.as_u16(), error_code(&r)),
-            (400, "already_stored".into())
-        );
+        assert_other_bytes_are_refused(&b, &ticket, &file).await;
         receipts.push(receipt);
     }
     let nodes: std::collections::HashSet<_> = receipts.iter().map(|r| &r["node_id"]).collect();
@@ -664,13 +658,7 @@ async fn the_same_one_chunk_file_sent_many_times_at_once_on_two_replicas_is_stor
         assert_eq!(r.status, 200, "{}", r.text());
     }
     // Other bytes cannot join the claim.
-    let mut other = file.clone();
-    other[0] ^= 1;
-    let r = put_chunk(&b, &ticket, 1, &other, None).await;
-    assert_eq!(
-        (r.status.as_u16(), error_code(&r)),
-        (400, "already_stored".into())
-    );
+    assert_other_bytes_are_refused(&b, &ticket, &file).await;
     let completes = [&a, &b].map(|app| post_with_token(app, &ticket, "/complete"));
     let receipts: Vec<Value> = futures_util::future::join_all(completes)
         .await
@@ -842,6 +830,18 @@ async fn a_one_call_upload_is_completed_and_cancelled_across_replicas_on_postgre
     let r = put_chunk(&a, &cancelled, 1, &file, Some(digest(&file))).await;
     assert_eq!(r.status, 409, "{}", r.text());
     assert_eq!(a.emulator.stats().total("POST", "/current/upload/"), 1);
+}
+
+/// A one-call upload's chunk with other bytes than `file`'s, once `file`'s is stored or being
+/// stored, gets 400 `already_stored`.
+async fn assert_other_bytes_are_refused(app: &TestApp, ticket: &Value, file: &[u8]) {
+    let mut other = file.to_vec();
+    other[0] ^= 1;
+    let r = put_chunk(app, ticket, 1, &other, None).await;
+    assert_eq!(
+        (r.status.as_u16(), error_code(&r)),
+        (400, "already_stored".into())
+    );
 }
 
 /// Fast.io holds no file in the root and no upload session.
