@@ -313,7 +313,9 @@ pub(crate) fn segment(value: &str, what: &str) -> Result<String, Error> {
 
 /// Reads a response body into memory, refusing more than `limit` bytes.
 pub(crate) async fn read_bounded(mut response: Response, limit: usize) -> Result<Vec<u8>, Error> {
-    let mut body = Vec::new();
+    // Sized from Content-Length (within the limit) so a large answer is not copied as it grows.
+    let expected = response.content_length().unwrap_or(0).min(limit as u64);
+    let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
     while let Some(chunk) = response.chunk().await.map_err(Error::transport)? {
         if body.len() + chunk.len() > limit {
             return Err(Error::InvalidResponse(format!(

@@ -80,7 +80,7 @@ pub struct NodeJson {
 impl From<&Node> for NodeJson {
     fn from(node: &Node) -> Self {
         NodeJson {
-            entry: listing::entry(node),
+            entry: listing::entry(node.clone()),
             parent: node.parent.clone(),
         }
     }
@@ -590,7 +590,7 @@ pub async fn trash(state: &AppState, ws: &str, query: ListQuery) -> Result<Listi
         id: TRASH.to_owned(),
         name: "Trash".to_owned(),
     };
-    let items = nodes.iter().map(listing::entry).collect();
+    let items = nodes.into_iter().map(listing::entry).collect();
     Ok(Listing::new(ws.to_owned(), folder, items, next))
 }
 

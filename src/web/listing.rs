@@ -113,7 +113,7 @@ pub async fn list(
         folder_ref(state, ws, folder),
         page(state, ws, folder, params)
     )?;
-    let items = nodes.iter().map(entry).collect();
+    let items = nodes.into_iter().map(entry).collect();
     Ok(Listing::new(ws.to_owned(), folder_ref, items, next))
 }
 
@@ -269,22 +269,18 @@ fn sort_dir(order: SortOrder) -> SortDir {
 }
 
 /// A listed node as the gateway shows it; notes and links count as files.
-pub fn entry(node: &Node) -> Entry {
+pub fn entry(node: Node) -> Entry {
     let is_folder = node.node_type == NodeType::Folder;
     Entry {
-        id: node.id.clone(),
-        name: node.name.clone(),
+        id: node.id,
+        name: node.name,
         kind: if is_folder {
             EntryKind::Folder
         } else {
             EntryKind::File
         },
         size: node.size,
-        mime: if is_folder {
-            None
-        } else {
-            node.mimetype.clone()
-        },
+        mime: if is_folder { None } else { node.mimetype },
         created: node.created,
         modified: node.modified,
     }

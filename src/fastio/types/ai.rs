@@ -5,8 +5,10 @@
 
 use std::fmt;
 
+use serde::de::{IgnoredAny, MapAccess};
 use serde::{Deserialize, Deserializer};
-use serde_json::Value;
+
+use crate::fastio::de::Scalar;
 
 /// The longest question Fast.io takes, in characters (§8).
 pub const MAX_QUESTION_CHARS: usize = 12_768;
@@ -216,6 +218,15 @@ pub enum AiIndexState {
 impl AiIndexState {
     /// Reads a wire state (`inprogress` and `in_progress` alike).
     pub fn parse(text: &str) -> Self {
+        // The spellings Fast.io sends, without normalising (and allocating) first.
+        match text {
+            "disabled" => return AiIndexState::Disabled,
+            "pending" => return AiIndexState::Pending,
+            "in_progress" | "inprogress" => return AiIndexState::InProgress,
+            "ready" => return AiIndexState::Ready,
+            "failed" | "error" => return AiIndexState::Failed,
+            _ => {}
+        }
         match text
             .trim()
             .to_ascii_lowercase()
@@ -248,23 +259,32 @@ pub struct NodeAi {
 }
 
 impl<'de> Deserialize<'de> for NodeAi {
+    /// `{state, attach}`, or a bare state string should a terse answer send one.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match Option::<Value>::deserialize(d)? {
-            Some(Value::Object(m)) => NodeAi {
-                state: m
-                    .get("state")
-                    .and_then(Value::as_str)
-                    .map(AiIndexState::parse)
-                    .unwrap_or_default(),
-                attach: m.get("attach").and_then(crate::fastio::de::flag),
-            },
-            // A bare state string, should a terse answer send one.
-            Some(Value::String(s)) => NodeAi {
-                state: AiIndexState::parse(&s),
-                attach: None,
-            },
-            _ => NodeAi::default(),
-        })
+        crate::fastio::de::lenient_object(d)
+    }
+}
+
+impl<'de> crate::fastio::de::LenientObject<'de> for NodeAi {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "state" => {
+                let state: Scalar<'de> = map.next_value()?;
+                self.state = state.text().map(AiIndexState::parse).unwrap_or_default();
+            }
+            "attach" => self.attach = map.next_value::<Scalar<'de>>()?.flag(),
+            _ => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn not_an_object(value: Scalar<'de>) -> Self {
+        NodeAi {
+            state: value.text().map(AiIndexState::parse).unwrap_or_default(),
+            attach: None,
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
+use serde::de::{IgnoredAny, MapAccess};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
@@ -165,6 +166,9 @@ impl PreviewType {
     }
 
     fn parse(text: &str) -> Option<Self> {
+        if let Some(kind) = Self::ALL.into_iter().find(|t| t.as_str() == text) {
+            return Some(kind);
+        }
         let text = text.to_ascii_lowercase().replace('_', "");
         Self::ALL.into_iter().find(|t| t.as_str() == text)
     }
@@ -191,30 +195,26 @@ pub enum PreviewState {
 }
 
 impl PreviewState {
-    fn parse(v: &Value) -> Self {
-        let raw = match v {
-            Value::Object(m) => {
-                if let Some(state) = m.get("state") {
-                    return Self::parse(state);
-                }
-                return match m.get("ready").and_then(de::flag) {
-                    Some(true) => PreviewState::Ready,
-                    _ => PreviewState::Unknown,
-                };
-            }
-            Value::String(s) => s.trim().to_ascii_lowercase().replace(['_', '-'], " "),
-            Value::Bool(true) => return PreviewState::Ready,
-            _ => return PreviewState::Unknown,
-        };
-        match raw.as_str() {
+    /// A state written as text, in any case and with `_` or `-` for the spaces.
+    fn from_text(text: &str) -> Self {
+        if let Some(known) = Self::known(text) {
+            return known;
+        }
+        let raw = text.trim().to_ascii_lowercase().replace(['_', '-'], " ");
+        Self::known(&raw).unwrap_or(PreviewState::Other(raw))
+    }
+
+    /// The state a canonical spelling names.
+    fn known(text: &str) -> Option<Self> {
+        Some(match text {
             "unknown" | "" => PreviewState::Unknown,
             "not possible" => PreviewState::NotPossible,
             "not generated" => PreviewState::NotGenerated,
             "in progress" | "inprogress" => PreviewState::InProgress,
             "ready" => PreviewState::Ready,
             "error" | "failed" => PreviewState::Error,
-            _ => PreviewState::Other(raw),
-        }
+            _ => return None,
+        })
     }
 
     /// Whether the preview may still become ready (not generated or in progress).
@@ -235,15 +235,68 @@ impl Previews {
 }
 
 impl<'de> Deserialize<'de> for Previews {
+    /// A map of type → state; anything else reads as no previews.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let map = match Option::<Value>::deserialize(d)? {
-            Some(Value::Object(m)) => m
-                .iter()
-                .filter_map(|(k, v)| Some((PreviewType::parse(k)?, PreviewState::parse(v))))
-                .collect(),
-            _ => BTreeMap::new(),
+        de::lenient_object(d)
+    }
+}
+
+impl<'de> de::LenientObject<'de> for Previews {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match PreviewType::parse(key) {
+            Some(kind) => {
+                self.0.insert(kind, map.next_value()?);
+            }
+            None => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for PreviewState {
+    /// `{"state": …}` (which wins), `{"ready": bool}`, a bare state string or `true`.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let wire: PreviewWire = de::lenient_object(d)?;
+        Ok(wire
+            .state
+            .or_else(|| (wire.ready == Some(true)).then_some(PreviewState::Ready))
+            .unwrap_or(wire.bare))
+    }
+}
+
+/// What one preview entry says on the wire, before [`PreviewState`] is decided from it.
+#[derive(Default)]
+struct PreviewWire {
+    state: Option<PreviewState>,
+    ready: Option<bool>,
+    /// The state given as a bare value instead of an object.
+    bare: PreviewState,
+}
+
+impl<'de> de::LenientObject<'de> for PreviewWire {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "state" => self.state = Some(map.next_value()?),
+            "ready" => self.ready = map.next_value::<de::Scalar<'de>>()?.flag(),
+            _ => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn not_an_object(value: de::Scalar<'de>) -> Self {
+        let bare = match value {
+            de::Scalar::Text(s) => PreviewState::from_text(&s),
+            de::Scalar::Bool(true) => PreviewState::Ready,
+            _ => PreviewState::Unknown,
         };
-        Ok(Previews(map))
+        PreviewWire {
+            bare,
+            ..PreviewWire::default()
+        }
     }
 }
 
