@@ -157,7 +157,7 @@ async fn run() -> Result<(), String> {
         size: args.mib << 20,
     };
     eprintln!("hashing the {} MiB test file…", args.mib);
-    eprintln!("floors: one SHA-256 pass, curl into a discard sink…");
+    eprintln!("floors: one SHA-256 pass, curl into a discard sink, a loopback relay…");
     let floors = usage::Floors::measure(big, dir.path()).await;
     let ctx = Ctx {
         floors,
@@ -275,6 +275,18 @@ async fn run() -> Result<(), String> {
             "floors (same run)",
             "curl -T into a discard sink",
             format!("{mbs:.0} MB/s, curl {cpu:.2} s CPU per GiB"),
+            "",
+        ));
+    }
+    if let Some(relay) = f.relay_s_per_gib {
+        floor_rows.push(scenarios::row(
+            "floors (same run)",
+            "loopback relay: receive + send, 64 KiB reads",
+            format!(
+                "{relay:.2} s CPU per GiB; + one SHA-256 pass = {:.2} s = {:.2}× SHA-256",
+                relay + f.sha256_s_per_gib,
+                (relay + f.sha256_s_per_gib) / f.sha256_s_per_gib
+            ),
             "",
         ));
     }

@@ -188,6 +188,10 @@ pub struct Floors {
     pub openssl_s_per_gib: Option<f64>,
     /// `curl -T` into a discard sink: curl's CPU seconds per GiB and its wall throughput.
     pub curl: Option<(f64, f64)>,
+    /// CPU seconds per GiB of a thread that only receives bytes on one loopback socket and sends
+    /// them on another, 64 KiB at a time (the gateway's read-ahead): what passing a GiB through
+    /// a process costs here before any HTTP, parsing or hashing.
+    pub relay_s_per_gib: Option<f64>,
 }
 
 impl Floors {
@@ -228,10 +232,15 @@ impl Floors {
             None
         };
         let _ = std::fs::remove_file(&path);
+        let relay = tokio::task::spawn_blocking(move || relay_cpu(bytes))
+            .await
+            .ok()
+            .flatten();
         Self {
             sha256_s_per_gib: (sha / gib(bytes)).max(1e-6),
             openssl_s_per_gib: openssl.map(|s| s / gib(bytes)),
             curl: curl.map(|(cpu, wall)| (cpu / gib(bytes), bytes as f64 / 1e6 / wall)),
+            relay_s_per_gib: relay.map(|s| s / gib(bytes)),
         }
     }
 
@@ -242,8 +251,59 @@ impl Floors {
             "openssl_sha256_s_per_gib": self.openssl_s_per_gib,
             "curl_discard_cpu_s_per_gib": self.curl.map(|c| c.0),
             "curl_discard_mb_s": self.curl.map(|c| c.1),
+            "relay_s_per_gib": self.relay_s_per_gib,
         })
     }
+}
+
+/// Relays `bytes` over loopback: a sender thread writes them to one socket, the relay thread
+/// reads them (64 KiB at a time) and writes them to another, which a sink thread drains. Returns
+/// the relay thread's CPU seconds, once the sink has seen every byte.
+fn relay_cpu(bytes: u64) -> Option<f64> {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let inbound = TcpListener::bind("127.0.0.1:0").ok()?;
+    let outbound = TcpListener::bind("127.0.0.1:0").ok()?;
+    let (in_addr, out_addr) = (inbound.local_addr().ok()?, outbound.local_addr().ok()?);
+    let sender = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut socket = TcpStream::connect(in_addr)?;
+        let block = vec![0x5au8; BLOCK];
+        let mut left = bytes;
+        while left > 0 {
+            let n = block.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            socket.write_all(&block[..n])?;
+            left -= n as u64;
+        }
+        Ok(())
+    });
+    let sink = std::thread::spawn(move || -> std::io::Result<u64> {
+        let (mut socket, _) = outbound.accept()?;
+        let mut buf = vec![0u8; BLOCK];
+        let mut seen = 0u64;
+        loop {
+            match socket.read(&mut buf)? {
+                0 => return Ok(seen),
+                n => seen += n as u64,
+            }
+        }
+    });
+    let relay = std::thread::spawn(move || -> std::io::Result<f64> {
+        let (mut from, _) = inbound.accept()?;
+        let mut to = TcpStream::connect(out_addr)?;
+        let before = thread_cpu();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match from.read(&mut buf)? {
+                0 => break,
+                n => to.write_all(&buf[..n])?,
+            }
+        }
+        Ok(thread_cpu() - before)
+    });
+    let cpu = relay.join().ok()?.ok()?;
+    sender.join().ok()?.ok()?;
+    let seen = sink.join().ok()?.ok()?;
+    (seen == bytes).then_some(cpu)
 }
 
 /// Runs `program args`, and returns its CPU seconds (read from its zombie before reaping it).
