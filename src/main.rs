@@ -88,6 +88,7 @@ struct TokenAdd {
 const CONFIG_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
+    server::tune_allocator();
     // With JSON logs every line the process writes is JSON, command-line errors included.
     let log_format = LogFormat::from_env();
     if log_format == LogFormat::Json {

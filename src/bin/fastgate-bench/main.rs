@@ -164,6 +164,9 @@ async fn run() -> Result<(), String> {
         bin,
         dir: dir.path().to_owned(),
         http: reqwest::Client::builder()
+            // Below the gateway's 10 s header timeout, which also closes idle keep-alive
+            // connections: a connection is never reused just as the gateway closes it.
+            .pool_idle_timeout(std::time::Duration::from_secs(5))
             .build()
             .map_err(|e| e.to_string())?,
         big_sha: big.sha256(),

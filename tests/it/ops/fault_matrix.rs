@@ -1063,7 +1063,8 @@ async fn a_restarted_gateway_cancels_the_form_session_a_killed_one_left_and_spar
         }
         assert!(
             Instant::now() < deadline,
-            "the orphan {orphan} was not cancelled: {open:?}"
+            "the orphan {orphan} was not cancelled: {open:?}\nthe restarted gateway said:\n{}",
+            rig.gateway.output().join("\n")
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
