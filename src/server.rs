@@ -285,8 +285,10 @@ pub async fn run(
 /// Most bytes hyper reads ahead from one HTTP/1.1 connection (its default is ~400 KiB). Upload
 /// bodies wait in this buffer, the frame handed on and the multipart reader's buffer while their
 /// file waits for the in-flight budget, so this bounds a connection's memory outside the budget to
-/// a few times 64 KiB: 50 concurrent form uploads held ~1 MiB each (`fastgate-bench` 4).
-const READ_BUFFER_MAX: usize = 64 * 1024;
+/// a few times 32 KiB. heaptrack at the peak of 50 concurrent form uploads (`fastgate-bench` 4)
+/// found ~250 KiB per connection at 64 KiB, half in hyper's buffers and half in multer's; at
+/// 32 KiB the extra receive calls cost about 1 % of a GiB's CPU.
+const READ_BUFFER_MAX: usize = 32 * 1024;
 
 /// Serves `app` on `listener` (HTTP/1.1 and h2c, peers' addresses as `ConnectInfo`) until
 /// `shutdown` resolves, then stops accepting and waits for the open connections to finish.
