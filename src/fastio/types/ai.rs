@@ -218,29 +218,25 @@ pub enum AiIndexState {
 impl AiIndexState {
     /// Reads a wire state (`inprogress` and `in_progress` alike).
     pub fn parse(text: &str) -> Self {
-        // The spellings Fast.io sends, without normalising (and allocating) first.
-        match text {
-            "disabled" => return AiIndexState::Disabled,
-            "pending" => return AiIndexState::Pending,
-            "in_progress" | "inprogress" => return AiIndexState::InProgress,
-            "ready" => return AiIndexState::Ready,
-            "failed" | "error" => return AiIndexState::Failed,
-            _ => {}
+        // The spellings Fast.io sends match before anything is normalised (and allocated).
+        if let Some(known) = Self::known(text) {
+            return known;
         }
-        match text
-            .trim()
-            .to_ascii_lowercase()
-            .replace([' ', '-'], "_")
-            .as_str()
-        {
+        let normal = text.trim().to_ascii_lowercase().replace([' ', '-'], "_");
+        Self::known(&normal).unwrap_or(AiIndexState::Other(normal))
+    }
+
+    /// The state a canonical spelling names.
+    fn known(text: &str) -> Option<Self> {
+        Some(match text {
             "" => AiIndexState::Unknown,
             "disabled" => AiIndexState::Disabled,
             "pending" => AiIndexState::Pending,
             "in_progress" | "inprogress" => AiIndexState::InProgress,
             "ready" => AiIndexState::Ready,
             "failed" | "error" => AiIndexState::Failed,
-            other => AiIndexState::Other(other.to_owned()),
-        }
+            _ => return None,
+        })
     }
 
     /// Still on its way to `ready`.
