@@ -212,11 +212,9 @@ pub fn gateway_at(
         ("FASTGATE_MAX_FILE_SIZE", "2GiB".to_owned()),
         // Scenario 6 posts 2,000 files in one form.
         ("FASTGATE_MAX_FILES", "5000".to_owned()),
-        // The bench measures uploads, not sign-in: access control stays open.
+        // The bench measures the data path, not sign-in: access control stays open.
         ("FASTGATE_AUTH", "open".to_owned()),
         ("FASTGATE_LOG_FORMAT", "json".to_owned()),
-        // The bench measures the data path; access control is measured on its own.
-        ("FASTGATE_AUTH", "open".to_owned()),
         ("RUST_LOG", "warn,fastgate::server=info".to_owned()),
     ];
     if let Some(url) = public_url {

@@ -28,7 +28,8 @@ pub async fn assemble(state: &EmulatorState, s: &SessionRow) -> Result<(), Assem
     let chunks = state.store.call(move |c| chunks::list(c, &sid)).await?;
     let blob = state.blobs.blob_path(&s.id);
     let (size, sha256) = if chunks.len() == 1 {
-        // One chunk (single-call, stream, or a one-chunk session): rename, hash already known.
+        // One chunk (a one-chunk session): rename, hash already known. A file received whole
+        // (single-call, batch, stream) is at the blob's path already.
         let src = state.blobs.chunk_path(&s.id, chunks[0].order);
         if tokio::fs::metadata(&src).await.is_ok() {
             tokio::fs::rename(&src, &blob)

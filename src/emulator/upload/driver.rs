@@ -4,9 +4,10 @@
 //! status.
 //!
 //! [`assemble_whole_file`] is the one way a file received whole (single-call, batch, stream)
-//! becomes chunk 1 of its session and enters the machine; chunked sessions enter through
-//! `complete/` (`lifecycle.rs`). Assembly itself is `assembly.rs`; the `storing → stored` step
-//! is `placement.rs`, so nothing is visible in listings before `stored`.
+//! becomes chunk 1 of its session (its bytes moved straight to the blob's path) and enters the
+//! machine; chunked sessions enter through `complete/` (`lifecycle.rs`). Assembly itself is
+//! `assembly.rs`; the `storing → stored` step is `placement.rs`, so nothing is visible in
+//! listings before `stored`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,12 +49,10 @@ pub async fn assemble_whole_file(
     file: Ingested,
 ) -> Result<String, ApiError> {
     let id = target.id().to_owned();
-    let dest = state.blobs.chunk_path(&id, 1);
-    let moved = async {
-        tokio::fs::create_dir_all(state.blobs.session_dir(&id)).await?;
-        tokio::fs::rename(&file.path, &dest).await
-    };
-    if let Err(e) = moved.await {
+    // Straight to the session's blob, where assembly finds a single chunk already in place: a
+    // session directory would cost two inode operations per file for nothing.
+    let dest = state.blobs.blob_path(&id);
+    if let Err(e) = tokio::fs::rename(&file.path, &dest).await {
         let _ = tokio::fs::remove_file(&file.path).await;
         return Err(e.into());
     }
