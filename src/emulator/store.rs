@@ -4,9 +4,10 @@
 //! [`Store::call`], so the async runtime never waits on disk. One owner instead of a mutex shared
 //! by the blocking pool: under many small uploads the pool's threads spent more time waking,
 //! spinning and sleeping on the lock than SQLite spent on the queries. Bytes live under `data_dir`:
-//! `chunks/<session>/<order>` while a session is open, `blobs/<id>` once assembled, and `tmp/`
-//! for files still being written (renamed into place only when complete). Restarting on the same
-//! directory keeps everything (§11 "Long-poll": sessions persist across restarts).
+//! `chunks/<session>/<order>` while a chunked session is open, `blobs/<id>` once assembled (a
+//! file received whole is moved there at once), and `tmp/` for files still being written
+//! (renamed into place only when complete). Restarting on the same directory keeps everything
+//! (§11 "Long-poll": sessions persist across restarts).
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -250,7 +251,9 @@ mod tests {
     #[tokio::test]
     async fn queries_run_in_order_a_panic_fails_only_its_call_and_close_ends_the_rest() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (store, ws) = Store::open(dir.path(), "General").await.expect("store opens");
+        let (store, ws) = Store::open(dir.path(), "General")
+            .await
+            .expect("store opens");
         let writes: Vec<_> = (0..50)
             .map(|i| {
                 let store = store.clone();

@@ -29,14 +29,16 @@ pub async fn assemble(state: &EmulatorState, s: &SessionRow) -> Result<(), Assem
     let blob = state.blobs.blob_path(&s.id);
     let (size, sha256) = if chunks.len() == 1 {
         // One chunk (a one-chunk session): rename, hash already known. A file received whole
-        // (single-call, batch, stream) is at the blob's path already.
+        // (single-call, batch, stream) has no chunk file: it is at the blob's path already.
         let src = state.blobs.chunk_path(&s.id, chunks[0].order);
-        if tokio::fs::metadata(&src).await.is_ok() {
-            tokio::fs::rename(&src, &blob)
-                .await
-                .map_err(ApiError::from)?;
-        } else if tokio::fs::metadata(&blob).await.is_err() {
-            return Err(AssemblyFailure("chunk data is missing".into()));
+        match tokio::fs::rename(&src, &blob).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if tokio::fs::metadata(&blob).await.is_err() {
+                    return Err(AssemblyFailure("chunk data is missing".into()));
+                }
+            }
+            Err(e) => return Err(ApiError::from(e).into()),
         }
         (chunks[0].size, chunks[0].sha256.clone())
     } else {
