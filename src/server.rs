@@ -390,14 +390,20 @@ fn generated_key() -> SecretString {
 /// trim threshold that follows the largest block freed) each GiB uploaded cost ~66,000 page
 /// faults on freshly zeroed pages, about a tenth of the gateway's CPU. Up to 32 MiB of free heap
 /// is now kept for reuse (and the threshold no longer moves), which brings that to a few dozen.
-/// Peak RSS does not change: it is set by the in-flight budget, not by trimming. Call it first,
-/// before any thread starts.
+/// Peak RSS does not change: it is set by the in-flight budget, not by trimming.
+///
+/// Setting the trim threshold also freezes glibc's mmap threshold at its 128 KiB default, so
+/// every block above it (a listing's ~200 KB upstream page, its ~80 KB answer growing past it)
+/// was mapped, faulted in page by page and unmapped on each request: a quarter of a listing's
+/// CPU. Blocks up to 1 MiB now come from the heap; the budget's 4 MiB parts and 8 MiB chunks,
+/// which it keeps for reuse, are still mapped. Call it first, before any thread starts.
 pub fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[allow(unsafe_code)]
-    // SAFETY: mallopt only sets a parameter of the allocator; nothing else runs yet.
+    // SAFETY: mallopt only sets parameters of the allocator; nothing else runs yet.
     unsafe {
         libc::mallopt(libc::M_TRIM_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
 }
 

@@ -45,10 +45,10 @@ pub use session::{UploadSession, UploadStatus};
 pub use types::{
     Activity, AiChat, AiIndexState, AiMessage, AiRef, AiScope, AskReceipt, ByteStream,
     CancelOutcome, Citation, CitationEntry, Crop, Download, Expiry, FileShare, FileShareParams,
-    FolderPage, ListQuery, MAX_QUESTION_CHARS, MessageState, Node, NodeAi, NodeType, OutputFormat,
-    PageSize, PreviewState, PreviewType, Previews, SearchHit, SearchPage, SearchQuery, ShareAccess,
-    SharedFile, SingleUpload, SizePreset, SortBy, SortDir, TokenUrl, TransformParams, UploadLimits,
-    UploadTarget, Version, Workspace,
+    FolderPage, ListQuery, ListedNode, MAX_QUESTION_CHARS, MessageState, Node, NodeAi, NodeType,
+    OutputFormat, PageSize, PreviewState, PreviewType, Previews, SearchHit, SearchPage,
+    SearchQuery, ShareAccess, SharedFile, SingleUpload, SizePreset, SortBy, SortDir, TokenUrl,
+    TransformParams, UploadLimits, UploadTarget, Version, Workspace,
 };
 pub use upload::{
     BATCH_MAX_BYTES, BATCH_MAX_FILES, BatchFile, BatchOutcome, MAX_LONG_POLL, SINGLE_CALL_MAX_BYTES,

@@ -4,6 +4,7 @@ use std::time::SystemTime;
 
 use futures_util::TryStreamExt;
 use reqwest::header::{self, HeaderMap};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::client::{Client, Op, read_bounded, segment};
@@ -19,12 +20,12 @@ const MAX_DOWNLOAD_ERROR_BYTES: usize = 64 * 1024;
 /// under `nodes`, `files` or `items`, at the top level or under `response`), which skips
 /// building a JSON tree of up to 500 nodes; any other shape, and every failure, goes through
 /// the tolerant envelope decoding.
-fn decode_folder_page(
+fn decode_folder_page<N: DeserializeOwned>(
     status: reqwest::StatusCode,
     headers: &HeaderMap,
     body: &[u8],
     now: SystemTime,
-) -> Result<FolderPage, Error> {
+) -> Result<FolderPage<N>, Error> {
     if status.is_success() {
         if let Some(page) = TypedPage::read(body) {
             return Ok(page);
@@ -35,7 +36,9 @@ fn decode_folder_page(
 
 /// A listing page from the tolerant envelope: nodes under `nodes`, `files` or `items` (array or
 /// id-keyed map), `next_cursor` at the top level or inside `pagination`.
-fn page_from_envelope(mut payload: envelope::Payload) -> Result<FolderPage, Error> {
+fn page_from_envelope<N: DeserializeOwned>(
+    mut payload: envelope::Payload,
+) -> Result<FolderPage<N>, Error> {
     let next_cursor = payload
         .paginated("next_cursor")
         .and_then(super::de::id)
@@ -44,22 +47,22 @@ fn page_from_envelope(mut payload: envelope::Payload) -> Result<FolderPage, Erro
         .take_collection(&["nodes", "files", "items"])
         .into_iter()
         .map(|record| parse(record, "listed node"))
-        .collect::<Result<Vec<Node>, Error>>()?;
+        .collect::<Result<Vec<N>, Error>>()?;
     Ok(FolderPage { nodes, next_cursor })
 }
 
-/// The usual shape of a listing answer, for [`decode_folder_page`]'s fast path.
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
-struct TypedPage {
+/// The usual shape of a listing answer, for [`decode_folder_page`]'s fast path (a missing
+/// field is `None`).
+#[derive(serde::Deserialize)]
+struct TypedPage<N> {
     result: Option<Value>,
     success: Option<Value>,
-    nodes: Option<Vec<Node>>,
-    files: Option<Vec<Node>>,
-    items: Option<Vec<Node>>,
+    nodes: Option<Vec<N>>,
+    files: Option<Vec<N>>,
+    items: Option<Vec<N>>,
     next_cursor: Option<Value>,
     pagination: Option<TypedPagination>,
-    response: Option<Box<TypedPage>>,
+    response: Option<Box<TypedPage<N>>>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -68,12 +71,12 @@ struct TypedPagination {
     next_cursor: Option<Value>,
 }
 
-impl TypedPage {
+impl<N: DeserializeOwned> TypedPage<N> {
     /// The page, if `body` has the usual shape and says it succeeded.
-    fn read(body: &[u8]) -> Option<FolderPage> {
+    fn read(body: &[u8]) -> Option<FolderPage<N>> {
         // Checked as UTF-8 once, in one fast pass, instead of string by string.
         let text = std::str::from_utf8(body).ok()?;
-        let top: TypedPage = serde_json::from_str(text).ok()?;
+        let top: TypedPage<N> = serde_json::from_str(text).ok()?;
         let succeeded = top
             .result
             .as_ref()
@@ -111,7 +114,7 @@ impl TypedPage {
     }
 
     /// The first collection present, as the envelope's `take_collection` picks it.
-    fn take_nodes(&mut self) -> Option<Vec<Node>> {
+    fn take_nodes(&mut self) -> Option<Vec<N>> {
         self.nodes
             .take()
             .or_else(|| self.files.take())
@@ -136,6 +139,17 @@ impl Client {
         folder: &str,
         q: &ListQuery,
     ) -> Result<FolderPage, Error> {
+        self.list_folder_of(ws, folder, q).await
+    }
+
+    /// One listing page, each node read as an `N`: a [`Node`], or a [`ListedNode`](super::ListedNode) when only
+    /// what a listing shows is needed (the same call, much less to decode).
+    pub async fn list_folder_of<N: DeserializeOwned>(
+        &self,
+        ws: &str,
+        folder: &str,
+        q: &ListQuery,
+    ) -> Result<FolderPage<N>, Error> {
         let path = format!(
             "/workspace/{}/storage/{}/list/",
             segment(ws, "workspace id")?,
@@ -157,7 +171,7 @@ impl Client {
         self.call_decoded(
             op,
             |http| http.get(self.url(&path)).query(&query),
-            decode_folder_page,
+            decode_folder_page::<N>,
         )
         .await
     }
@@ -379,6 +393,7 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fastio::ListedNode;
     use serde_json::json;
 
     /// The page as the tolerant envelope path reads it.
@@ -407,13 +422,21 @@ mod tests {
             json!({"result": true, "response": {"nodes": [node.clone()]}, "next_cursor": "outer"}),
         ];
         for body in bodies {
-            let typed = TypedPage::read(body.to_string().as_bytes()).expect("typed shape");
+            let typed = TypedPage::<Node>::read(body.to_string().as_bytes()).expect("typed shape");
             assert_eq!(typed, general(&body), "{body}");
+            // A listing's brief nodes are the whole nodes cut down, on the same page.
+            let brief = TypedPage::<ListedNode>::read(body.to_string().as_bytes()).expect("brief");
+            let cut: Vec<ListedNode> = typed.nodes.into_iter().map(ListedNode::from).collect();
+            assert_eq!(
+                (brief.nodes, brief.next_cursor),
+                (cut, typed.next_cursor),
+                "{body}"
+            );
         }
         // Other shapes fall back to the envelope path, which reads them too.
         let mapped = json!({"result": true, "files": {"n1": {"name": "a"}}});
-        assert!(TypedPage::read(mapped.to_string().as_bytes()).is_none());
-        let page = decode_folder_page(
+        assert!(TypedPage::<Node>::read(mapped.to_string().as_bytes()).is_none());
+        let page = decode_folder_page::<Node>(
             reqwest::StatusCode::OK,
             &HeaderMap::new(),
             mapped.to_string().as_bytes(),
@@ -423,8 +446,8 @@ mod tests {
         assert_eq!(page.nodes[0].id, "n1");
         // A failure is never read as an empty page.
         let failed = json!({"result": false, "error": {"code": 1609, "text": "gone"}});
-        assert!(TypedPage::read(failed.to_string().as_bytes()).is_none());
-        let err = decode_folder_page(
+        assert!(TypedPage::<Node>::read(failed.to_string().as_bytes()).is_none());
+        let err = decode_folder_page::<Node>(
             reqwest::StatusCode::OK,
             &HeaderMap::new(),
             failed.to_string().as_bytes(),

@@ -69,65 +69,102 @@ impl Default for NodeType {
 
 impl<'de> Deserialize<'de> for NodeType {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = Option::<String>::deserialize(d)?.unwrap_or_default();
-        Ok(match text.as_str() {
+        // Read borrowed: the four known types then cost no allocation, which a listing of 500
+        // nodes notices. Anything but a string (null included) is an unknown, empty type.
+        let scalar = de::Scalar::deserialize(d)?;
+        Ok(match scalar.text().unwrap_or_default() {
             "file" => NodeType::File,
             "folder" => NodeType::Folder,
             "note" => NodeType::Note,
             "link" => NodeType::Link,
-            _ => NodeType::Other(text),
+            other => NodeType::Other(other.to_owned()),
         })
     }
 }
 
-/// A file, folder, note or link in a workspace's storage (`fastio-api.md` §6.2).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Node {
-    /// Opaque node id; use exactly as given.
-    #[serde(deserialize_with = "de::de_id")]
-    pub id: String,
-    /// The node's name.
-    #[serde(default)]
-    pub name: String,
-    /// File, folder, note or link.
-    #[serde(rename = "type", default)]
-    pub node_type: NodeType,
-    /// The parent's id, or `root`.
-    #[serde(default, deserialize_with = "de::de_opt_id")]
-    pub parent: Option<String>,
-    /// Size in bytes (files).
-    #[serde(default, deserialize_with = "de::de_opt_u64")]
-    pub size: Option<u64>,
-    /// MIME type, e.g. `text/csv`.
-    #[serde(default, deserialize_with = "de::de_opt_string")]
-    pub mimetype: Option<String>,
-    /// Creation time (`standard` output and up).
-    #[serde(default, deserialize_with = "de::de_opt_time")]
-    pub created: Option<DateTime<Utc>>,
-    /// Last modification time.
-    #[serde(default, deserialize_with = "de::de_opt_time")]
-    pub modified: Option<DateTime<Utc>>,
-    /// Content hash, hex (`full` output only).
-    #[serde(default, deserialize_with = "de::de_opt_string")]
-    pub hash: Option<String>,
-    /// Algorithm of `hash`: `md5`, `sha1`, `sha256` or `sha384`.
-    #[serde(default, deserialize_with = "de::de_opt_string")]
-    pub hash_algo: Option<String>,
-    /// Current version id (opaque).
-    #[serde(default, deserialize_with = "de::de_opt_id")]
-    pub version: Option<String>,
-    /// Whether the node is in the trash (`standard` output and up).
-    #[serde(default, deserialize_with = "de::de_opt_flag")]
-    pub deleted: Option<bool>,
-    /// The folder a trashed node was deleted from.
-    #[serde(default, deserialize_with = "de::de_opt_id")]
-    pub deleted_from: Option<String>,
-    /// Preview states per type (§6.10).
-    #[serde(default)]
-    pub previews: Previews,
-    /// AI indexing state and attachability (`ai`, `standard` output and up).
-    #[serde(default)]
-    pub ai: NodeAi,
+/// Declares a node struct: the fields a listing shows, read the same way in every node type,
+/// then the struct's own. [`Node`] and [`ListedNode`] are both declared through it, so a brief
+/// node is always the whole node cut down.
+macro_rules! node_struct {
+    ($(#[$meta:meta])* pub struct $name:ident { $($own:tt)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+        pub struct $name {
+            /// Opaque node id; use exactly as given.
+            #[serde(deserialize_with = "de::de_id")]
+            pub id: String,
+            /// The node's name.
+            #[serde(default)]
+            pub name: String,
+            /// File, folder, note or link.
+            #[serde(rename = "type", default)]
+            pub node_type: NodeType,
+            /// Size in bytes (files).
+            #[serde(default, deserialize_with = "de::de_opt_u64")]
+            pub size: Option<u64>,
+            /// MIME type, e.g. `text/csv`.
+            #[serde(default, deserialize_with = "de::de_opt_string")]
+            pub mimetype: Option<String>,
+            /// Creation time (`standard` output and up).
+            #[serde(default, deserialize_with = "de::de_opt_time")]
+            pub created: Option<DateTime<Utc>>,
+            /// Last modification time.
+            #[serde(default, deserialize_with = "de::de_opt_time")]
+            pub modified: Option<DateTime<Utc>>,
+            $($own)*
+        }
+    };
+}
+
+node_struct! {
+    /// A file, folder, note or link in a workspace's storage (`fastio-api.md` §6.2).
+    pub struct Node {
+        /// The parent's id, or `root`.
+        #[serde(default, deserialize_with = "de::de_opt_id")]
+        pub parent: Option<String>,
+        /// Content hash, hex (`full` output only).
+        #[serde(default, deserialize_with = "de::de_opt_string")]
+        pub hash: Option<String>,
+        /// Algorithm of `hash`: `md5`, `sha1`, `sha256` or `sha384`.
+        #[serde(default, deserialize_with = "de::de_opt_string")]
+        pub hash_algo: Option<String>,
+        /// Current version id (opaque).
+        #[serde(default, deserialize_with = "de::de_opt_id")]
+        pub version: Option<String>,
+        /// Whether the node is in the trash (`standard` output and up).
+        #[serde(default, deserialize_with = "de::de_opt_flag")]
+        pub deleted: Option<bool>,
+        /// The folder a trashed node was deleted from.
+        #[serde(default, deserialize_with = "de::de_opt_id")]
+        pub deleted_from: Option<String>,
+        /// Preview states per type (§6.10).
+        #[serde(default)]
+        pub previews: Previews,
+        /// AI indexing state and attachability (`ai`, `standard` output and up).
+        #[serde(default)]
+        pub ai: NodeAi,
+    }
+}
+
+node_struct! {
+    /// A node as a folder listing shows it: the fields of [`Node`] a listing answer carries on,
+    /// and no others. Reading a 500-node page into these skips the previews, AI state, versions
+    /// and parents a listing never shows (serde passes over them without building anything).
+    pub struct ListedNode {}
+}
+
+impl From<Node> for ListedNode {
+    fn from(node: Node) -> Self {
+        ListedNode {
+            id: node.id,
+            name: node.name,
+            node_type: node.node_type,
+            size: node.size,
+            mimetype: node.mimetype,
+            created: node.created,
+            modified: node.modified,
+        }
+    }
 }
 
 impl Node {
@@ -228,11 +265,11 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
-/// One page of a folder listing.
+/// One page of a folder listing, of whole [`Node`]s or of [`ListedNode`]s.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FolderPage {
+pub struct FolderPage<N = Node> {
     /// The nodes, in the server's order.
-    pub nodes: Vec<Node>,
+    pub nodes: Vec<N>,
     /// Cursor of the next page; `None` on the last page.
     pub next_cursor: Option<String>,
 }

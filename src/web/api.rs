@@ -70,11 +70,9 @@ async fn files_root(
     State(state): State<AppState>,
     Path(workspace): Path<String>,
     Query(query): Query<ListQuery>,
-) -> Result<Json<Listing>, AppError> {
+) -> Result<Listing, AppError> {
     let params = query.validate()?;
-    Ok(Json(
-        listing::list(&state, &workspace, ROOT, &params).await?,
-    ))
+    listing::list(&state, &workspace, ROOT, &params).await
 }
 
 /// `GET /api/files/{workspace}/{folder}`.
@@ -94,9 +92,7 @@ async fn files(
     State(state): State<AppState>,
     Path((workspace, folder)): Path<(String, String)>,
     Query(query): Query<ListQuery>,
-) -> Result<Json<Listing>, AppError> {
+) -> Result<Listing, AppError> {
     let params = query.validate()?;
-    Ok(Json(
-        listing::list(&state, &workspace, &folder, &params).await?,
-    ))
+    listing::list(&state, &workspace, &folder, &params).await
 }

@@ -22,7 +22,7 @@ use super::cursor::{Cursor, CursorKey};
 use super::listing::{self, ROOT};
 use super::view::{Entry, EntryKind, FolderRef, ListQuery, Listing};
 use crate::access::{AuditAction, Capability, Event};
-use crate::fastio::{self, Node, NodeType, SearchQuery};
+use crate::fastio::{self, ListedNode, Node, NodeType, SearchQuery};
 use crate::web::error::{AppError, ErrorBody};
 use crate::web::routes::Routes;
 
@@ -80,7 +80,7 @@ pub struct NodeJson {
 impl From<&Node> for NodeJson {
     fn from(node: &Node) -> Self {
         NodeJson {
-            entry: listing::entry(node.clone()),
+            entry: listing::entry(node.clone().into()),
             parent: node.parent.clone(),
         }
     }
@@ -325,7 +325,7 @@ pub async fn empty_trash(
 ) -> Result<Vec<Node>, AppError> {
     listing::ensure_exposed(state, ws)?;
     let params = ListQuery::default().validate()?;
-    let (nodes, more) = listing::page(state, ws, TRASH, &params).await?;
+    let (nodes, more) = listing::page::<Node>(state, ws, TRASH, &params).await?;
     state.fastio.empty_trash(ws).await.map_err(not_found)?;
     let count = if more.is_some() {
         format!("emptied the trash (more than {} items)", nodes.len())
@@ -585,7 +585,7 @@ async fn restore_version_json(
 pub async fn trash(state: &AppState, ws: &str, query: ListQuery) -> Result<Listing, AppError> {
     listing::ensure_exposed(state, ws)?;
     let params = query.validate()?;
-    let (nodes, next) = listing::page(state, ws, TRASH, &params).await?;
+    let (nodes, next) = listing::page::<ListedNode>(state, ws, TRASH, &params).await?;
     let folder = FolderRef {
         id: TRASH.to_owned(),
         name: "Trash".to_owned(),
@@ -611,8 +611,8 @@ async fn trash_json(
     State(state): State<AppState>,
     Path(ws): Path<String>,
     Query(query): Query<ListQuery>,
-) -> Result<Json<Listing>, AppError> {
-    Ok(Json(trash(&state, &ws, query).await?))
+) -> Result<Listing, AppError> {
+    trash(&state, &ws, query).await
 }
 
 /// `?q=&limit=&cursor=` of a search.

@@ -14,7 +14,9 @@
 //! the upstream page the cursor points into (as with any offset); Fast.io's own cursors keep the
 //! page boundaries stable.
 
-use crate::fastio::{self, ListQuery, Node, NodeType, PageSize, SortBy, SortDir};
+use serde::de::DeserializeOwned;
+
+use crate::fastio::{self, ListQuery, ListedNode, Node, NodeType, PageSize, SortBy, SortDir};
 use crate::web::AppState;
 use crate::web::cursor::{Cursor, CursorKey};
 use crate::web::error::AppError;
@@ -111,7 +113,7 @@ pub async fn list(
     ensure_exposed(state, ws)?;
     let (folder_ref, (nodes, next)) = tokio::try_join!(
         folder_ref(state, ws, folder),
-        page(state, ws, folder, params)
+        page::<ListedNode>(state, ws, folder, params)
     )?;
     let items = nodes.into_iter().map(entry).collect();
     Ok(Listing::new(ws.to_owned(), folder_ref, items, next))
@@ -165,12 +167,13 @@ async fn folder_ref(state: &AppState, ws: &str, folder: &str) -> Result<FolderRe
 
 /// Fetches upstream pages from the cursor's position until `limit` nodes are gathered or the
 /// folder ends; usually one or two upstream pages, since the page size is at least the first request's limit.
-pub(crate) async fn page(
+/// Each node is read as an `N`: a [`ListedNode`] for what is only shown, a [`Node`] for more.
+pub(crate) async fn page<N: DeserializeOwned>(
     state: &AppState,
     ws: &str,
     folder: &str,
     params: &ListParams,
-) -> Result<(Vec<Node>, Option<String>), AppError> {
+) -> Result<(Vec<N>, Option<String>), AppError> {
     let key = CursorKey::new(state.config.secret.clone());
     let start = match &params.cursor {
         Some(text) => {
@@ -205,7 +208,7 @@ pub(crate) async fn page(
     let limit = params.limit as usize;
     let mut upstream = start.upstream.clone();
     let mut offset = start.offset as usize;
-    let mut out: Vec<Node> = Vec::with_capacity(limit);
+    let mut out: Vec<N> = Vec::with_capacity(limit);
     let mut fetches = 0;
     let next = loop {
         fetches += 1;
@@ -217,7 +220,7 @@ pub(crate) async fn page(
         };
         let fetched = state
             .fastio
-            .list_folder(ws, folder, &q)
+            .list_folder_of::<N>(ws, folder, &q)
             .await
             .map_err(|e| match e {
                 fastio::Error::NotFound { .. } => AppError::NotFound("no such folder".into()),
@@ -269,7 +272,7 @@ fn sort_dir(order: SortOrder) -> SortDir {
 }
 
 /// A listed node as the gateway shows it; notes and links count as files.
-pub fn entry(node: Node) -> Entry {
+pub fn entry(node: ListedNode) -> Entry {
     let is_folder = node.node_type == NodeType::Folder;
     Entry {
         id: node.id,

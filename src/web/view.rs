@@ -4,7 +4,7 @@
 //! and the JSON shape of form-action results.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,20 @@ pub struct Listing {
     pub items: Vec<Entry>,
     /// Opaque cursor of the next page, `null` on the last one.
     pub next_cursor: Option<String>,
+}
+
+/// Written as `application/json` into a buffer sized for the page at once: a 500-item page is
+/// ~80 KB, which axum's `Json` reaches from 128 bytes by ten reallocations and copies.
+impl IntoResponse for Listing {
+    fn into_response(self) -> Response {
+        /// What one entry takes as written (~170 bytes for a file), with room to spare.
+        const ENTRY_BYTES: usize = 192;
+        let mut body = Vec::with_capacity(256 + ENTRY_BYTES * self.items.len());
+        match serde_json::to_writer(&mut body, &self) {
+            Ok(()) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+            Err(e) => AppError::Internal(format!("writing the listing: {e}")).into_response(),
+        }
+    }
 }
 
 /// A folder's id and name (`root` and the workspace's name for the root).
