@@ -74,11 +74,14 @@ pub struct Entry {
 /// carries hundreds of — formatted by hand: chrono's formatter costs a microsecond each.
 fn rfc3339<S: serde::Serializer>(time: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
     use chrono::{Datelike as _, Timelike as _};
-    let Some(t) = time else {
+    let Some(time) = time else {
         return s.serialize_none();
     };
+    // The fields are read off the naive UTC time: `DateTime`'s own accessors add the (zero)
+    // offset again for each one.
+    let t = time.naive_utc();
     if t.nanosecond() != 0 || !(0..=9999).contains(&t.year()) {
-        return s.serialize_some(t);
+        return s.serialize_some(time);
     }
     let mut out = *b"0000-00-00T00:00:00Z";
     let mut put = |at: usize, width: usize, mut n: u32| {
