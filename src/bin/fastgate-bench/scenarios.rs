@@ -109,21 +109,25 @@ pub async fn throughput(
         let name = format!("direct-stream-{r}.bin");
         clients::direct_stream(&direct, ws, ctx.big, &name, sha).await?;
         let u_stream = m.finish();
+        clients::purge_top_files(&direct, ws).await?;
         let m = Meter::start(&all_three(emu, gw));
         let name = format!("form-{r}.bin");
         let form = clients::gateway_form(&ctx.http, gw, ws, ctx.big, &name, sha).await;
         let u_form = m.finish();
         form?;
+        clients::purge_top_files(&direct, ws).await?;
         let m = Meter::start(&direct_two(emu));
         let name = format!("direct-chunked-{r}.bin");
         let plan = (8 << 20, 3, Poll::LongPoll);
         clients::direct_chunked(&direct, ws, ctx.big, &name, sha, plan).await?;
         let u_chunk = m.finish();
+        clients::purge_top_files(&direct, ws).await?;
         let m = Meter::start(&all_three(emu, gw));
         let name = format!("api-{r}.bin");
         let api = clients::gateway_api(&ctx.http, &gw.url, ws, ctx.big, &name, sha).await;
         let u_api = m.finish();
         api?;
+        clients::purge_top_files(&direct, ws).await?;
         rounds.push([u_stream, u_form, u_chunk, u_api]);
     }
     let ratio = |direct: usize, via: usize| {
