@@ -28,8 +28,11 @@ use super::stored::{self, Expected};
 use crate::fastio::{self, SINGLE_CALL_MAX_BYTES, UploadTarget};
 use crate::telemetry::{self, UploadMeter, UploadOutcome, UploadPath};
 
-/// Parts waiting between the reader and a stream session (beyond the one being sent).
-const STREAM_QUEUE: usize = 1;
+/// Parts waiting between the reader and a stream session (beyond the one being sent). After the
+/// first part they are the request body's own pieces (~32 KiB, each holding its budget), so 64
+/// keep up to ~2 MiB between the hashing reader and the upstream writer. With one, the two
+/// handed over every 32 KiB in turn and a 1 GiB form post kept about one core busy of two.
+const STREAM_QUEUE: usize = 64;
 
 /// The rules every file of the pipeline obeys.
 #[derive(Clone, Debug)]
