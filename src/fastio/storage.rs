@@ -142,8 +142,9 @@ impl Client {
         self.list_folder_of(ws, folder, q).await
     }
 
-    /// One listing page, each node read as an `N`: a [`Node`], or a [`ListedNode`](super::ListedNode) when only
-    /// what a listing shows is needed (the same call, much less to decode).
+    /// One listing page, each node read as an `N`: a [`Node`], or a
+    /// [`ListedNode`](super::ListedNode) when only what a listing shows is needed (the same call,
+    /// much less to decode).
     pub async fn list_folder_of<N: DeserializeOwned>(
         &self,
         ws: &str,
