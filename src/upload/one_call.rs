@@ -272,6 +272,17 @@ impl OneCallRecords {
     /// Records upload `id` cancelled unless a chunk is stored or being stored under a claim
     /// younger than `lifetime`; returns where it stands then.
     pub async fn cancel(&self, id: &str, expires: i64, lifetime: Duration) -> db::Result<Outcome> {
+        // A single call that fails between the update (which found it `storing`) and the read
+        // would be reported `failed` and stay open to a new claim: the update then applies.
+        let outcome = self.cancel_once(id, expires, lifetime).await?;
+        if let Outcome::Failed { .. } = outcome {
+            return self.cancel_once(id, expires, lifetime).await;
+        }
+        Ok(outcome)
+    }
+
+    /// One try of [`Self::cancel`].
+    async fn cancel_once(&self, id: &str, expires: i64, lifetime: Duration) -> db::Result<Outcome> {
         self.db
             .execute(
                 "INSERT INTO one_call_uploads (id, state, expires_at) VALUES ($1, 'cancelled', $2)
