@@ -272,17 +272,12 @@ impl OneCallRecords {
     /// Records upload `id` cancelled unless a chunk is stored or being stored under a claim
     /// younger than `lifetime`; returns where it stands then.
     pub async fn cancel(&self, id: &str, expires: i64, lifetime: Duration) -> db::Result<Outcome> {
-        // A single call that fails between the update (which found it `storing`) and the read
-        // would be reported `failed` and stay open to a new claim: the update then applies.
-        let outcome = self.cancel_once(id, expires, lifetime).await?;
-        if let Outcome::Failed { .. } = outcome {
-            return self.cancel_once(id, expires, lifetime).await;
-        }
-        Ok(outcome)
+        self.mark_cancelled(id, expires, lifetime).await?;
+        self.after_cancel(id, expires, lifetime).await
     }
 
-    /// One try of [`Self::cancel`].
-    async fn cancel_once(&self, id: &str, expires: i64, lifetime: Duration) -> db::Result<Outcome> {
+    /// The update of [`Self::cancel`]: applies to a missing row, a failed one or a lapsed claim.
+    async fn mark_cancelled(&self, id: &str, expires: i64, lifetime: Duration) -> db::Result<()> {
         self.db
             .execute(
                 "INSERT INTO one_call_uploads (id, state, expires_at) VALUES ($1, 'cancelled', $2)
@@ -297,6 +292,22 @@ impl OneCallRecords {
             )
             .await?;
         self.wrote().await;
+        Ok(())
+    }
+
+    /// Where upload `id` stands after [`Self::mark_cancelled`]. A single call that failed
+    /// between that update (which found it `storing`) and this read would leave it `failed`,
+    /// open to a new claim although the caller was told it is cancelled: it is marked again,
+    /// which always applies to a failed row.
+    async fn after_cancel(
+        &self,
+        id: &str,
+        expires: i64,
+        lifetime: Duration,
+    ) -> db::Result<Outcome> {
+        if let Some(Outcome::Failed { .. }) = self.get(id).await? {
+            self.mark_cancelled(id, expires, lifetime).await?;
+        }
         Ok(self.get(id).await?.unwrap_or(Outcome::Cancelled))
     }
 
@@ -325,4 +336,154 @@ fn stale_before(lifetime: Duration) -> i64 {
     chrono::Utc::now()
         .timestamp_millis()
         .saturating_sub(lifetime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::tests::{TestDb, both};
+
+    const LIFETIME: Duration = Duration::from_secs(60);
+
+    fn expires() -> i64 {
+        chrono::Utc::now().timestamp() + 3600
+    }
+
+    async fn records(db: &TestDb) -> OneCallRecords {
+        OneCallRecords::new(db.open().await)
+    }
+
+    /// A cancel before any chunk refuses every later claim.
+    async fn a_cancel_before_the_chunk_refuses_it(db: TestDb) {
+        let r = records(&db).await;
+        assert_eq!(
+            r.cancel("u1", expires(), LIFETIME).await.expect("cancel"),
+            Outcome::Cancelled
+        );
+        let claim = r
+            .claim("u1", expires(), "aa", LIFETIME)
+            .await
+            .expect("claim");
+        assert_eq!(claim, Claim::Held(Outcome::Cancelled));
+    }
+    both!(
+        cancel_before_the_chunk,
+        a_cancel_before_the_chunk_refuses_it
+    );
+
+    /// A cancel while the chunk is being stored changes nothing and says so; the outcome
+    /// recorded after it stands.
+    async fn a_cancel_during_the_single_call_comes_too_late(db: TestDb) {
+        let r = records(&db).await;
+        assert_eq!(
+            r.claim("u2", expires(), "aa", LIFETIME)
+                .await
+                .expect("claim"),
+            Claim::Granted
+        );
+        let outcome = r.cancel("u2", expires(), LIFETIME).await.expect("cancel");
+        assert!(
+            matches!(outcome, Outcome::Storing { ref sha256, .. } if sha256 == "aa"),
+            "{outcome:?}"
+        );
+        r.stored("u2", expires(), "node-1", "a.txt", Some("bb"))
+            .await
+            .expect("stored");
+        assert!(matches!(
+            r.cancel("u2", expires(), LIFETIME).await.expect("cancel"),
+            Outcome::Stored { ref node, .. } if node == "node-1"
+        ));
+    }
+    both!(
+        cancel_during_the_call,
+        a_cancel_during_the_single_call_comes_too_late
+    );
+
+    /// A failed single call may be claimed again, unless the upload is cancelled first.
+    async fn a_failed_upload_is_claimed_again_or_cancelled(db: TestDb) {
+        let r = records(&db).await;
+        assert_eq!(
+            r.claim("u3", expires(), "aa", LIFETIME)
+                .await
+                .expect("claim"),
+            Claim::Granted
+        );
+        r.failed("u3", "upstream said 500").await.expect("failed");
+        assert_eq!(
+            r.claim("u3", expires(), "aa", LIFETIME)
+                .await
+                .expect("claim"),
+            Claim::Granted
+        );
+        r.failed("u3", "upstream said 500 again")
+            .await
+            .expect("failed");
+        assert_eq!(
+            r.cancel("u3", expires(), LIFETIME).await.expect("cancel"),
+            Outcome::Cancelled
+        );
+        let claim = r
+            .claim("u3", expires(), "aa", LIFETIME)
+            .await
+            .expect("claim");
+        assert_eq!(claim, Claim::Held(Outcome::Cancelled));
+    }
+    both!(
+        failed_then_cancelled,
+        a_failed_upload_is_claimed_again_or_cancelled
+    );
+
+    /// The interleaving CI once hit: the cancel's update finds the chunk being stored, the
+    /// single call then fails, and only then does the cancel read the row. The upload ends
+    /// cancelled, as the caller is told, and a chunk sent again is refused.
+    async fn a_call_failing_between_a_cancels_update_and_its_read_ends_cancelled(db: TestDb) {
+        let r = records(&db).await;
+        assert_eq!(
+            r.claim("u4", expires(), "aa", LIFETIME)
+                .await
+                .expect("claim"),
+            Claim::Granted
+        );
+        r.mark_cancelled("u4", expires(), LIFETIME)
+            .await
+            .expect("update");
+        assert!(matches!(
+            r.get("u4").await.expect("get"),
+            Some(Outcome::Storing { .. })
+        ));
+        r.failed("u4", "upstream said 500").await.expect("failed");
+        let outcome = r
+            .after_cancel("u4", expires(), LIFETIME)
+            .await
+            .expect("read back");
+        assert_eq!(outcome, Outcome::Cancelled);
+        assert_eq!(r.get("u4").await.expect("get"), Some(Outcome::Cancelled));
+        let claim = r
+            .claim("u4", expires(), "aa", LIFETIME)
+            .await
+            .expect("claim");
+        assert_eq!(claim, Claim::Held(Outcome::Cancelled));
+    }
+    both!(
+        failure_inside_a_cancel,
+        a_call_failing_between_a_cancels_update_and_its_read_ends_cancelled
+    );
+
+    /// A claim older than its lifetime (its replica stopped) can be cancelled.
+    async fn a_lapsed_claim_can_be_cancelled(db: TestDb) {
+        let r = records(&db).await;
+        assert_eq!(
+            r.claim("u5", expires(), "aa", LIFETIME)
+                .await
+                .expect("claim"),
+            Claim::Granted
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let outcome = r
+            .cancel("u5", expires(), Duration::from_millis(5))
+            .await
+            .expect("cancel");
+        assert_eq!(outcome, Outcome::Cancelled);
+    }
+    both!(lapsed_claim_cancelled, a_lapsed_claim_can_be_cancelled);
 }
