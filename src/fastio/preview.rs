@@ -57,9 +57,7 @@ impl Client {
         );
         let payload = self.call(op, |http| http.get(self.url(&path))).await?;
         let token = payload.require_id(&["token"], "transform requestread")?;
-        let read = self.url(&self.node_path(ws, node, "transform/image/read/")?);
-        let mut url = reqwest::Url::parse(&read)
-            .map_err(|e| Error::InvalidArgument(format!("transform URL: {e}")))?;
+        let mut url = self.url(&self.node_path(ws, node, "transform/image/read/")?);
         {
             let mut pairs = url.query_pairs_mut();
             pairs.append_pair("token", &token);

@@ -281,12 +281,12 @@ impl Client {
     pub(crate) async fn fetch_unauthorized(
         &self,
         op: Op,
-        url: String,
+        url: impl reqwest::IntoUrl + Clone,
         query: &[(&str, &str)],
         range: Option<&str>,
     ) -> Result<Download, Error> {
         self.with_retries(op, || async {
-            let mut request = self.inner.downloads.get(&url).query(query);
+            let mut request = self.inner.downloads.get(url.clone()).query(query);
             if let Some(range) = range {
                 request = request.header(header::RANGE, range);
             }

@@ -14,9 +14,21 @@ use crate::upload::registry::LiveUploads;
 use crate::upload::token::TokenKey;
 use crate::web::names::NameCache;
 
-/// Shared by all handlers through axum's `State`; cheap to clone.
+/// Shared by all handlers through axum's `State`: one `Arc`, since every middleware layer and
+/// handler of a request takes its own clone.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Services {
     /// The configuration, validated at start-up.
     pub config: Arc<Config>,
     /// The Fast.io client (real API or emulator); the only holder of the API key.
@@ -72,7 +84,7 @@ impl AppState {
             rules,
             records,
         );
-        Self {
+        Self(Arc::new(Services {
             config: Arc::new(config),
             fastio,
             tokens,
@@ -82,9 +94,11 @@ impl AppState {
             chunked,
             access,
             ask_waits: crate::web::ask::Waits::default(),
-        }
+        }))
     }
+}
 
+impl Services {
     /// Whether the gateway exposes `workspace` (`FASTGATE_WORKSPACES`).
     pub fn exposes(&self, workspace: &str) -> bool {
         self.config.workspaces.allows(workspace)

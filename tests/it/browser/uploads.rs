@@ -193,7 +193,7 @@ async fn cancelling_mid_upload_leaves_nothing_behind() {
         )
         .await;
     browser.screenshot("cancel-after").await;
-    let fastio = site.state().fastio;
+    let fastio = site.state().fastio.clone();
     wait_until("no upload session", Duration::from_secs(10), || async {
         let open = fastio.list_uploads().await.expect("sessions");
         if open.is_empty() { Ok(()) } else { Err(open) }
@@ -391,7 +391,7 @@ async fn a_picked_folder_keeps_its_tree() {
     browser
         .wait_until("the folder's files stored", UPLOAD_TIMEOUT, &all_stored(2))
         .await;
-    let fastio = site.state().fastio;
+    let fastio = site.state().fastio.clone();
     let query = fastgate::fastio::ListQuery::default();
     let find = |nodes: &[fastgate::fastio::Node], name: &str| {
         nodes
