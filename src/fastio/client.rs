@@ -357,9 +357,15 @@ mod tests {
     #[test]
     fn base_url_is_normalised_and_checked() {
         let client = build("http://127.0.0.1:9/current/").expect("builds");
-        assert_eq!(client.url("/ping/").as_str(), "http://127.0.0.1:9/current/ping/");
+        assert_eq!(
+            client.url("/ping/").as_str(),
+            "http://127.0.0.1:9/current/ping/"
+        );
         // An encoded segment stays as encoded, not encoded twice.
-        let path = format!("/workspace/{}/details/", segment("a b/c", "id").expect("ok"));
+        let path = format!(
+            "/workspace/{}/details/",
+            segment("a b/c", "id").expect("ok")
+        );
         assert_eq!(
             client.url(&path).as_str(),
             "http://127.0.0.1:9/current/workspace/a%20b%2Fc/details/"
