@@ -305,10 +305,13 @@ impl OneCallRecords {
         expires: i64,
         lifetime: Duration,
     ) -> db::Result<Outcome> {
-        if let Some(Outcome::Failed { .. }) = self.get(id).await? {
-            self.mark_cancelled(id, expires, lifetime).await?;
+        match self.get(id).await? {
+            Some(Outcome::Failed { .. }) => {
+                self.mark_cancelled(id, expires, lifetime).await?;
+                Ok(self.get(id).await?.unwrap_or(Outcome::Cancelled))
+            }
+            outcome => Ok(outcome.unwrap_or(Outcome::Cancelled)),
         }
-        Ok(self.get(id).await?.unwrap_or(Outcome::Cancelled))
     }
 
     /// Now and then, drops the rows whose token has expired (nobody can ask about them).
