@@ -22,12 +22,15 @@
 //! CPU seconds and peak RSS ([`usage`]), and the floors of the same run: one SHA-256 pass over
 //! the same bytes and `curl` into a discard sink. `--bin-dir DIR` (or
 //! `$FASTGATE_BENCH_BIN_DIR`) runs the `fastgate` binary in DIR, a private copy that other builds
-//! into a shared target directory cannot replace mid-run.
+//! into a shared target directory cannot replace mid-run. The first row describes the machine
+//! ([`machine`]: the CPU, whether it is a VM, how its idle vCPUs wait), which moves every
+//! figure.
 
 mod browser;
 mod clients;
 mod download;
 mod ingest;
+mod machine;
 mod payload;
 mod peer;
 mod procs;
@@ -259,12 +262,19 @@ async fn run() -> Result<(), String> {
         );
     }
     let f = &ctx.floors;
+    let machine = machine::Machine::read();
     let mut floor_rows = vec![scenarios::row(
+        "machine",
+        "CPU, and how idle vCPUs wait",
+        machine.describe(),
+        "",
+    )];
+    floor_rows.push(scenarios::row(
         "floors (same run)",
         "one SHA-256 pass (sha2, one thread)",
         format!("{:.2} s CPU per GiB", f.sha256_s_per_gib),
         "",
-    )];
+    ));
     if let Some(o) = f.openssl_s_per_gib {
         floor_rows.push(scenarios::row(
             "floors (same run)",
@@ -300,6 +310,7 @@ async fn run() -> Result<(), String> {
         "file_mib": args.mib,
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "floors": ctx.floors.json(),
+        "machine": machine.json(),
         "load_average": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
         "results": results,
     });
