@@ -2,7 +2,10 @@
 //! and how its idle vCPUs wait. On a KVM guest whose idle driver is `haltpoll` with polling off
 //! (`guest_halt_poll_ns` 0), every idle moment halts the vCPU and every wake-up costs an exit
 //! to the host; a pipeline that hands bytes between threads pays it thousands of times per GiB,
-//! in CPU seconds as well as in wall time (docs/perf/README.md, "Seventh round").
+//! in CPU seconds as well as in wall time. And with free page reporting, freed memory goes
+//! back to the host, so the next write into the page cache faults it in again: 1 GiB written to
+//! a file cost 1.1–1.7 s of system time there against 0.33 s into pages not yet reported, which
+//! is what moves the emulator's CPU from run to run (docs/perf/README.md, "Seventh round").
 
 use serde_json::{Value, json};
 
@@ -12,6 +15,10 @@ pub struct Machine {
     virtual_machine: bool,
     idle_driver: Option<String>,
     guest_halt_poll_ns: Option<u64>,
+    /// Free page reporting: the smallest block (as a page order) handed back to the host.
+    page_reporting_order: Option<u32>,
+    /// KiB the guest had reported to the host when this was read.
+    reported_kib: Option<u64>,
 }
 
 impl Machine {
@@ -36,7 +43,15 @@ impl Machine {
             idle_driver: sys("/sys/devices/system/cpu/cpuidle/current_driver"),
             guest_halt_poll_ns: sys("/sys/module/haltpoll/parameters/guest_halt_poll_ns")
                 .and_then(|s| s.parse().ok()),
+            page_reporting_order: sys(REPORTING_ORDER).and_then(|s| s.parse().ok()),
+            reported_kib: reported_kib(),
         }
+    }
+
+    /// MiB of freed memory the guest has handed back to the host since this was read: memory
+    /// each later write into the page cache pays to fault in again.
+    pub fn reported_mib_since(&self) -> Option<u64> {
+        Some(reported_kib()?.saturating_sub(self.reported_kib?) / 1024)
     }
 
     /// One line for the table: the CPU, and how its idle vCPUs wait.
@@ -57,7 +72,14 @@ impl Machine {
             (Some(driver), _) => format!("idle: {driver}"),
             (None, _) => "idle driver unknown".to_owned(),
         };
-        format!("{model}, {kind}; {idle}")
+        let reporting = match self.page_reporting_order {
+            Some(order) => format!(
+                "; free page reporting of {} KiB blocks",
+                4u64 << order.min(20)
+            ),
+            None => String::new(),
+        };
+        format!("{model}, {kind}; {idle}{reporting}")
     }
 
     pub fn json(&self) -> Value {
@@ -66,8 +88,21 @@ impl Machine {
             "virtual_machine": self.virtual_machine,
             "idle_driver": self.idle_driver,
             "guest_halt_poll_ns": self.guest_halt_poll_ns,
+            "page_reporting_order": self.page_reporting_order,
+            "reported_to_host_mib_during_run": self.reported_mib_since(),
         })
     }
+}
+
+const REPORTING_ORDER: &str = "/sys/module/page_reporting/parameters/page_reporting_order";
+
+/// The guest kernel's running count of KiB reported free to the host, where it offers one.
+fn reported_kib() -> Option<u64> {
+    std::fs::read_to_string("/sys/module/page_reporting/parameters/reported_kib")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
@@ -80,6 +115,8 @@ mod tests {
             virtual_machine: true,
             idle_driver: idle_driver.map(str::to_owned),
             guest_halt_poll_ns,
+            page_reporting_order: None,
+            reported_kib: None,
         }
     }
 
@@ -99,5 +136,14 @@ mod tests {
                 .ends_with("idle: intel_idle")
         );
         assert!(kvm(None, None).describe().ends_with("idle driver unknown"));
+        let reporting = Machine {
+            page_reporting_order: Some(9),
+            ..kvm(Some("haltpoll"), Some(0))
+        };
+        assert!(
+            reporting
+                .describe()
+                .ends_with("; free page reporting of 2048 KiB blocks")
+        );
     }
 }

@@ -161,6 +161,7 @@ async fn run() -> Result<(), String> {
     };
     eprintln!("hashing the {} MiB test file…", args.mib);
     eprintln!("floors: one SHA-256 pass, curl into a discard sink, a loopback relay…");
+    let machine = machine::Machine::read();
     let floors = usage::Floors::measure(big, dir.path()).await;
     let ctx = Ctx {
         floors,
@@ -262,13 +263,20 @@ async fn run() -> Result<(), String> {
         );
     }
     let f = &ctx.floors;
-    let machine = machine::Machine::read();
     let mut floor_rows = vec![scenarios::row(
         "machine",
         "CPU, and how idle vCPUs wait",
         machine.describe(),
         "",
     )];
+    if let Some(mib) = machine.reported_mib_since() {
+        floor_rows.push(scenarios::row(
+            "machine",
+            "freed memory handed back to the host during the run",
+            format!("{mib} MiB (faulted in again by later page-cache writes)"),
+            "",
+        ));
+    }
     floor_rows.push(scenarios::row(
         "floors (same run)",
         "one SHA-256 pass (sha2, one thread)",
