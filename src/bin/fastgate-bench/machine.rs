@@ -1,11 +1,12 @@
 //! What the run's figures depend on besides the code: the CPU, whether it is a virtual machine,
 //! and how its idle vCPUs wait. On a KVM guest whose idle driver is `haltpoll` with polling off
 //! (`guest_halt_poll_ns` 0), every idle moment halts the vCPU and every wake-up costs an exit
-//! to the host; a pipeline that hands bytes between threads pays it thousands of times per GiB,
-//! in CPU seconds as well as in wall time. And with free page reporting, freed memory goes
-//! back to the host, so the next write into the page cache faults it in again: 1 GiB written to
-//! a file cost 1.1–1.7 s of system time there against 0.33 s into pages not yet reported, which
-//! is what moves the emulator's CPU from run to run (docs/perf/README.md, "Seventh round").
+//! to the host: on one such VM, keeping the vCPUs from halting cut the form path's CPU per GiB
+//! by 17–26 %; on another, polling changed nothing. And with free page reporting, freed memory
+//! goes back to the host, so the next write into the page cache faults it in again: 1 GiB
+//! written to a file cost 1.1–1.7 s of system time there against 0.33 s into pages not yet
+//! reported, which is what moves the emulator's CPU from run to run (docs/perf/README.md,
+//! "Seventh round").
 
 use serde_json::{Value, json};
 
@@ -82,6 +83,7 @@ impl Machine {
         format!("{model}, {kind}; {idle}{reporting}")
     }
 
+    /// The JSON of the machine, with the MiB reported to the host up to now.
     pub fn json(&self) -> Value {
         json!({
             "cpu_model": self.cpu_model,
