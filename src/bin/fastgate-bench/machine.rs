@@ -33,26 +33,23 @@ impl Machine {
             })
         };
         let flags = field("flags").unwrap_or_default();
-        let sys = |path: &str| {
-            std::fs::read_to_string(path)
-                .ok()
-                .map(|s| s.trim().to_owned())
-        };
         Self {
             cpu_model: field("model name"),
             virtual_machine: flags.split_whitespace().any(|f| f == "hypervisor"),
-            idle_driver: sys("/sys/devices/system/cpu/cpuidle/current_driver"),
-            guest_halt_poll_ns: sys("/sys/module/haltpoll/parameters/guest_halt_poll_ns")
-                .and_then(|s| s.parse().ok()),
-            page_reporting_order: sys(REPORTING_ORDER).and_then(|s| s.parse().ok()),
-            reported_kib: reported_kib(),
+            idle_driver: sysfs("/sys/devices/system/cpu/cpuidle/current_driver"),
+            guest_halt_poll_ns: sysfs("/sys/module/haltpoll/parameters/guest_halt_poll_ns"),
+            page_reporting_order: sysfs(
+                "/sys/module/page_reporting/parameters/page_reporting_order",
+            ),
+            reported_kib: sysfs(REPORTED_KIB),
         }
     }
 
     /// MiB of freed memory the guest has handed back to the host since this was read: memory
     /// each later write into the page cache pays to fault in again.
     pub fn reported_mib_since(&self) -> Option<u64> {
-        Some(reported_kib()?.saturating_sub(self.reported_kib?) / 1024)
+        let now: u64 = sysfs(REPORTED_KIB)?;
+        Some(now.saturating_sub(self.reported_kib?) / 1024)
     }
 
     /// One line for the table: the CPU, and how its idle vCPUs wait.
@@ -83,28 +80,25 @@ impl Machine {
         format!("{model}, {kind}; {idle}{reporting}")
     }
 
-    /// The JSON of the machine, with the MiB reported to the host up to now.
-    pub fn json(&self) -> Value {
+    /// The JSON of the machine, with `reported_mib` from [`Self::reported_mib_since`].
+    pub fn json(&self, reported_mib: Option<u64>) -> Value {
         json!({
             "cpu_model": self.cpu_model,
             "virtual_machine": self.virtual_machine,
             "idle_driver": self.idle_driver,
             "guest_halt_poll_ns": self.guest_halt_poll_ns,
             "page_reporting_order": self.page_reporting_order,
-            "reported_to_host_mib_during_run": self.reported_mib_since(),
+            "reported_to_host_mib_during_run": reported_mib,
         })
     }
 }
 
-const REPORTING_ORDER: &str = "/sys/module/page_reporting/parameters/page_reporting_order";
-
 /// The guest kernel's running count of KiB reported free to the host, where it offers one.
-fn reported_kib() -> Option<u64> {
-    std::fs::read_to_string("/sys/module/page_reporting/parameters/reported_kib")
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+const REPORTED_KIB: &str = "/sys/module/page_reporting/parameters/reported_kib";
+
+/// A `/sys` value read and parsed; `None` where the kernel does not offer it.
+fn sysfs<T: std::str::FromStr>(path: &str) -> Option<T> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 #[cfg(test)]

@@ -269,7 +269,8 @@ async fn run() -> Result<(), String> {
         machine.describe(),
         "",
     )];
-    if let Some(mib) = machine.reported_mib_since() {
+    let reported_mib = machine.reported_mib_since();
+    if let Some(mib) = reported_mib {
         floor_rows.push(scenarios::row(
             "machine",
             "freed memory handed back to the host during the run",
@@ -318,7 +319,7 @@ async fn run() -> Result<(), String> {
         "file_mib": args.mib,
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "floors": ctx.floors.json(),
-        "machine": machine.json(),
+        "machine": machine.json(reported_mib),
         "load_average": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
         "results": results,
     });
