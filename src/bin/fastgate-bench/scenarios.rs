@@ -77,11 +77,11 @@ pub fn direct_client(emulator: &Emulator) -> Result<fastio::Client, String> {
     fastio::Client::new(config).map_err(|e| e.to_string())
 }
 
-/// Rounds of scenario 1; its throughput ratios are medians over them.
-const ROUNDS: usize = 5;
+/// Rounds of scenarios 1 and 7; their throughput ratios are medians over them.
+pub const ROUNDS: usize = 5;
 
 /// The median of `values` (the mean of the middle two for an even count; 0 for none).
-fn median(mut values: Vec<f64>) -> f64 {
+pub fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     let n = values.len();
     match n {
