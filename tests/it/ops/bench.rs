@@ -6,10 +6,10 @@ use std::process::Command;
 use serde_json::Value;
 
 #[tokio::test]
-async fn the_bench_harness_runs_the_upload_and_ingest_scenarios_on_a_tiny_payload() {
+async fn the_bench_harness_runs_the_upload_download_and_ingest_scenarios_on_a_tiny_payload() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("bench.json");
-    let args = ["--mib", "4", "--only", "1,8"];
+    let args = ["--mib", "4", "--only", "1,7,8"];
     let ran = tokio::task::spawn_blocking({
         let (out, scratch) = (out.clone(), dir.path().to_owned());
         move || {
@@ -32,7 +32,12 @@ async fn the_bench_harness_runs_the_upload_and_ingest_scenarios_on_a_tiny_payloa
     let stdout = String::from_utf8_lossy(&ran.stdout);
     let stderr = String::from_utf8_lossy(&ran.stderr);
     assert!(ran.status.success(), "{stdout}\n{stderr}");
-    for measure in ["gateway form action", "gateway JS API", "emulator ingest"] {
+    for measure in [
+        "gateway form action",
+        "gateway JS API",
+        "gateway vs direct throughput",
+        "emulator ingest",
+    ] {
         assert!(stdout.contains(measure), "no {measure:?} row in:\n{stdout}");
     }
     assert!(!stdout.contains("| failed"), "{stdout}\n{stderr}");
@@ -55,6 +60,20 @@ async fn the_bench_harness_runs_the_upload_and_ingest_scenarios_on_a_tiny_payloa
             "{key} in {throughput}"
         );
     }
+    // The download is read both ways in five interleaved rounds, every read whole.
+    let download = &report["results"]["download"];
+    assert!(download.get("error").is_none(), "{download}");
+    assert_eq!(download["bytes"], 4 << 20);
+    assert_eq!(download["rounds"], 5);
+    for way in ["direct", "gateway"] {
+        let walls = download[way]["walls_s"].as_array().expect("walls");
+        assert_eq!(walls.len(), 5, "{download}");
+        assert!(walls.iter().all(|w| w.as_f64().is_some_and(|s| s > 0.0)));
+    }
+    assert!(
+        download["ratio"].as_f64().is_some_and(|r| r > 0.0),
+        "{download}"
+    );
     let ingest = &report["results"]["emulator_ingest"];
     assert!(ingest.get("error").is_none(), "{ingest}");
     assert_eq!(ingest["bytes"], 4 << 20);
@@ -64,7 +83,7 @@ async fn the_bench_harness_runs_the_upload_and_ingest_scenarios_on_a_tiny_payloa
     );
     assert_eq!(
         report["results"].as_object().map(|r| r.len()),
-        Some(2),
+        Some(3),
         "only the scenarios asked for ran: {report}"
     );
 }
