@@ -64,11 +64,8 @@ pub async fn download(
     let gib = usage::gib(size);
     let mut rows = Vec::new();
     let mut out = serde_json::Map::new();
-    for ((label, ..), read) in ways.iter().zip(typical) {
-        let walls: Vec<f64> = rounds
-            .iter()
-            .map(|r| r[usize::from(*label == "gateway")].wall.as_secs_f64())
-            .collect();
+    for (way, ((label, ..), read)) in ways.iter().zip(typical).enumerate() {
+        let walls: Vec<f64> = rounds.iter().map(|r| r[way].wall.as_secs_f64()).collect();
         let wall = median(walls.clone());
         rows.push(row(
             s,
