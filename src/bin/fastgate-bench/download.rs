@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::clients;
 use crate::procs::{Emulator, Gateway};
-use crate::scenarios::{Ctx, ROUNDS, Row, direct_client, mb_s, median, row};
+use crate::scenarios::{Ctx, ROUNDS, Row, direct_client, mb_s, median, median_index, row};
 use crate::usage::{self, Meter, Usage};
 
 /// Uploads the big file straight to the emulator, then reads it both ways.
@@ -53,13 +53,8 @@ pub async fn download(
             .collect(),
     );
     // The per-process figures are those of the round with the median gateway CPU.
-    let mut by_cpu: Vec<&[Read; 2]> = rounds.iter().collect();
-    by_cpu.sort_by(|a, b| {
-        a[1].usage
-            .cpu("gateway")
-            .total_cmp(&b[1].usage.cpu("gateway"))
-    });
-    let typical = by_cpu[by_cpu.len() / 2];
+    let gateway_cpu: Vec<f64> = rounds.iter().map(|[_, g]| g.usage.cpu("gateway")).collect();
+    let typical = &rounds[median_index(&gateway_cpu)];
     let s = "1 GiB download";
     let gib = usage::gib(size);
     let mut rows = Vec::new();

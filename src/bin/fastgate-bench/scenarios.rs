@@ -80,6 +80,13 @@ pub fn direct_client(emulator: &Emulator) -> Result<fastio::Client, String> {
 /// Rounds of scenarios 1 and 7; their throughput ratios are medians over them.
 pub const ROUNDS: usize = 5;
 
+/// The position of the median of `values` (the upper middle for an even count); 0 for none.
+pub fn median_index(values: &[f64]) -> usize {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    order.get(values.len() / 2).copied().unwrap_or(0)
+}
+
 /// The median of `values` (the mean of the middle two for an even count; 0 for none).
 pub fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -142,13 +149,11 @@ pub async fn throughput(
     // The per-process figures are those of the round with the median gateway CPU; peak RSS is
     // the highest of all rounds.
     let typical = |k: usize| -> Usage {
-        let mut cpu: Vec<(f64, usize)> = rounds
+        let cpu: Vec<f64> = rounds
             .iter()
-            .enumerate()
-            .map(|(i, u)| (u[k].cpu("gateway") + u[k].cpu("emulator"), i))
+            .map(|u| u[k].cpu("gateway") + u[k].cpu("emulator"))
             .collect();
-        cpu.sort_by(|a, b| a.0.total_cmp(&b.0));
-        rounds[cpu[cpu.len() / 2].1][k].clone()
+        rounds[median_index(&cpu)][k].clone()
     };
     let (u_stream, u_form, u_chunk, u_api) = (typical(0), typical(1), typical(2), typical(3));
     let peak = |k: usize| {
@@ -494,4 +499,18 @@ pub fn miniserve() -> Option<PathBuf> {
         })
         .chain(home)
         .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{median, median_index};
+
+    #[test]
+    fn the_median_round_is_the_middle_one_by_value_not_by_position() {
+        assert_eq!(median_index(&[3.0, 1.0, 2.0]), 2);
+        assert_eq!(median_index(&[4.0, 1.0, 3.0, 2.0]), 2);
+        assert_eq!(median_index(&[]), 0);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
+    }
 }

@@ -60,7 +60,7 @@ async fn the_bench_harness_runs_the_upload_download_and_ingest_scenarios_on_a_ti
             "{key} in {throughput}"
         );
     }
-    // The download is read both ways in five interleaved rounds, every read whole.
+    // The download is read both ways in five interleaved rounds.
     let download = &report["results"]["download"];
     assert!(download.get("error").is_none(), "{download}");
     assert_eq!(download["bytes"], 4 << 20);
