@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 
 use crate::clients;
 use crate::procs::{Emulator, Gateway};
-use crate::scenarios::{Ctx, ROUNDS, Row, direct_client, mb_s, median, median_index, row};
+use crate::scenarios::{
+    Ctx, ROUNDS, Row, direct_client, mb_s, median, median_index, row, size_label,
+};
 use crate::usage::{self, Meter, Usage};
 
 /// Uploads the big file straight to the emulator, then reads it both ways.
@@ -55,7 +57,7 @@ pub async fn download(
     // The per-process figures are those of the round with the median gateway CPU.
     let gateway_cpu: Vec<f64> = rounds.iter().map(|[_, g]| g.usage.cpu("gateway")).collect();
     let typical = &rounds[median_index(&gateway_cpu)];
-    let s = "1 GiB download";
+    let s = &format!("{} download", size_label(size));
     let gib = usage::gib(size);
     let mut rows = Vec::new();
     let mut out = serde_json::Map::new();
@@ -66,11 +68,12 @@ pub async fn download(
             s,
             &format!("{label}: wall (median), curl / gateway / emulator CPU per GiB"),
             format!(
-                "{:.0} MB/s; {:.2} / {:.2} / {:.2} s",
+                "{:.0} MB/s; {:.2} / {:.2} / {:.2} s{}",
                 mb_s(size, Duration::from_secs_f64(wall)),
                 read.curl_cpu / gib,
                 read.usage.cpu("gateway") / gib,
-                read.usage.cpu("emulator") / gib
+                read.usage.cpu("emulator") / gib,
+                read.usage.busy_text()
             ),
             if *label == "gateway" {
                 "gateway ≤ 0.5 s/GiB"

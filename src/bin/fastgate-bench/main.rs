@@ -280,7 +280,7 @@ async fn run() -> Result<(), String> {
     }
     floor_rows.push(scenarios::row(
         "floors (same run)",
-        "one SHA-256 pass (sha2, one thread)",
+        "one SHA-256 pass (sha2, one thread, bytes in cache)",
         format!("{:.2} s CPU per GiB", f.sha256_s_per_gib),
         "",
     ));
@@ -317,7 +317,7 @@ async fn run() -> Result<(), String> {
     print_table(&rows);
     let report = json!({
         "file_mib": args.mib,
-        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "cpus": usage::cores(),
         "floors": ctx.floors.json(),
         "machine": machine.json(reported_mib),
         "load_average": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),

@@ -2,7 +2,9 @@
 //! and peak RSS (`VmHWM`, reset through `clear_refs`, plus 10 ms `VmRSS` sampling) of each
 //! process of a measurement — the client (this bench process, or a `curl` child), the gateway
 //! and the emulator — next to the wall time; and the floors they are compared with, measured in
-//! the same run: one SHA-256 pass over the same bytes and `curl` into a discard sink.
+//! the same run: one SHA-256 pass over as many bytes, `curl` into a discard sink and a loopback
+//! relay. Beside them, how busy the machine's cores were: on two cores with three processes
+//! working, a throughput ratio is a ratio of CPU seconds once the cores are full.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -50,6 +52,35 @@ fn thread_cpu() -> f64 {
     cpu_at("/proc/thread-self/stat").unwrap_or(0.0)
 }
 
+/// Seconds all CPUs together have spent idle (or waiting on I/O) since boot, from the `cpu`
+/// line of `/proc/stat`.
+fn machine_idle_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<f64> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait …
+    Some((fields.get(3)? + fields.get(4)?) / ticks_per_second())
+}
+
+/// The share of `cores` that was busy over `wall`, given the idle seconds at its two ends.
+fn busy_share(idle_before: f64, idle_after: f64, wall: Duration, cores: usize) -> f64 {
+    let capacity = wall.as_secs_f64() * cores as f64;
+    if capacity <= 0.0 {
+        return 0.0;
+    }
+    (1.0 - (idle_after - idle_before) / capacity).clamp(0.0, 1.0)
+}
+
+/// The CPUs this run may use.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// One process of a measurement.
 struct Watched {
     role: &'static str,
@@ -61,6 +92,7 @@ struct Watched {
 /// Measures every named process from [`Meter::start`] to [`Meter::finish`].
 pub struct Meter {
     started: Instant,
+    idle: Option<f64>,
     watched: Vec<Watched>,
 }
 
@@ -82,6 +114,8 @@ pub struct Usage {
     pub wall: Duration,
     /// Per process, in the order given.
     pub procs: Vec<ProcUsage>,
+    /// The share of the machine's cores that was busy (with anything), when `/proc/stat` tells.
+    pub cores_busy: Option<f64>,
 }
 
 impl Meter {
@@ -98,6 +132,7 @@ impl Meter {
             .collect();
         Self {
             started: Instant::now(),
+            idle: machine_idle_seconds(),
             watched,
         }
     }
@@ -105,6 +140,10 @@ impl Meter {
     /// Stops and reports.
     pub fn finish(self) -> Usage {
         let wall = self.started.elapsed();
+        let cores_busy = self
+            .idle
+            .zip(machine_idle_seconds())
+            .map(|(before, after)| busy_share(before, after, wall, cores()));
         let procs = self
             .watched
             .into_iter()
@@ -114,7 +153,11 @@ impl Meter {
                 peak_rss: w.rss.finish(),
             })
             .collect();
-        Usage { wall, procs }
+        Usage {
+            wall,
+            procs,
+            cores_busy,
+        }
     }
 }
 
@@ -148,10 +191,15 @@ impl Usage {
                 }),
             );
         }
-        json!({"wall_s": self.wall.as_secs_f64(), "bytes": bytes, "procs": procs})
+        json!({
+            "wall_s": self.wall.as_secs_f64(),
+            "bytes": bytes,
+            "procs": procs,
+            "cores_busy": self.cores_busy,
+        })
     }
 
-    /// A compact cell: `wall; client/gateway/emulator CPU s per GiB (× SHA-256 floor)`.
+    /// A compact cell: `wall, cores busy; client/gateway/emulator CPU s per GiB (× SHA-256 floor)`.
     pub fn cell(&self, bytes: u64, floors: &Floors) -> String {
         let gib = gib(bytes);
         let parts: Vec<String> = self
@@ -167,10 +215,18 @@ impl Usage {
             })
             .collect();
         format!(
-            "{:.2} s wall; CPU {}",
+            "{:.2} s wall{}; CPU {}",
             self.wall.as_secs_f64(),
+            self.busy_text(),
             parts.join(", ")
         )
+    }
+
+    /// `, 96 % of 2 cores busy`, or nothing when `/proc/stat` did not tell.
+    pub fn busy_text(&self) -> String {
+        self.cores_busy.map_or(String::new(), |b| {
+            format!(", {:.0} % of {} cores busy", b * 100.0, cores())
+        })
     }
 }
 
@@ -182,7 +238,8 @@ pub fn gib(bytes: u64) -> f64 {
 /// The floors of this run.
 #[derive(Clone, Debug)]
 pub struct Floors {
-    /// CPU seconds of one SHA-256 pass (this crate's `sha2`) per GiB.
+    /// CPU seconds per GiB of one SHA-256 pass (this crate's `sha2`) over bytes in cache, as
+    /// the gateway's are when it hashes what it has just received.
     pub sha256_s_per_gib: f64,
     /// `openssl dgst -sha256` CPU seconds per GiB, when openssl is installed.
     pub openssl_s_per_gib: Option<f64>,
@@ -199,22 +256,22 @@ impl Floors {
     /// command-line tools.
     pub async fn measure(file: File, dir: &Path) -> Self {
         let bytes = file.size;
-        // The bytes are made before the timing so only hashing is counted.
-        let blocks: Vec<bytes::Bytes> = (0..bytes.div_ceil(BLOCK as u64).min(64))
-            .map(|i| file.range(i * BLOCK as u64, BLOCK))
-            .collect();
+        // The gateway hashes each piece just after receiving it, while it is in cache, so the
+        // floor hashes one block of the file again and again up to the file's size (SHA-256
+        // costs the same whatever the bytes). Cycling through 64 MiB of distinct blocks read
+        // them from memory instead, and cost 45 % more on one VM (docs/perf, "Ninth round").
+        let block = file.range(0, BLOCK);
         let sha = tokio::task::spawn_blocking(move || {
             let before = thread_cpu();
             let wall = Instant::now();
             let mut hasher = Sha256::new();
             let mut done = 0u64;
-            let mut i = 0;
             while done < bytes {
-                let block = &blocks[i % blocks.len()];
-                let take = block.len().min((bytes - done) as usize);
+                let take = block
+                    .len()
+                    .min(usize::try_from(bytes - done).unwrap_or(usize::MAX));
                 hasher.update(&block[..take]);
                 done += take as u64;
-                i += 1;
             }
             std::hint::black_box(hasher.finalize());
             let cpu = thread_cpu() - before;
@@ -396,4 +453,28 @@ async fn curl_discard(path: &Path) -> Option<(f64, f64)> {
     status
         .success()
         .then_some((cpu, wall.as_secs_f64().max(1e-6)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_share_is_the_capacity_not_spent_idle() {
+        let wall = Duration::from_secs(2);
+        // Two cores for 2 s is 4 core-seconds; 1 s idle leaves 75 % busy.
+        assert!((busy_share(10.0, 11.0, wall, 2) - 0.75).abs() < 1e-9);
+        assert_eq!(busy_share(10.0, 10.0, wall, 2), 1.0);
+        // Tick rounding can report more idle than the wall allows: never below zero.
+        assert_eq!(busy_share(10.0, 14.5, wall, 2), 0.0);
+        assert_eq!(busy_share(0.0, 0.0, Duration::ZERO, 2), 0.0);
+    }
+
+    #[test]
+    fn the_machine_reports_idle_time() {
+        let first = machine_idle_seconds().expect("/proc/stat has a cpu line");
+        assert!(first >= 0.0);
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(machine_idle_seconds().expect("cpu line") >= first);
+    }
 }
