@@ -52,19 +52,27 @@ fn thread_cpu() -> f64 {
     cpu_at("/proc/thread-self/stat").unwrap_or(0.0)
 }
 
-/// Seconds all CPUs together have spent idle (or waiting on I/O) since boot, from the `cpu`
-/// line of `/proc/stat`.
-fn machine_idle_seconds() -> Option<f64> {
+/// Seconds all the machine's CPUs together have spent idle (or waiting on I/O) since boot, from
+/// the `cpu` line of `/proc/stat`, and how many CPUs its `cpuN` lines count: the machine's, which
+/// may be more than this process may use.
+fn machine_idle() -> Option<(f64, usize)> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let fields: Vec<f64> = stat
-        .lines()
+    let mut lines = stat.lines();
+    let fields: Vec<f64> = lines
         .next()?
         .strip_prefix("cpu ")?
         .split_whitespace()
         .map(|f| f.parse().ok())
         .collect::<Option<_>>()?;
+    let cpus = lines
+        .take_while(|line| line.starts_with("cpu"))
+        .filter(|line| line.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+        .count();
     // user nice system idle iowait …
-    Some((fields.get(3)? + fields.get(4)?) / ticks_per_second())
+    Some((
+        (fields.get(3)? + fields.get(4)?) / ticks_per_second(),
+        cpus.max(1),
+    ))
 }
 
 /// The share of `cores` that was busy over `wall`, given the idle seconds at its two ends.
@@ -92,7 +100,7 @@ struct Watched {
 /// Measures every named process from [`Meter::start`] to [`Meter::finish`].
 pub struct Meter {
     started: Instant,
-    idle: Option<f64>,
+    idle: Option<(f64, usize)>,
     watched: Vec<Watched>,
 }
 
@@ -114,8 +122,17 @@ pub struct Usage {
     pub wall: Duration,
     /// Per process, in the order given.
     pub procs: Vec<ProcUsage>,
-    /// The share of the machine's cores that was busy (with anything), when `/proc/stat` tells.
-    pub cores_busy: Option<f64>,
+    /// How busy the machine's cores were (with anything), when `/proc/stat` tells.
+    pub cores_busy: Option<CoresBusy>,
+}
+
+/// The share of the machine's cores that was busy over a measurement.
+#[derive(Clone, Copy, Debug)]
+pub struct CoresBusy {
+    /// 0 to 1.
+    pub share: f64,
+    /// The machine's CPUs.
+    pub cores: usize,
 }
 
 impl Meter {
@@ -132,7 +149,7 @@ impl Meter {
             .collect();
         Self {
             started: Instant::now(),
-            idle: machine_idle_seconds(),
+            idle: machine_idle(),
             watched,
         }
     }
@@ -142,8 +159,11 @@ impl Meter {
         let wall = self.started.elapsed();
         let cores_busy = self
             .idle
-            .zip(machine_idle_seconds())
-            .map(|(before, after)| busy_share(before, after, wall, cores()));
+            .zip(machine_idle())
+            .map(|((before, cores), (after, _))| CoresBusy {
+                share: busy_share(before, after, wall, cores),
+                cores,
+            });
         let procs = self
             .watched
             .into_iter()
@@ -195,7 +215,8 @@ impl Usage {
             "wall_s": self.wall.as_secs_f64(),
             "bytes": bytes,
             "procs": procs,
-            "cores_busy": self.cores_busy,
+            "cores_busy": self.cores_busy.map(|b| b.share),
+            "cores": self.cores_busy.map(|b| b.cores),
         })
     }
 
@@ -225,7 +246,7 @@ impl Usage {
     /// `, 96 % of 2 cores busy`, or nothing when `/proc/stat` did not tell.
     pub fn busy_text(&self) -> String {
         self.cores_busy.map_or(String::new(), |b| {
-            format!(", {:.0} % of {} cores busy", b * 100.0, cores())
+            format!(", {:.0} % of {} cores busy", b.share * 100.0, b.cores)
         })
     }
 }
@@ -472,9 +493,10 @@ mod tests {
 
     #[test]
     fn the_machine_reports_idle_time() {
-        let first = machine_idle_seconds().expect("/proc/stat has a cpu line");
+        let (first, cpus) = machine_idle().expect("/proc/stat has a cpu line");
         assert!(first >= 0.0);
+        assert!(cpus >= cores(), "{cpus} CPU lines, {} usable", cores());
         std::thread::sleep(Duration::from_millis(50));
-        assert!(machine_idle_seconds().expect("cpu line") >= first);
+        assert!(machine_idle().expect("cpu line").0 >= first);
     }
 }
