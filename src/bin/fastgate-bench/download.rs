@@ -6,13 +6,12 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use fastgate::web::format::human_size;
 use serde_json::{Value, json};
 
 use crate::clients;
 use crate::procs::{Emulator, Gateway};
-use crate::scenarios::{
-    Ctx, ROUNDS, Row, direct_client, mb_s, median, median_index, row, size_label,
-};
+use crate::scenarios::{Ctx, ROUNDS, Row, direct_client, mb_s, median, median_index, row};
 use crate::usage::{self, Meter, Usage};
 
 /// Uploads the big file straight to the emulator, then reads it both ways.
@@ -57,7 +56,7 @@ pub async fn download(
     // The per-process figures are those of the round with the median gateway CPU.
     let gateway_cpu: Vec<f64> = rounds.iter().map(|[_, g]| g.usage.cpu("gateway")).collect();
     let typical = &rounds[median_index(&gateway_cpu)];
-    let s = &format!("{} download", size_label(size));
+    let s = &format!("{} download", human_size(size));
     let gib = usage::gib(size);
     let mut rows = Vec::new();
     let mut out = serde_json::Map::new();

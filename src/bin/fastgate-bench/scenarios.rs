@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use fastgate::fastio;
+use fastgate::web::format::human_size;
 use serde_json::{Value, json};
 
 use crate::clients::{self, Poll};
@@ -57,15 +58,6 @@ pub fn cpu_row(s: &str, m: &str, usage: &Usage, bytes: u64, floors: &Floors, tar
 
 pub fn mb_s(bytes: u64, d: Duration) -> f64 {
     bytes as f64 / 1_000_000.0 / d.as_secs_f64()
-}
-
-/// `1 GiB` or `64 MiB`: the big file's size as the table names it.
-pub fn size_label(bytes: u64) -> String {
-    if bytes >= 1 << 30 && bytes % (1 << 30) == 0 {
-        format!("{} GiB", bytes >> 30)
-    } else {
-        format!("{:.0} MiB", mib(bytes))
-    }
 }
 
 fn mib(bytes: u64) -> f64 {
@@ -181,7 +173,7 @@ pub async fn throughput(
         Duration::from_secs_f64(median(walls(3))),
     );
     let floors = &ctx.floors;
-    let s = &format!("{} upload", size_label(size));
+    let s = &format!("{} upload", human_size(size));
     let rows = vec![
         row(
             s,
@@ -512,7 +504,7 @@ pub fn miniserve() -> Option<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    use super::{median, median_index, size_label};
+    use super::{median, median_index};
 
     #[test]
     fn the_median_round_is_the_middle_one_by_value_not_by_position() {
@@ -521,12 +513,5 @@ mod tests {
         assert_eq!(median_index(&[]), 0);
         assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
-    }
-
-    #[test]
-    fn the_table_names_the_big_file_by_its_size() {
-        assert_eq!(size_label(1 << 30), "1 GiB");
-        assert_eq!(size_label(4 << 20), "4 MiB");
-        assert_eq!(size_label(1536 << 20), "1536 MiB");
     }
 }
