@@ -271,10 +271,10 @@ impl Access {
         if new.expires_in.is_zero() {
             return Err(Error::Invalid("expires_in must be more than zero".into()));
         }
-        if let Some(url) = &new.notify_url {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(Error::Invalid("notify_url must be an http(s) URL".into()));
-            }
+        if let Some(url) = &new.notify_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(Error::Invalid("notify_url must be an http(s) URL".into()));
         }
         let created_by = by.username().ok_or(Error::Forbidden)?.to_owned();
         let password_hash = match &new.password {

@@ -95,10 +95,10 @@ impl Access {
                 "a token name has 1–64 printable characters".into(),
             ));
         }
-        if let Some(ws) = &new.workspace {
-            if !valid_workspace(ws) || ws == ALL_WORKSPACES {
-                return Err(Error::Invalid(format!("“{ws}” is not a workspace id")));
-            }
+        if let Some(ws) = &new.workspace
+            && (!valid_workspace(ws) || ws == ALL_WORKSPACES)
+        {
+            return Err(Error::Invalid(format!("“{ws}” is not a workspace id")));
         }
         let user = self.user(owner).await?;
         if user.disabled {

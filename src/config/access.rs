@@ -170,18 +170,18 @@ pub(super) fn read(r: &mut Reader<'_>, data_dir: &Path) -> Option<AccessConfig> 
         parse_duration,
         "a duration such as 7d or 24h",
     );
-    if let (Some(idle), Some(max)) = (session_idle, session_max) {
-        if idle > max {
-            r.problem(
-                "FASTGATE_SESSION_IDLE",
-                format!(
-                    "{}s is longer than FASTGATE_SESSION_MAX ({}s)",
-                    idle.as_secs(),
-                    max.as_secs()
-                ),
-                "make the idle timeout at most the maximum session length",
-            );
-        }
+    if let (Some(idle), Some(max)) = (session_idle, session_max)
+        && idle > max
+    {
+        r.problem(
+            "FASTGATE_SESSION_IDLE",
+            format!(
+                "{}s is longer than FASTGATE_SESSION_MAX ({}s)",
+                idle.as_secs(),
+                max.as_secs()
+            ),
+            "make the idle timeout at most the maximum session length",
+        );
     }
     Some(AccessConfig {
         auth: auth?,

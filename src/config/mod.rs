@@ -361,10 +361,14 @@ impl Config {
             parse_size,
             "a size such as 64MiB",
         );
-        if let (Some(b), Some(c)) = (inflight_budget, chunk_size) {
-            if b < c {
-                r.problem("FASTGATE_INFLIGHT_BUDGET", format!("{b} bytes cannot hold one chunk of {c} bytes"), "make it at least FASTGATE_CHUNK_SIZE (3× or more lets uploads run in parallel)");
-            }
+        if let (Some(b), Some(c)) = (inflight_budget, chunk_size)
+            && b < c
+        {
+            r.problem(
+                "FASTGATE_INFLIGHT_BUDGET",
+                format!("{b} bytes cannot hold one chunk of {c} bytes"),
+                "make it at least FASTGATE_CHUNK_SIZE (3× or more lets uploads run in parallel)",
+            );
         }
         let upload_timeout = r.parse(
             "FASTGATE_UPLOAD_TIMEOUT",
@@ -412,9 +416,10 @@ impl Config {
             parse_duration,
             "a duration at least FASTGATE_UPLOAD_TIMEOUT, such as 35m",
         );
-        if let (Some(age), Some(timeout)) = (orphan_age, upload_timeout) {
-            if age < timeout {
-                r.problem(
+        if let (Some(age), Some(timeout)) = (orphan_age, upload_timeout)
+            && age < timeout
+        {
+            r.problem(
                     "FASTGATE_ORPHAN_AGE",
                     format!(
                         "{}s is shorter than FASTGATE_UPLOAD_TIMEOUT ({}s): a running form upload could be cancelled",
@@ -423,7 +428,6 @@ impl Config {
                     ),
                     "make it at least FASTGATE_UPLOAD_TIMEOUT, or leave it unset",
                 );
-            }
         }
         let header_timeout = r.parse(
             "FASTGATE_HEADER_TIMEOUT",

@@ -143,14 +143,13 @@ impl RunningEmulator {
         let _ = this.stop.send(true);
         this.state.notifier.close_all();
         this.state.activity.wake_all();
-        if let Some(mut server) = this.server.take() {
-            if tokio::time::timeout(Duration::from_secs(2), &mut server)
+        if let Some(mut server) = this.server.take()
+            && tokio::time::timeout(Duration::from_secs(2), &mut server)
                 .await
                 .is_err()
-            {
-                server.abort();
-                let _ = server.await;
-            }
+        {
+            server.abort();
+            let _ = server.await;
         }
         this.state.close().await;
     }

@@ -24,10 +24,10 @@ const AVAILABLE_HEADERS: [&str; 2] = ["x-ve-limit-avail", "x-rate-limit-availabl
 
 /// How long to wait after a 429, read from the headers at time `now`.
 pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Duration {
-    if let Some(expires) = first_header(headers, &EXPIRES_HEADERS) {
-        if let Some(wait) = wait_until(expires, now) {
-            return wait;
-        }
+    if let Some(expires) = first_header(headers, &EXPIRES_HEADERS)
+        && let Some(wait) = wait_until(expires, now)
+    {
+        return wait;
     }
     // `Retry-After` is not documented by Fast.io, but when a proxy or the emulator sends one it
     // is better than a blind minute.

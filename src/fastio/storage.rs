@@ -26,10 +26,10 @@ fn decode_folder_page<N: DeserializeOwned>(
     body: &[u8],
     now: SystemTime,
 ) -> Result<FolderPage<N>, Error> {
-    if status.is_success() {
-        if let Some(page) = TypedPage::read(body) {
-            return Ok(page);
-        }
+    if status.is_success()
+        && let Some(page) = TypedPage::read(body)
+    {
+        return Ok(page);
     }
     page_from_envelope(envelope::decode(status, headers, body, now)?)
 }

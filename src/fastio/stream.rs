@@ -158,16 +158,16 @@ impl Client {
             let untouched = !touched.load(Ordering::SeqCst) && slot.lock().is_some();
             let pre_send = matches!(&error, Error::RateLimited { .. })
                 || matches!(&error, Error::Transport(err) if err.is_connect());
-            if untouched && pre_send {
-                if let Some(delay) =
+            if untouched
+                && pre_send
+                && let Some(delay) =
                     policy.delay_before_retry(op.replay, tries, &error, random_jitter())
-                {
-                    crate::telemetry::upstream_retry(op.endpoint);
-                    tracing::warn!(endpoint = op.endpoint, attempt = tries, error = %error, "retrying an unsent body");
-                    tokio::time::sleep(delay).await;
-                    tries += 1;
-                    continue;
-                }
+            {
+                crate::telemetry::upstream_retry(op.endpoint);
+                tracing::warn!(endpoint = op.endpoint, attempt = tries, error = %error, "retrying an unsent body");
+                tokio::time::sleep(delay).await;
+                tries += 1;
+                continue;
             }
             return Err(error);
         }
@@ -176,19 +176,19 @@ impl Client {
     /// After a failed stream: success if Fast.io has (or is finishing) the file, otherwise
     /// cancel the session and return the original error.
     async fn settle_failed_stream(&self, upload_id: &str, error: Error) -> Result<(), Error> {
-        if error.may_have_reached_server() {
-            if let Ok(session) = self.upload_details(upload_id, None).await {
-                let finished = match session.status {
-                    UploadStatus::Stored => true,
-                    status if status.is_past_upload() => {
-                        self.wait_until_stored(upload_id, SETTLE_WAIT).await.is_ok()
-                    }
-                    _ => false,
-                };
-                if finished {
-                    tracing::info!(upload_id, "stream answered badly but was stored");
-                    return Ok(());
+        if error.may_have_reached_server()
+            && let Ok(session) = self.upload_details(upload_id, None).await
+        {
+            let finished = match session.status {
+                UploadStatus::Stored => true,
+                status if status.is_past_upload() => {
+                    self.wait_until_stored(upload_id, SETTLE_WAIT).await.is_ok()
                 }
+                _ => false,
+            };
+            if finished {
+                tracing::info!(upload_id, "stream answered badly but was stored");
+                return Ok(());
             }
         }
         if let Err(cancel_error) = self.cancel_upload(upload_id).await {

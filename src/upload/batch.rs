@@ -80,14 +80,14 @@ impl SmallFiles {
     /// Hands in file number `index`.
     pub async fn push(&mut self, index: usize, file: Box<Buffered>) {
         self.outstanding += 1;
-        if let Some(input) = &self.input {
-            if let Err(mpsc::error::SendError((index, file))) = input.send((index, file)).await {
-                // The collector is gone (it cannot be, short of a panic): upload it alone.
-                let done = file.finish().await;
-                let (tx, rx) = mpsc::unbounded_channel();
-                let _ = tx.send((index, done));
-                self.results = rx;
-            }
+        if let Some(input) = &self.input
+            && let Err(mpsc::error::SendError((index, file))) = input.send((index, file)).await
+        {
+            // The collector is gone (it cannot be, short of a panic): upload it alone.
+            let done = file.finish().await;
+            let (tx, rx) = mpsc::unbounded_channel();
+            let _ = tx.send((index, done));
+            self.results = rx;
         }
     }
 

@@ -243,10 +243,10 @@ impl ChunkedUploads {
 
     /// The plan's upload limits, read at most once per [`LIMITS_TTL`].
     async fn upload_limits(&self) -> Result<UploadLimits, FileError> {
-        if let Some((read, limits)) = *self.limits.lock() {
-            if read.elapsed() < LIMITS_TTL {
-                return Ok(limits);
-            }
+        if let Some((read, limits)) = *self.limits.lock()
+            && read.elapsed() < LIMITS_TTL
+        {
+            return Ok(limits);
         }
         let limits = self.client.upload_limits().await?;
         *self.limits.lock() = Some((Instant::now(), limits));
@@ -495,10 +495,10 @@ impl ChunkedUploads {
         let Err(rejected) = self.allowed(claims.link.as_ref()).check(&claims.name, head) else {
             return Ok(());
         };
-        if !claims.one_call {
-            if let Err(error) = self.client.cancel_upload(&claims.session).await {
-                tracing::warn!(%error, "could not cancel a refused upload session");
-            }
+        if !claims.one_call
+            && let Err(error) = self.client.cancel_upload(&claims.session).await
+        {
+            tracing::warn!(%error, "could not cancel a refused upload session");
         }
         Err(rejected.into())
     }

@@ -211,11 +211,11 @@ where
                 hash.update(&piece);
             }
             filling.buf.extend_from_slice(&piece);
-            if filling.buf.len() == chunk_size {
-                if let Some(done) = current.take() {
-                    order += 1;
-                    ready = Some(done.finish(order, false, budget));
-                }
+            if filling.buf.len() == chunk_size
+                && let Some(done) = current.take()
+            {
+                order += 1;
+                ready = Some(done.finish(order, false, budget));
             }
         }
     }

@@ -99,7 +99,7 @@ pub async fn soak(emu: &Emulator, gw: &Gateway, secs: u64) -> Result<(Vec<Row>, 
                 };
                 let sha = file.sha256();
                 let name = format!("soak-{w:02}-{n:05}.bin");
-                let result = if (w as u64 + n) % 2 == 0 {
+                let result = if (w as u64 + n).is_multiple_of(2) {
                     clients::gateway_form(&http, gw, &ws, file, &name, &sha).await
                 } else {
                     clients::gateway_api(&http, &gw.url, &ws, file, &name, &sha).await

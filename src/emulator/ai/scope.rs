@@ -131,12 +131,12 @@ pub fn check(
 ) -> Result<(), ApiError> {
     for (id, version) in &scope.files {
         let n = live(c, ws, id)?;
-        if let Some(v) = version.as_ref().filter(|_| n.kind == "file") {
-            if *v != n.version {
-                return Err(ApiError::invalid(format!(
-                    "version {v} of {id} is not the current one; only current versions are indexed"
-                )));
-            }
+        if let Some(v) = version.as_ref().filter(|_| n.kind == "file")
+            && *v != n.version
+        {
+            return Err(ApiError::invalid(format!(
+                "version {v} of {id} is not the current one; only current versions are indexed"
+            )));
         }
     }
     for id in &scope.folders {

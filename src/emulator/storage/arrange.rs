@@ -66,12 +66,12 @@ pub async fn update(
             let Some(name) = name.filter(|name| *name != n.name) else {
                 return Ok(());
             };
-            if let Some(other) = nodes::child_named(c, &w, &n.parent, &name)? {
-                if other.id != n.id {
-                    return Err(ApiError::invalid(format!(
-                        "A file or folder named {name} already exists"
-                    )));
-                }
+            if let Some(other) = nodes::child_named(c, &w, &n.parent, &name)?
+                && other.id != n.id
+            {
+                return Err(ApiError::invalid(format!(
+                    "A file or folder named {name} already exists"
+                )));
             }
             c.execute(
                 "UPDATE nodes SET name = ?2, updated = ?3 WHERE id = ?1",

@@ -177,10 +177,10 @@ pub async fn list(
                 .collect::<Result<Vec<_>, _>>()?;
             let mut out = Vec::new();
             for id in share_ids {
-                if let Some(s) = get_share(c, &id)? {
-                    if let Some(n) = nodes::get(c, &s.workspace_id, &s.node_id)? {
-                        out.push(share_json(&s, &n, &base));
-                    }
+                if let Some(s) = get_share(c, &id)?
+                    && let Some(n) = nodes::get(c, &s.workspace_id, &s.node_id)?
+                {
+                    out.push(share_json(&s, &n, &base));
                 }
             }
             Ok(Envelope(json!({"fileshares": out})))

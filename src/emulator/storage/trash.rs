@@ -180,10 +180,10 @@ fn remove_for_good(c: &mut Connection, blobs: &BlobDirs, ids: &[String]) -> Resu
     }
     tx.commit()?;
     for blob in files {
-        if let Err(e) = std::fs::remove_file(blobs.blob_path(&blob)) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(%blob, error = %e, "purged blob could not be removed");
-            }
+        if let Err(e) = std::fs::remove_file(blobs.blob_path(&blob))
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(%blob, error = %e, "purged blob could not be removed");
         }
     }
     Ok(())

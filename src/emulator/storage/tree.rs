@@ -200,10 +200,11 @@ pub async fn create_folder(
         .call(move |c| {
             let parent = nodes::resolve_folder(c, &w, &parent)?;
             let existing = nodes::child_named(c, &w, &parent, &name)?;
-            if let Some(n) = &existing {
-                if n.kind == "folder" && !force {
-                    return Ok(n.id.clone());
-                }
+            if let Some(n) = &existing
+                && n.kind == "folder"
+                && !force
+            {
+                return Ok(n.id.clone());
             }
             let name = match existing {
                 Some(_) => nodes::free_name(c, &w, &parent, &name)?,

@@ -92,15 +92,15 @@ pub async fn restyle(State(style): State<EnvelopeStyle>, req: Request, next: Nex
 fn legacy_shape(mut map: Map<String, Value>, style: &EnvelopeStyle) -> Value {
     let ok = map.get("result").and_then(Value::as_bool).unwrap_or(false);
     if let Some(Value::Object(err)) = map.get_mut("error") {
-        if style.string_codes {
-            if let Some(code) = err.get("code").cloned() {
-                err.insert("code".into(), Value::String(code.to_string()));
-            }
+        if style.string_codes
+            && let Some(code) = err.get("code").cloned()
+        {
+            err.insert("code".into(), Value::String(code.to_string()));
         }
-        if style.message_key {
-            if let Some(text) = err.remove("text") {
-                err.insert("message".into(), text);
-            }
+        if style.message_key
+            && let Some(text) = err.remove("text")
+        {
+            err.insert("message".into(), text);
         }
     }
     if style.wrap_response && ok {

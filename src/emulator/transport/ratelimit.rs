@@ -158,10 +158,8 @@ pub async fn limit(State(limiter): State<Arc<Limiter>>, req: Request, next: Next
             h.insert(HeaderName::from_static(name), v);
         }
     }
-    if limited {
-        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
-            h.insert(RETRY_AFTER, v);
-        }
+    if limited && let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+        h.insert(RETRY_AFTER, v);
     }
     res
 }

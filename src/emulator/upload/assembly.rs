@@ -53,12 +53,13 @@ pub async fn assemble(state: &EmulatorState, s: &SessionRow) -> Result<(), Assem
             .map_err(ApiError::from)?
             .map_err(ApiError::from)?
     };
-    if let Some(expected) = s.size {
-        if s.kind != Kind::Stream && expected != size {
-            return Err(AssemblyFailure(format!(
-                "chunks ({size}) do not match size ({expected})"
-            )));
-        }
+    if let Some(expected) = s.size
+        && s.kind != Kind::Stream
+        && expected != size
+    {
+        return Err(AssemblyFailure(format!(
+            "chunks ({size}) do not match size ({expected})"
+        )));
     }
     if let Some(h) = s.hash.as_deref().filter(|h| !h.is_empty()) {
         let algo = s.hash_algo.as_deref().unwrap_or("sha256");

@@ -64,10 +64,10 @@ impl FileSink {
     /// Appends a piece; fails past the limit or when the disk write failed.
     pub async fn write(&mut self, piece: Bytes) -> Result<(), ApiError> {
         self.size += piece.len() as u64;
-        if let Some(max) = self.max {
-            if self.size > max {
-                return Err(ApiError::TooLarge(format!("body exceeds {max} bytes")));
-            }
+        if let Some(max) = self.max
+            && self.size > max
+        {
+            return Err(ApiError::TooLarge(format!("body exceeds {max} bytes")));
         }
         let Some(tx) = &self.tx else {
             return Err(ApiError::Internal("sink closed".into()));

@@ -79,13 +79,13 @@ async fn checked_session(
             "stream sessions take no bytes here".into(),
         ));
     }
-    if let Some(size) = s.size {
-        if size != file.size {
-            return Err(ApiError::SizeMismatch {
-                chunks: file.size,
-                size,
-            });
-        }
+    if let Some(size) = s.size
+        && size != file.size
+    {
+        return Err(ApiError::SizeMismatch {
+            chunks: file.size,
+            size,
+        });
     }
     ingest::verify_hash(s.hash.as_deref(), s.hash_algo.as_deref(), &file.sha256)?;
     Ok(s)

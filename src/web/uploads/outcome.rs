@@ -56,11 +56,11 @@ pub(super) fn settle(
         tracing::error!("an upload task ended abnormally");
         return;
     };
-    if let Some(slot) = slots.get_mut(index) {
-        if let Slot::Running(name) = slot {
-            let name = std::mem::take(name);
-            *slot = outcome(result, &name, workspace);
-        }
+    if let Some(slot) = slots.get_mut(index)
+        && let Slot::Running(name) = slot
+    {
+        let name = std::mem::take(name);
+        *slot = outcome(result, &name, workspace);
     }
 }
 
