@@ -1,7 +1,7 @@
 //! The SQLite backend: one connection in WAL mode, used from blocking threads so a slow disk
 //! never stalls the async workers.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,6 +29,32 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
+/// An exclusive OS lock on `<database>-open`, held while one handle sets its connection up.
+///
+/// The lock is `flock`-style (per open file, so handles within one process exclude each other
+/// too) and is released when the file closes, even if the process dies.
+struct OpenTurn {
+    _file: std::fs::File,
+}
+
+impl OpenTurn {
+    fn take(db: &Path) -> Result<Self> {
+        let mut name = db.as_os_str().to_owned();
+        name.push("-open");
+        let path = PathBuf::from(name);
+        let unavailable =
+            |e: std::io::Error| Error::Unavailable(format!("{}: {e}", path.display()));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(unavailable)?;
+        file.lock().map_err(unavailable)?;
+        Ok(Self { _file: file })
+    }
+}
+
 /// `$1` → `?1`: SQLite's numbered placeholders, so one SQL text serves both engines.
 fn dialect(sql: &str) -> String {
     sql.replace('$', "?")
@@ -51,6 +77,10 @@ impl Sqlite {
                     Error::Unavailable(format!("cannot create {}: {e}", dir.display()))
                 })?;
             }
+            // SQLite does not call its busy handler while switching a fresh file to WAL, so two
+            // replicas opening it together can get "database is locked" at once; they take
+            // turns through an OS lock on a file beside it instead.
+            let _turn = OpenTurn::take(&path)?;
             let conn = Connection::open(&path)
                 .map_err(|e| Error::Unavailable(format!("{}: {e}", path.display())))?;
             conn.busy_timeout(BUSY_TIMEOUT)?;
