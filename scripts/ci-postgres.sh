@@ -4,8 +4,16 @@
 # Debian's PostgreSQL (package `postgresql`): initdb + pg_ctl from /usr/lib/postgresql/*/bin,
 # run as user `postgres` when we are root (initdb refuses root), listening on a free loopback
 # port only, trust authentication (loopback only, throwaway data), data in a temp directory.
-# Stop it with the command printed on stderr, or let the machine's end stop it.
+# Stop it with the command printed on stderr, or let the machine's end stop it; with
+# `--stop-with PID` it stops by itself, and its directory goes, once process PID has ended (the
+# test binaries pass their own PID, so a plain `cargo test` leaves no server behind).
 set -euo pipefail
+
+owner_pid=
+if [ "${1:-}" = "--stop-with" ]; then
+  owner_pid=${2:?--stop-with needs a PID}
+  kill -0 "$owner_pid" 2>/dev/null || { echo "ci-postgres: no process $owner_pid" >&2; exit 1; }
+fi
 
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
@@ -30,6 +38,12 @@ for _ in 1 2 3 4 5 6 7 8 9 10; do
       -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
       start >/dev/null 2>&1; then
     echo "ci-postgres: running on 127.0.0.1:$port; stop: ${as_owner[*]} $bin/pg_ctl -D $dir/data stop" >&2
+    if [ -n "$owner_pid" ]; then
+      # Detached, and holding none of our output open, so whoever reads our stdout sees it end.
+      setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done
+        "${@:4}" "$2/pg_ctl" -D "$3/data" stop -m immediate; rm -rf "$3"' \
+        watchdog "$owner_pid" "$bin" "$dir" "${as_owner[@]}" </dev/null >/dev/null 2>&1 &
+    fi
     echo "postgres://postgres@127.0.0.1:$port/postgres"
     exit 0
   fi

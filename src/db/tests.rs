@@ -35,12 +35,13 @@ fn postgres_url() -> Option<String> {
     }
 }
 
-/// Runs `scripts/ci-postgres.sh` and returns the URL it prints; fails the test, saying how to
-/// get PostgreSQL, when it cannot.
+/// Runs `scripts/ci-postgres.sh`, which stops the server once this process has ended, and returns
+/// the URL it prints; fails the test, saying how to get PostgreSQL, when it cannot.
 fn start_throwaway_cluster() -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/ci-postgres.sh");
     let output = std::process::Command::new("bash")
         .arg(script)
+        .args(["--stop-with", &std::process::id().to_string()])
         .output()
         .unwrap_or_else(|e| panic!("could not run {script}: {e}"));
     assert!(

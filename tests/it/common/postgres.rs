@@ -1,8 +1,9 @@
 //! The test PostgreSQL: `FASTGATE_TEST_DATABASE_URL` when set (`.ci/run` starts a throwaway
 //! cluster and exports it), otherwise a throwaway cluster this test process starts itself with
-//! `scripts/ci-postgres.sh` (Debian's `postgresql` package must be installed). Never skipped:
-//! with no server to be had, the test fails and says how to get one. Each caller gets its own
-//! schema, so tests share the server and still run in parallel.
+//! `scripts/ci-postgres.sh --stop-with <its PID>`, which stops that server once the process has
+//! ended (Debian's `postgresql` package must be installed). Never skipped: with no server to be
+//! had, the test fails and says how to get one. Each caller gets its own schema, so tests share
+//! the server and still run in parallel.
 
 use std::sync::OnceLock;
 
@@ -18,6 +19,7 @@ fn server_url() -> &'static str {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/ci-postgres.sh");
         let output = std::process::Command::new("bash")
             .arg(script)
+            .args(["--stop-with", &std::process::id().to_string()])
             .output()
             .unwrap_or_else(|e| panic!("could not run {script}: {e}"));
         assert!(
