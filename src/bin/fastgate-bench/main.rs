@@ -34,6 +34,7 @@ mod machine;
 mod payload;
 mod peer;
 mod procs;
+mod relay;
 mod scenarios;
 mod smallfiles;
 mod soak;
@@ -147,6 +148,15 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), String> {
+    // The bench starts itself as scenario 7's bare relay (`relay.rs`).
+    if let [_, mode, upstream] = &std::env::args().collect::<Vec<_>>()[..]
+        && mode == "relay"
+    {
+        let upstream = upstream.clone();
+        return tokio::task::spawn_blocking(move || relay::serve(&upstream))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     let args = args()?;
     // The soak runs only when asked for by name: it takes ten minutes.
     let wants = |n: &str| match &args.only {

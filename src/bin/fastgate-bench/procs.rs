@@ -117,6 +117,16 @@ fn spawn(
     Ok((proc, found))
 }
 
+/// Spawns `program args` and waits for the first stdout line that `find` extracts a value from.
+pub fn spawn_printing(
+    program: &Path,
+    args: &[&str],
+    find: fn(&str) -> Option<String>,
+) -> Result<(Proc, String), String> {
+    let (proc, mut found) = spawn(program, args, &[], (Stream::Stdout, 1), find)?;
+    Ok((proc, found.remove(0)))
+}
+
 /// A stand-alone emulator; `latency_ms` is added to every request.
 pub struct Emulator {
     /// The process, stopped when this is dropped.

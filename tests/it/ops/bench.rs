@@ -60,20 +60,23 @@ async fn the_bench_harness_runs_the_upload_download_and_ingest_scenarios_on_a_ti
             "{key} in {throughput}"
         );
     }
-    // The download is read both ways in five interleaved rounds.
+    // The download is read three ways (direct, through the gateway, through a bare relay) in
+    // five interleaved rounds.
     let download = &report["results"]["download"];
     assert!(download.get("error").is_none(), "{download}");
     assert_eq!(download["bytes"], 4 << 20);
     assert_eq!(download["rounds"], 5);
-    for way in ["direct", "gateway"] {
+    for way in ["direct", "gateway", "relay"] {
         let walls = download[way]["walls_s"].as_array().expect("walls");
         assert_eq!(walls.len(), 5, "{download}");
         assert!(walls.iter().all(|w| w.as_f64().is_some_and(|s| s > 0.0)));
     }
-    assert!(
-        download["ratio"].as_f64().is_some_and(|r| r > 0.0),
-        "{download}"
-    );
+    for ratio in ["ratio", "relay_ratio"] {
+        assert!(
+            download[ratio].as_f64().is_some_and(|r| r > 0.0),
+            "{ratio} in {download}"
+        );
+    }
     let ingest = &report["results"]["emulator_ingest"];
     assert!(ingest.get("error").is_none(), "{ingest}");
     assert_eq!(ingest["bytes"], 4 << 20);
