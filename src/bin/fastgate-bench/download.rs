@@ -126,7 +126,7 @@ struct Way {
     url: String,
     /// The process between curl and the emulator, if any.
     hop: Option<(&'static str, u32)>,
-    procs: Vec<(&'static str, u32)>,
+    emulator: u32,
 }
 
 impl Way {
@@ -136,16 +136,20 @@ impl Way {
         hop: Option<(&'static str, u32)>,
         emu: &Emulator,
     ) -> Self {
-        let procs = hop
-            .into_iter()
-            .chain([("emulator", emu.proc.pid())])
-            .collect();
         Self {
             label,
             url: url.to_owned(),
             hop,
-            procs,
+            emulator: emu.proc.pid(),
         }
+    }
+
+    /// The hop, if any, and the emulator.
+    fn procs(&self) -> Vec<(&'static str, u32)> {
+        self.hop
+            .into_iter()
+            .chain([("emulator", self.emulator)])
+            .collect()
     }
 }
 
@@ -159,7 +163,7 @@ struct Read {
 
 /// Reads `way`'s URL with `curl`, measuring its processes meanwhile; fails unless curl succeeded.
 async fn read_with_curl(way: &Way) -> Result<Read, String> {
-    let m = Meter::start(&way.procs);
+    let m = Meter::start(&way.procs());
     let started = Instant::now();
     let url = way.url.clone();
     let ran = tokio::task::spawn_blocking(move || {

@@ -58,14 +58,15 @@ pub fn serve(upstream: &str) -> Result<(), String> {
 fn relay_one(client: TcpStream, upstream: &str) -> std::io::Result<()> {
     let server = TcpStream::connect(upstream)?;
     let (client_read, server_write) = (client.try_clone()?, server.try_clone()?);
-    let requests = std::thread::spawn(move || pass(client_read, server_write));
-    pass(server, client)?;
+    let requests = std::thread::spawn(move || pass(client_read, server_write, BUFFER));
+    pass(server, client, BUFFER)?;
     requests.join().unwrap_or(Ok(()))
 }
 
-/// Copies `from` into `to` until `from` ends, then ends `to`'s sending side.
-fn pass(mut from: TcpStream, mut to: TcpStream) -> std::io::Result<()> {
-    let mut buf = vec![0u8; BUFFER];
+/// Copies `from` into `to`, `buffer` bytes per read, until `from` ends, then ends `to`'s sending
+/// side. The run's relay floor (`usage.rs`) measures this same loop.
+pub fn pass(mut from: TcpStream, mut to: TcpStream, buffer: usize) -> std::io::Result<()> {
+    let mut buf = vec![0u8; buffer];
     loop {
         match from.read(&mut buf)? {
             0 => break,

@@ -366,16 +366,10 @@ fn relay_cpu(bytes: u64) -> Option<f64> {
         }
     });
     let relay = std::thread::spawn(move || -> std::io::Result<f64> {
-        let (mut from, _) = inbound.accept()?;
-        let mut to = TcpStream::connect(out_addr)?;
+        let (from, _) = inbound.accept()?;
+        let to = TcpStream::connect(out_addr)?;
         let before = thread_cpu();
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            match from.read(&mut buf)? {
-                0 => break,
-                n => to.write_all(&buf[..n])?,
-            }
-        }
+        crate::relay::pass(from, to, 64 * 1024)?;
         Ok(thread_cpu() - before)
     });
     let cpu = relay.join().ok()?.ok()?;
