@@ -1,0 +1,44 @@
+#!/bin/bash
+# Profiles the gateway (flat perf) during one JSON-API upload of BIG, sent as the browser sends
+# it: the ticket's chunks, three at a time, each PUT with its Content-Digest, then complete. The
+# emulator and gateway run as their own processes like fastgate-bench runs them. Then:
+#   perf report -i OUT.data --no-children --sort sym --stdio
+# usage: BIG=FILE profile-js.sh BIN_DIR OUT_PREFIX   (PERFARGS="--call-graph dwarf,16384" for callers,
+#        NOPERF=1 for the CPU figure alone)
+set -euo pipefail
+BIN=$1/fastgate; OUT=$2; BIG=${BIG:?BIG=a file to upload}
+W=$(mktemp -d /tmp/prof-XXXX)
+$BIN emulator --bind 127.0.0.1:0 --data-dir $W/emu --key benchkey --latency-ms 0 > $W/emu.out 2>$W/emu.err &
+EPID=$!
+for i in $(seq 50); do grep -q "seeded workspace" $W/emu.out 2>/dev/null && break; sleep 0.2; done
+EURL=$(sed -n 's/^Fast.io emulator listening at //p' $W/emu.out | tr -d '[:space:]'); WS=$(sed -n 's/^seeded workspace: //p' $W/emu.out | tr -d '[:space:]')
+case $EURL in */current) ;; *) EURL=${EURL%/}/current;; esac
+FASTIO_API_KEY=benchkey FASTIO_BASE_URL=$EURL FASTGATE_BIND=127.0.0.1:0 FASTGATE_DATA_DIR=$W/gw FASTGATE_MAX_FILE_SIZE=2GiB FASTGATE_AUTH=open FASTGATE_LOG_FORMAT=json RUST_LOG=warn,fastgate::server=info $BIN serve > $W/gw.out 2>$W/gw.err &
+GPID=$!
+for i in $(seq 50); do grep -q "fastgate listening" $W/gw.err 2>/dev/null && break; sleep 0.2; done
+ADDR=$(grep "fastgate listening" $W/gw.err | sed 's/.*"addr":"\([^"]*\)".*/\1/')
+SIZE=$(stat -c %s $BIG)
+T=$(curl -sS -H "Origin: http://$ADDR" -H 'Content-Type: application/json' -d "{\"workspace\":\"$WS\",\"folder\":\"root\",\"name\":\"js.bin\",\"size\":$SIZE}" http://$ADDR/api/uploads)
+ID=$(echo "$T" | python3 -c 'import json,sys;print(json.load(sys.stdin)["id"])'); TOK=$(echo "$T" | python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])'); CH=$(echo "$T" | python3 -c 'import json,sys;print(json.load(sys.stdin)["chunk_size"])')
+N=$(( (SIZE + CH - 1) / CH ))
+mkdir $W/c; split -b $CH -d -a 4 $BIG $W/c/p
+for f in $W/c/p*; do openssl dgst -sha256 -binary $f | base64 > $f.d; done
+sleep 0.3
+T0=$(awk '{print $14+$15}' /proc/$GPID/stat)
+[ -n "${NOPERF:-}" ] || { perf record -F 1999 ${PERFARGS:-} -p $GPID -o $OUT.data 2>/dev/null & }
+PP=$!
+sleep 0.5
+W0=$(date +%s.%N)
+cat > $W/put.sh <<EOS
+#!/bin/sh
+f=\$(printf "%s/c/p%04d" $W \$((\$1-1)))
+curl -sS -o /dev/null -f -X PUT -H "content-digest: sha-256=:\$(cat \$f.d):" -H "Origin: http://$ADDR" -H "upload-token: $TOK" --data-binary @\$f http://$ADDR/api/uploads/$ID/chunks/\$1
+EOS
+seq 1 $N | xargs -P 3 -n 1 sh $W/put.sh
+R=$(curl -sS -X POST -H "Origin: http://$ADDR" -H "upload-token: $TOK" http://$ADDR/api/uploads/$ID/complete)
+W1=$(date +%s.%N)
+[ -n "${NOPERF:-}" ] || { kill -INT $PP; wait $PP || true; }
+T1=$(awk '{print $14+$15}' /proc/$GPID/stat)
+echo "JS: gateway CPU ticks $((T1-T0)) = $(echo "scale=3; ($T1-$T0)/100*1073741824/$SIZE" | bc) s/GiB, wall $(echo "$W1-$W0"|bc)"; echo "$R" | head -c 300; echo
+kill $GPID $EPID; wait 2>/dev/null || true
+rm -rf $W
