@@ -168,9 +168,13 @@ impl Browser {
             .await
             .expect("password");
         form.submit().await.expect("submit");
+        // The submit's navigation may still be under way when the click returns (seen with
+        // JavaScript off, under load): wait for the signed-in page rather than look once.
         let signed_in = self
             .client
-            .find(Locator::Css("form[action='/signout']"))
+            .wait()
+            .at_most(FIND_WAIT)
+            .for_element(Locator::Css("form[action='/signout']"))
             .await;
         assert!(signed_in.is_ok(), "not signed in after the sign-in form");
     }
