@@ -7,15 +7,9 @@ set -euo pipefail
 BIN=$1/fastgate; OUT=$2; MIB=${3:-512}; BIG=${BIG:-/tmp/fastgate-prof-$MIB.bin}
 W=$(mktemp -d /tmp/prof-XXXX)
 [ -f $BIG ] || head -c $((MIB<<20)) /dev/urandom > $BIG
-$BIN emulator --bind 127.0.0.1:0 --data-dir $W/emu --key benchkey --latency-ms 0 > $W/emu.out 2>$W/emu.err &
-EPID=$!
-for i in $(seq 50); do grep -q "seeded workspace" $W/emu.out 2>/dev/null && break; sleep 0.2; done
-EURL=$(sed -n 's/^Fast.io emulator listening at //p' $W/emu.out | tr -d '[:space:]'); WS=$(sed -n 's/^seeded workspace: //p' $W/emu.out | tr -d '[:space:]')
-case $EURL in */current) ;; *) EURL=${EURL%/}/current;; esac
-FASTIO_API_KEY=benchkey FASTIO_BASE_URL=$EURL FASTGATE_BIND=127.0.0.1:0 FASTGATE_DATA_DIR=$W/gw FASTGATE_MAX_FILE_SIZE=2GiB FASTGATE_AUTH=open FASTGATE_LOG_FORMAT=json RUST_LOG=warn,fastgate::server=info $BIN serve > $W/gw.out 2>$W/gw.err &
-GPID=$!
-for i in $(seq 50); do grep -q "fastgate listening" $W/gw.err 2>/dev/null && break; sleep 0.2; done
-ADDR=$(grep "fastgate listening" $W/gw.err | sed 's/.*"addr":"\([^"]*\)".*/\1/')
+. "$(dirname "$0")/pair.sh"
+start_emulator
+start_gateway ""
 sleep 0.5
 T0=$(awk '{print $14+$15}' /proc/$GPID/stat)
 perf record -F 1999 -g --call-graph dwarf,16384 -p $GPID -o $OUT.data 2>/dev/null &

@@ -8,15 +8,9 @@
 set -euo pipefail
 BIN=$1/fastgate; OUT=$2; BIG=${BIG:?BIG=a file to upload}
 W=$(mktemp -d /tmp/prof-XXXX)
-$BIN emulator --bind 127.0.0.1:0 --data-dir $W/emu --key benchkey --latency-ms 0 > $W/emu.out 2>$W/emu.err &
-EPID=$!
-for i in $(seq 50); do grep -q "seeded workspace" $W/emu.out 2>/dev/null && break; sleep 0.2; done
-EURL=$(sed -n 's/^Fast.io emulator listening at //p' $W/emu.out | tr -d '[:space:]'); WS=$(sed -n 's/^seeded workspace: //p' $W/emu.out | tr -d '[:space:]')
-case $EURL in */current) ;; *) EURL=${EURL%/}/current;; esac
-FASTIO_API_KEY=benchkey FASTIO_BASE_URL=$EURL FASTGATE_BIND=127.0.0.1:0 FASTGATE_DATA_DIR=$W/gw FASTGATE_MAX_FILE_SIZE=2GiB FASTGATE_AUTH=open FASTGATE_LOG_FORMAT=json RUST_LOG=warn,fastgate::server=info $BIN serve > $W/gw.out 2>$W/gw.err &
-GPID=$!
-for i in $(seq 50); do grep -q "fastgate listening" $W/gw.err 2>/dev/null && break; sleep 0.2; done
-ADDR=$(grep "fastgate listening" $W/gw.err | sed 's/.*"addr":"\([^"]*\)".*/\1/')
+. "$(dirname "$0")/pair.sh"
+start_emulator
+start_gateway ""
 SIZE=$(stat -c %s $BIG)
 T=$(curl -sS -H "Origin: http://$ADDR" -H 'Content-Type: application/json' -d "{\"workspace\":\"$WS\",\"folder\":\"root\",\"name\":\"js.bin\",\"size\":$SIZE}" http://$ADDR/api/uploads)
 ID=$(echo "$T" | python3 -c 'import json,sys;print(json.load(sys.stdin)["id"])'); TOK=$(echo "$T" | python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])'); CH=$(echo "$T" | python3 -c 'import json,sys;print(json.load(sys.stdin)["chunk_size"])')
